@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Options are rows: name, type, default (a string parsed exactly like user
+// input), help, and for some types a choice list or bounds. One table per
+// section kind ([ppolicyd], [dns], [database], each module type) drives
+// validation, `ppolicyd -M`, the sample configuration and the man-page test.
+// OptionValues holds one section's parsed values.
+#pragma once
+
+#include <climits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/error.hpp"
+#include "conf/ini.hpp"
+
+namespace ppolicy {
+
+enum class OptType {
+  string,    // free text; continuation lines are joined with a space
+  integer,   // whole number within [min, max]
+  duration,  // seconds; "600", "10m", "2h", "1d", "1w"
+  millis,    // milliseconds; "250ms", or a duration ("2s", "1m"); plain numbers are seconds
+  size,      // bytes; "65536", "64k", "32M", "1G"
+  number,    // floating point
+  boolean,   // yes/no, true/false, on/off, 1/0
+  list,      // comma/space separated; repeated keys and continuation lines append
+  choice,    // one word of `choices` ("a|b|c"), case-insensitive
+};
+
+struct Option {
+  const char* name;
+  OptType type;
+  const char* def;   // default text; nullptr = no default (unset)
+  const char* help;  // one line for -M and the sample configuration
+  const char* choices = nullptr;
+  long long min = LLONG_MIN;
+  long long max = LLONG_MAX;
+  bool required = false;
+};
+
+const char* opt_type_name(OptType t);
+
+struct OptValue {
+  bool present = false;   // has a value (explicit or default)
+  bool explicit_ = false; // set in the file or with -o
+  int line = 0;
+  std::string text;       // the text as written (joined continuation lines)
+  long long i = 0;        // integer, duration, millis, size, boolean (0/1)
+  double d = 0;
+  std::vector<std::string> list;
+};
+
+class OptionValues {
+public:
+  OptionValues() = default;
+  // `section` is used in messages: "[module greylist]".
+  OptionValues(std::span<const Option> rows, std::string section, std::string file);
+
+  // Apply one INI entry. Unknown keys, bad values and duplicates go to errors.
+  void apply(const IniEntry& e, ErrorList& errors);
+  // Defaults for what was not set; required keys checked.
+  void finish(ErrorList& errors);
+
+  bool has(std::string_view name) const;           // present (set or defaulted)
+  bool is_explicit(std::string_view name) const;   // set by the user
+  int line(std::string_view name) const;
+  const std::string& str(std::string_view name) const;
+  long long integer(std::string_view name) const;  // also duration, size
+  double number(std::string_view name) const;
+  bool boolean(std::string_view name) const;
+  const std::vector<std::string>& list(std::string_view name) const;
+  std::span<const Option> rows() const { return d_rows; }
+  const std::string& section() const { return d_section; }
+  const std::string& file() const { return d_file; }
+
+  // Stable text of all values, for fingerprints (cache keys across reloads).
+  std::string canonical() const;
+
+private:
+  const OptValue& get(std::string_view name) const;
+  int index(std::string_view name) const;
+  bool parse(const Option& row, OptValue& v, std::string* why) const;
+
+  std::span<const Option> d_rows;
+  std::vector<OptValue> d_values;
+  std::string d_section, d_file;
+};
+
+// Render rows as documentation (used by -M and the sample configuration).
+std::string describe_options(std::span<const Option> rows, std::string_view indent);
+
+}  // namespace ppolicy

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "core/cli.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "conf/config.hpp"
+#include "conf/sections.hpp"
+#include "core/handler.hpp"
+#include "modules/services.hpp"
+#include "proto/reader.hpp"
+#include "proto/request.hpp"
+#include "shm/segment.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+std::string indent(std::string_view text, const char* pad) {
+  std::string out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    out += line.empty() ? "" : std::string(pad) + std::string(line);
+    out += "\n";
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+void print_type(const ModuleType& t) {
+  std::string title = format("Module %s", t.name);
+  std::printf("%s\n%s\n\n%s\n\n", title.c_str(), std::string(title.size(), '-').c_str(), t.summary);
+  std::printf("Parameters:\n");
+  for (const auto& row : module_param_rows(t)) {
+    std::printf("    %s (%s)\n        %s%s%s%s\n", row.name, row.def ? (*row.def ? row.def : "empty") : (row.required ? "required" : "None"),
+                row.help, row.choices ? " (" : "", row.choices ? row.choices : "", row.choices ? ")" : "");
+  }
+  if (!t.args.empty()) {
+    std::printf("\nCall arguments (policy language: NAME(arg = value, ...)):\n");
+    for (const auto& a : t.args) std::printf("    %s (%s)\n        %s\n", a.name, type_name(a.type), a.help);
+  }
+  std::printf("\nInfo fields (policy language: NAME.field):\n");
+  std::printf("    code (number), info (string), cached (condition), time (number, ms)\n");
+  for (const auto& f : t.fields) std::printf("    %s (%s)\n        %s\n", f.name, type_name(f.type), f.help);
+  std::printf("\nCheck returns:\n%s\nExamples:\n%s\n\n", t.returns, indent(t.examples, "    ").c_str());
+}
+
+}  // namespace
+
+void print_defaults() {
+  struct {
+    const char* name;
+    std::span<const Option> rows;
+  } sections[] = {{"ppolicyd", server_options()}, {"dns", dns_options()}, {"database", database_options()}};
+  for (const auto& sec : sections) {
+    std::printf("[%s]\n", sec.name);
+    for (const auto& row : sec.rows) {
+      std::printf("# %s%s%s%s\n", row.help, row.choices ? " (" : "", row.choices ? row.choices : "",
+                  row.choices ? ")" : "");
+      std::printf("%s = %s\n", row.name, row.def ? row.def : "");
+    }
+    std::printf("\n");
+  }
+}
+
+bool print_module_docs(const std::string& type) {
+  if (!type.empty()) {
+    const ModuleType* t = find_module_type(type);
+    if (!t) return false;
+    print_type(*t);
+    if (t->extra_docs) t->extra_docs();
+    return true;
+  }
+  std::vector<const ModuleType*> all(module_types().begin(), module_types().end());
+  std::sort(all.begin(), all.end(), [](const ModuleType* a, const ModuleType* b) { return lower(a->name) < lower(b->name); });
+  for (const auto* t : all) print_type(*t);
+  return true;
+}
+
+int evaluate_stdin(Config& config) {
+  // A small private segment: the result cache works as in the daemon.
+  Segment shm(1 << 20, 1 << 20, 16384);
+  config.register_stats(shm.stats());
+  config.server.log_decisions = false;  // the trace says more
+  Services services(config, &shm);
+  for (auto& m : config.modules) m->module->start(services);
+  StatsBuffer stats(&shm.stats());
+  RequestHandler handler(config, services, &stats);
+  RequestReader reader(ProtocolLimits{config.server.max_line_length, config.server.max_request_size,
+                                      static_cast<size_t>(config.server.max_attributes)});
+  Request request;
+  char buf[16384];
+  ssize_t r;
+  int n = 0;
+  std::string why;
+  bool eof = false;
+  while (!eof) {
+    r = read(STDIN_FILENO, buf, sizeof buf);
+    if (r <= 0) {
+      eof = true;
+      // A last request without its empty line still counts.
+      if (reader.has_pending() && reader.pending().back() != '\n') reader.append("\n");
+      if (reader.has_pending()) reader.append("\n");
+    } else {
+      reader.append(std::string_view(buf, static_cast<size_t>(r)));
+    }
+    RequestReader::Status st;
+    while ((st = reader.next(request, &why)) == RequestReader::Status::complete) {
+      request.listener = config.server.listen.empty() ? "" : config.server.listen.front();
+      double ms = 0;
+      Decision d = handler.handle(request, &ms);
+      std::printf("request %d: %s", ++n, RequestHandler::trace(request, d, ms).c_str());
+      std::fflush(stdout);
+    }
+    if (st == RequestReader::Status::error) {
+      std::fprintf(stderr, "ppolicyd: request %d: %s\n", n + 1, why.c_str());
+      return 1;
+    }
+  }
+  for (auto& m : config.modules) m->module->stop();
+  if (n == 0) {
+    std::fprintf(stderr, "ppolicyd: no request on standard input (name=value lines, an empty line after each)\n");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ppolicy

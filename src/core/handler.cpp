@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "core/handler.hpp"
+
+#include "conf/config.hpp"
+#include "core/log.hpp"
+#include "proto/request.hpp"
+#include "shm/stats.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+
+Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
+  auto start = SteadyClock::now();
+  auto deadline = start + std::chrono::milliseconds(d_config.server.request_timeout_ms);
+  Decision d;
+  const Policy* p = d_config.select_policy(request);
+  if (!p) {
+    d.reply = "DUNNO";
+    d.note = "no [policy] section matches this request";
+    if (d_stats) d_stats->add(d_config.stats.no_policy);
+  } else {
+    Evaluation ev(d_config, *p, request, d_services, deadline, d_stats);
+    d = ev.decide();
+  }
+  double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+  if (elapsed_ms) *elapsed_ms = ms;
+  if (d_stats) {
+    d_stats->add(d_config.stats.requests);
+    if (d.timed_out) d_stats->add(d_config.stats.timeouts);
+    if (d.failed) d_stats->add(d_config.stats.failures);
+    std::string_view word = std::string_view(d.reply).substr(0, d.reply.find(' '));
+    d_stats->add(d_config.stats.action(word));
+    d_config.stats.latency.observe(*d_stats, ms / 1000.0);
+  }
+  if (d_config.server.log_decisions) log_info("%s", log_line(request, d, ms).c_str());
+  return d;
+}
+
+std::string RequestHandler::log_line(const Request& r, const Decision& d, double ms) {
+  // Postfix-like: queue id first, then who and what, then how it was decided.
+  std::string_view qid = r.get(Attr::queue_id);
+  std::string line = format("%s: %s client=%s[%s] helo=<%s> from=<%s> to=<%s>",
+                            qid.empty() ? "NOQUEUE" : log_quote(qid, 40).c_str(),
+                            log_quote(r.get(Attr::protocol_state), 20).c_str(),
+                            log_quote(r.get(Attr::client_name), 100).c_str(),
+                            log_quote(r.get(Attr::client_address), 50).c_str(),
+                            log_quote(r.get(Attr::helo_name), 100).c_str(),
+                            log_quote(r.get(Attr::sender), 200).c_str(),
+                            log_quote(r.get(Attr::recipient), 200).c_str());
+  line += format(" action=%s", log_quote(d.reply, 300).c_str());
+  if (d.policy) line += format(" policy=%s", d.policy->name.c_str());
+  if (d.statement)
+    line += format(" rule=%d line=%d", d.statement->number, d.statement->line);
+  if (!d.note.empty()) line += format(" note=\"%s\"", log_quote(d.note, 100).c_str());
+  if (!d.runs.empty()) {
+    line += " modules=";
+    for (size_t i = 0; i < d.runs.size(); ++i) {
+      const auto& run = d.runs[i];
+      line += format("%s%s:%d%s", i ? "," : "", run.inst->name.c_str(), run.result.code,
+                     run.cached ? "(cached)" : "");
+    }
+  }
+  line += format(" time=%.1fms", ms);
+  return line;
+}
+
+std::string RequestHandler::trace(const Request&, const Decision& d, double ms) {
+  std::string out = format("action=%s\n", d.reply.c_str());
+  if (!d.policy) {
+    out += "  no policy selected: " + d.note + "\n";
+  } else if (d.statement) {
+    out += format("  decided by [policy %s] %s %d (line %d): %s\n", d.policy->name.c_str(),
+                  d.statement->kind == Statement::default_ ? "default" : "rule", d.statement->number,
+                  d.statement->line, d.statement->text.c_str());
+  } else if (d.timed_out || d.failed) {
+    out += format("  default_action of [ppolicyd]: %s\n", d.note.c_str());
+  } else {
+    out += format("  no rule of [policy %s] matched: DUNNO\n", d.policy->name.c_str());
+  }
+  for (const auto& run : d.runs) {
+    out += format("  module %s (%s)%s%s%s: code %d, info \"%s\"", run.inst->name.c_str(), run.inst->type->name,
+                  run.args.empty() ? "" : " (", run.args.c_str(), run.args.empty() ? "" : ")", run.result.code,
+                  log_quote(run.result.info, 300).c_str());
+    for (const auto& [k, v] : run.result.fields) out += format(", %s=%s", k.c_str(), log_quote(v.text(), 200).c_str());
+    out += format(", cache %s, %.2f ms\n", run.cached ? "hit" : "miss", run.ms);
+  }
+  if (d.runs.empty() && d.policy) out += "  no module ran\n";
+  out += format("  time %.2f ms\n", ms);
+  return out;
+}
+
+}  // namespace ppolicy

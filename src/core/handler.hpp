@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// One request, start to finish: choose the policy, evaluate it under the
+// request deadline, count it, and describe it (one log line per decision;
+// a readable trace for `ppolicyd -e`). Used by the workers and by -e.
+#pragma once
+
+#include <string>
+
+#include "policy/eval.hpp"
+
+namespace ppolicy {
+
+class Config;
+class Request;
+class Services;
+class StatsBuffer;
+
+class RequestHandler {
+public:
+  RequestHandler(const Config& config, Services& services, StatsBuffer* stats)
+      : d_config(config), d_services(services), d_stats(stats) {}
+
+  // The decision for `request`; its reply is always a valid action value.
+  Decision handle(Request& request, double* elapsed_ms);
+
+  static std::string log_line(const Request& request, const Decision& d, double ms);
+  static std::string trace(const Request& request, const Decision& d, double ms);
+
+private:
+  const Config& d_config;
+  Services& d_services;
+  StatsBuffer* d_stats;
+};
+
+}  // namespace ppolicy

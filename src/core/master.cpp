@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "core/master.hpp"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <map>
+
+#include "core/listener.hpp"
+#include "core/log.hpp"
+#include "core/privs.hpp"
+#include "core/proto_master.hpp"
+#include "core/stats_report.hpp"
+#include "core/worker.hpp"
+#include "modules/services.hpp"
+#include "shm/segment.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+constexpr size_t k_stats_capacity = 16384;
+
+struct WorkerInfo {
+  int generation = 0;
+  bool reported = false;  // has sent a status yet
+  WorkerState state = WorkerState::idle;
+  bool retiring = false;
+  SteadyClock::time_point born, since;
+};
+
+class Master {
+public:
+  Master(std::unique_ptr<Config> config, const MasterOptions& opts) : d_config(std::move(config)), d_opts(opts) {}
+  ~Master();
+  int run();
+
+private:
+  void start();
+  void spawn(int initial_fd = -1, int initial_listener = 0, std::string pending = {});
+  void ensure_workers();
+  void reap();
+  void read_status();
+  void read_handoff();
+  void tick();
+  void reload();
+  void begin_stop();
+  void finish_stop();
+  void maintenance();
+  void report_stats();
+  void update_gauges();
+
+  static void on_event(evutil_socket_t fd, short what, void* arg);
+
+  std::unique_ptr<Config> d_config;
+  MasterOptions d_opts;
+  RunAs d_run_as;
+  std::vector<Listener> d_listeners;
+  std::unique_ptr<Segment> d_shm;
+  int d_generation = 1;
+  std::map<pid_t, WorkerInfo> d_workers;
+  pid_t d_maintenance_pid = -1;
+  SteadyClock::time_point d_maintenance_started;
+  int d_status[2] = {-1, -1};   // [0] master reads, [1] workers write
+  int d_alive[2] = {-1, -1};    // [0] workers poll, [1] held by the master
+  int d_handoff[2] = {-1, -1};  // [0] master end, [1] worker end
+  event_base* d_base = nullptr;
+  std::vector<event*> d_events;
+  bool d_stopping = false;
+  SteadyClock::time_point d_stop_deadline;
+  bool d_killed = false;
+  // Throttle after early worker deaths (a module that crashes at start must
+  // not make the master fork in a tight loop).
+  SteadyClock::time_point d_throttle_until{};
+  long d_throttle_ms = 0;
+  SteadyClock::time_point d_busy_warned{};
+  SteadyClock::time_point d_last_maintenance = SteadyClock::now();
+  int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_spawned = -1, d_crashed = -1,
+      d_watchdog = -1, d_handoffs = -1;
+  int d_shm_used[2] = {-1, -1}, d_shm_cap[2] = {-1, -1};
+};
+
+Master::~Master() {
+  for (auto* e : d_events) event_free(e);
+  if (d_base) event_base_free(d_base);
+}
+
+void Master::on_event(evutil_socket_t fd, short what, void* arg) {
+  auto* m = static_cast<Master*>(arg);
+  if (what & EV_SIGNAL) {
+    switch (fd) {
+      case SIGCHLD: m->reap(); break;
+      case SIGHUP: m->reload(); break;
+      case SIGUSR1: m->report_stats(); break;
+      case SIGTERM:
+      case SIGINT: m->begin_stop(); break;
+      default: break;
+    }
+    return;
+  }
+  if (fd == m->d_status[0]) {
+    m->read_status();
+  } else if (fd == m->d_handoff[0]) {
+    m->read_handoff();
+  } else {
+    m->tick();
+  }
+}
+
+void Master::start() {
+  const ServerSettings& s = d_config->server;
+  d_run_as = resolve_run_as(s.user, s.group);
+  gid_t sock_group = s.unix_socket_group.empty() ? (d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1))
+                                                 : resolve_group(s.unix_socket_group);
+  d_listeners = bind_listeners(s.listen, s.unix_socket_mode, sock_group);
+
+  d_shm = std::make_unique<Segment>(s.cache_size, s.records_size, k_stats_capacity);
+  d_config->register_stats(d_shm->stats());
+  StatsArea& st = d_shm->stats();
+  d_gauge_busy = st.reg("ppolicy_workers{state=\"busy\"}");
+  d_gauge_idle = st.reg("ppolicy_workers{state=\"idle\"}");
+  d_gauge_gen = st.reg("ppolicy_config_generation");
+  d_spawned = st.reg("ppolicy_workers_started_total");
+  d_crashed = st.reg("ppolicy_workers_crashed_total");
+  d_watchdog = st.reg("ppolicy_workers_watchdog_total");
+  d_handoffs = st.reg("ppolicy_connection_handoffs_total");
+  const char* tn[] = {"cache", "records"};
+  for (int i = 0; i < 2; ++i) {
+    d_shm_used[i] = st.reg(format("ppolicy_shm_entries{table=\"%s\"}", tn[i]));
+    d_shm_cap[i] = st.reg(format("ppolicy_shm_capacity{table=\"%s\"}", tn[i]));
+  }
+
+  if (!s.state_file.empty()) {
+    prepare_dir(s.state_dir, d_run_as, 0750);
+    long n = d_shm->restore(s.state_file);
+    if (n > 0) log_info("restored %ld cache and record entries from %s", n, s.state_file.c_str());
+  }
+  if (!s.pid_file.empty()) {
+    auto slash = s.pid_file.rfind('/');
+    if (slash != std::string::npos && slash > 0) prepare_dir(s.pid_file.substr(0, slash), d_run_as, 0755);
+    std::string pid = format("%d\n", static_cast<int>(getpid()));
+    int fd = open(s.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, pid.data(), pid.size()) != static_cast<ssize_t>(pid.size()))
+      throw std::runtime_error(format("cannot write pid file %s: %s", s.pid_file.c_str(), std::strerror(errno)));
+    close(fd);
+    if (d_run_as.drop) {
+      int ignored = chown(s.pid_file.c_str(), d_run_as.uid, d_run_as.gid);
+      (void)ignored;
+    }
+  }
+
+  // Once, privileged, before any worker exists: e.g. database tables.
+  {
+    Services services(*d_config, d_shm.get());
+    for (auto& m : d_config->modules) {
+      try {
+        m->module->prepare(services);
+      } catch (const std::exception& e) {
+        log_error("module %s: %s", m->name.c_str(), e.what());
+      }
+    }
+  }
+
+  drop_privileges(d_run_as);
+
+  if (pipe2(d_status, O_CLOEXEC) != 0 || pipe2(d_alive, O_CLOEXEC) != 0 ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, d_handoff) != 0)
+    throw std::runtime_error(format("pipe: %s", std::strerror(errno)));
+  fcntl(d_status[0], F_SETFL, O_NONBLOCK);
+  fcntl(d_handoff[0], F_SETFL, O_NONBLOCK);
+
+  d_base = event_base_new();
+  if (!d_base) throw std::runtime_error("event_base_new failed");
+  for (int sig : {SIGCHLD, SIGHUP, SIGUSR1, SIGTERM, SIGINT}) {
+    event* e = evsignal_new(d_base, sig, on_event, this);
+    event_add(e, nullptr);
+    d_events.push_back(e);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGUSR2, SIG_IGN);
+  for (int fd : {d_status[0], d_handoff[0]}) {
+    event* e = event_new(d_base, fd, EV_READ | EV_PERSIST, on_event, this);
+    event_add(e, nullptr);
+    d_events.push_back(e);
+  }
+  event* t = event_new(d_base, -1, EV_PERSIST, on_event, this);
+  timeval one{1, 0};
+  event_add(t, &one);
+  d_events.push_back(t);
+
+  ensure_workers();
+  std::vector<std::string> names;
+  for (const auto& l : d_listeners) names.push_back(l.spec.text);
+  log_info("ppolicyd started: listening on %s, %d workers, running as %s", join(names, ", ").c_str(),
+           d_config->server.min_workers, d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
+}
+
+void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    log_warn("fork: %s", std::strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    // The child keeps only what a worker needs.
+    close(d_status[0]);
+    close(d_alive[1]);
+    close(d_handoff[0]);
+    if (d_opts.ready_fd >= 0) close(d_opts.ready_fd);  // the starting parent waits for its EOF
+    WorkerSetup ws;
+    ws.config = d_config.get();
+    ws.listeners = &d_listeners;
+    ws.shm = d_shm.get();
+    ws.generation = d_generation;
+    ws.status_fd = d_status[1];
+    ws.master_fd = d_alive[0];
+    ws.handoff_fd = d_handoff[1];
+    ws.initial_fd = initial_fd;
+    ws.initial_listener = initial_listener;
+    ws.initial_pending = std::move(pending);
+    worker_main(ws);
+  }
+  WorkerInfo w;
+  w.generation = d_generation;
+  w.born = w.since = SteadyClock::now();
+  w.reported = initial_fd >= 0;
+  w.state = initial_fd >= 0 ? WorkerState::busy : WorkerState::idle;
+  d_workers[pid] = w;
+  d_shm->stats().add(d_spawned, 1);
+}
+
+void Master::ensure_workers() {
+  if (d_stopping) return;
+  const ServerSettings& s = d_config->server;
+  int total = 0, available = 0;
+  for (const auto& [pid, w] : d_workers) {
+    if (w.generation != d_generation || w.retiring) continue;
+    ++total;
+    if (!w.reported || w.state == WorkerState::idle) ++available;
+  }
+  int need = std::max(s.min_workers - total, 0);
+  // Postfix holds a connection per smtpd process: when every worker is
+  // busy, start one more so the next connection is accepted at once.
+  if (available == 0 && total < s.max_workers) need = std::max(need, 1);
+  if (available == 0 && total >= s.max_workers) {
+    auto now = SteadyClock::now();
+    if (now - d_busy_warned > std::chrono::seconds(60)) {
+      d_busy_warned = now;
+      log_warn("all %d workers are busy: max_workers reached; new Postfix connections wait. "
+               "Raise [ppolicyd] max_workers to cover the smtpd process limit",
+               total);
+    }
+  }
+  if (need > 0 && SteadyClock::now() < d_throttle_until) return;  // tick() retries
+  for (int i = 0; i < need; ++i) spawn();
+}
+
+void Master::reap() {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == d_maintenance_pid) {
+      d_maintenance_pid = -1;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        log_warn("maintenance process %d ended abnormally (status 0x%x)", static_cast<int>(pid), status);
+      continue;
+    }
+    auto it = d_workers.find(pid);
+    if (it == d_workers.end()) continue;
+    WorkerInfo w = it->second;
+    d_workers.erase(it);
+    auto lived = SteadyClock::now() - w.born;
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == k_exit_watchdog) {
+      d_shm->stats().add(d_watchdog, 1);
+      log_warn("worker %d: a request exceeded request_timeout by more than 2s; the watchdog answered "
+               "default_action and ended the worker",
+               static_cast<int>(pid));
+    } else if (!clean && !d_stopping) {
+      d_shm->stats().add(d_crashed, 1);
+      if (WIFSIGNALED(status))
+        log_warn("worker %d died by signal %d (%s)", static_cast<int>(pid), WTERMSIG(status), strsignal(WTERMSIG(status)));
+      else
+        log_warn("worker %d exited with status %d", static_cast<int>(pid), WEXITSTATUS(status));
+      // Died before it ever reported ready (e.g. a module crashing at
+      // start): forking again at once would only repeat that.
+      if (!w.reported && lived < std::chrono::seconds(10)) {
+        d_throttle_ms = d_throttle_ms ? std::min(d_throttle_ms * 2, 30000L) : 1000;
+        d_throttle_until = SteadyClock::now() + std::chrono::milliseconds(d_throttle_ms);
+        log_warn("workers die before they start serving: throttling new workers for %ldms", d_throttle_ms);
+      }
+    }
+  }
+  if (d_stopping) {
+    if (d_workers.empty()) event_base_loopbreak(d_base);
+    return;
+  }
+  ensure_workers();
+}
+
+void Master::read_status() {
+  StatusMessage m[64];
+  while (true) {
+    ssize_t r = read(d_status[0], m, sizeof m);
+    if (r <= 0) break;
+    for (size_t i = 0; i < static_cast<size_t>(r) / sizeof(StatusMessage); ++i) {
+      auto it = d_workers.find(m[i].pid);
+      if (it == d_workers.end()) continue;
+      it->second.reported = true;
+      if (it->second.state != m[i].state) it->second.since = SteadyClock::now();
+      it->second.state = m[i].state;
+    }
+  }
+  ensure_workers();
+}
+
+void Master::read_handoff() {
+  while (true) {
+    std::string buf(sizeof(HandoffHeader) + k_max_handoff_pending, '\0');
+    iovec iov{buf.data(), buf.size()};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    ssize_t r = recvmsg(d_handoff[0], &mh, MSG_CMSG_CLOEXEC);
+    if (r <= 0) return;
+    int fd = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    if (fd < 0) continue;
+    HandoffHeader h{};
+    if (static_cast<size_t>(r) < sizeof h) {
+      close(fd);
+      continue;
+    }
+    std::memcpy(&h, buf.data(), sizeof h);
+    if (d_stopping || h.listener < 0 || static_cast<size_t>(h.listener) >= d_listeners.size() ||
+        sizeof h + h.pending != static_cast<size_t>(r)) {
+      close(fd);
+      continue;
+    }
+    // A retiring worker's client keeps its connection: a new worker of the
+    // current configuration continues it (it replaces the retiring one, so
+    // max_workers does not apply).
+    spawn(fd, h.listener, buf.substr(sizeof h, h.pending));
+    close(fd);
+    d_shm->stats().add(d_handoffs, 1);
+  }
+}
+
+void Master::tick() {
+  auto now = SteadyClock::now();
+  if (d_stopping) {
+    if (!d_killed && now >= d_stop_deadline) {
+      d_killed = true;
+      log_warn("%zu workers still busy after stop_timeout; killing them", d_workers.size());
+      for (const auto& [pid, w] : d_workers) kill(pid, SIGKILL);
+    }
+    return;
+  }
+  const ServerSettings& s = d_config->server;
+  // Retire surplus idle workers, down to min_workers.
+  int total = 0;
+  for (const auto& [pid, w] : d_workers)
+    if (w.generation == d_generation && !w.retiring) ++total;
+  for (auto& [pid, w] : d_workers) {
+    if (total <= s.min_workers) break;
+    if (w.generation != d_generation || w.retiring || !w.reported || w.state != WorkerState::idle) continue;
+    if (now - w.since < std::chrono::seconds(s.worker_max_idle_s)) continue;
+    w.retiring = true;
+    kill(pid, SIGUSR2);
+    --total;
+  }
+  if (d_throttle_ms && now > d_throttle_until + std::chrono::seconds(10)) d_throttle_ms = 0;
+  ensure_workers();
+  // Expired shared-memory entries, a slice per second: a whole sweep per interval.
+  uint32_t wall = static_cast<uint32_t>(time(nullptr));
+  for (ShmTable* t : {&d_shm->cache(), &d_shm->records()})
+    t->sweep(wall, t->stripes() / static_cast<size_t>(s.maintenance_interval_s) + 1);
+  if (now - d_last_maintenance >= std::chrono::seconds(s.maintenance_interval_s)) {
+    d_last_maintenance = now;
+    maintenance();
+  }
+  if (d_maintenance_pid > 0 && now - d_maintenance_started > std::chrono::seconds(s.maintenance_interval_s)) {
+    log_warn("maintenance process %d still running after %lds; killing it", static_cast<int>(d_maintenance_pid),
+             s.maintenance_interval_s);
+    kill(d_maintenance_pid, SIGKILL);
+  }
+  update_gauges();
+}
+
+void Master::maintenance() {
+  if (d_maintenance_pid > 0) return;
+  // Database expiry runs in a child with its own connections, so the master
+  // never blocks on a database and never holds a connection across fork.
+  pid_t pid = fork();
+  if (pid < 0) return;
+  if (pid == 0) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_NAME, "ppolicyd-maint");
+    Services services(*d_config, d_shm.get());
+    for (auto& m : d_config->modules) {
+      try {
+        m->module->maintain(services);
+      } catch (const std::exception& e) {
+        log_warn("maintenance of module %s: %s", m->name.c_str(), e.what());
+      }
+    }
+    _exit(0);
+  }
+  d_maintenance_pid = pid;
+  d_maintenance_started = SteadyClock::now();
+}
+
+void Master::update_gauges() {
+  int busy = 0, idle = 0;
+  for (const auto& [pid, w] : d_workers) {
+    if (w.reported && w.state == WorkerState::busy) ++busy;
+    else ++idle;
+  }
+  StatsArea& st = d_shm->stats();
+  st.set(d_gauge_busy, busy);
+  st.set(d_gauge_idle, idle);
+  st.set(d_gauge_gen, d_generation);
+  ShmTable* tables[] = {&d_shm->cache(), &d_shm->records()};
+  for (int i = 0; i < 2; ++i) {
+    st.set(d_shm_used[i], tables[i]->used());
+    st.set(d_shm_cap[i], tables[i]->capacity());
+  }
+}
+
+void Master::reload() {
+  if (d_stopping) return;
+  log_info("reloading %s", d_opts.config_path.c_str());
+  std::unique_ptr<Config> fresh;
+  try {
+    fresh = Config::load(d_opts.config_path, d_opts.overrides);
+  } catch (const std::exception& e) {
+    for (const auto& line : split(e.what(), "\n"))
+      if (!line.empty()) log_error("%s", line.c_str());
+    log_error("reload failed: the new configuration has errors; still running the previous one");
+    return;
+  }
+  const ServerSettings& a = d_config->server;
+  ServerSettings& b = fresh->server;
+  // What was set up before privileges were dropped cannot change now.
+  auto keep = [&](const char* key, bool changed) {
+    if (changed) log_warn("reload: [ppolicyd] %s changes only on restart; keeping the running value", key);
+  };
+  keep("listen", a.listen != b.listen);
+  keep("user", a.user != b.user);
+  keep("group", a.group != b.group);
+  keep("cache_size", a.cache_size != b.cache_size);
+  keep("records_size", a.records_size != b.records_size);
+  keep("pid_file", a.pid_file != b.pid_file);
+  keep("state_file", a.state_file != b.state_file);
+  b.listen = a.listen;
+  b.pid_file = a.pid_file;
+  b.state_file = a.state_file;
+  b.state_dir = a.state_dir;
+  fresh->register_stats(d_shm->stats());
+  d_config = std::move(fresh);
+  ++d_generation;
+  log_open(log_target_for(d_config->server, d_opts.foreground));
+  for (auto& [pid, w] : d_workers) {
+    if (w.generation == d_generation || w.retiring) continue;
+    w.retiring = true;
+    kill(pid, SIGUSR2);
+  }
+  ensure_workers();
+  log_info("configuration reloaded (generation %d)", d_generation);
+}
+
+void Master::begin_stop() {
+  if (d_stopping) return;
+  d_stopping = true;
+  d_stop_deadline = SteadyClock::now() + std::chrono::seconds(d_config->server.stop_timeout_s);
+  log_info("stopping: waiting for %zu workers to finish their requests", d_workers.size());
+  for (const auto& [pid, w] : d_workers) kill(pid, SIGTERM);
+  if (d_maintenance_pid > 0) kill(d_maintenance_pid, SIGTERM);
+  if (d_workers.empty()) event_base_loopbreak(d_base);
+}
+
+void Master::finish_stop() {
+  const ServerSettings& s = d_config->server;
+  if (!s.state_file.empty()) {
+    long n = d_shm->save(s.state_file);
+    if (n >= 0) log_info("saved %ld cache and record entries to %s", n, s.state_file.c_str());
+  }
+  close_listeners(d_listeners, true);
+  if (!s.pid_file.empty()) unlink(s.pid_file.c_str());
+  log_info("stopped");
+}
+
+void Master::report_stats() { log_stats_report(*d_shm, d_workers.size(), d_generation); }
+
+int Master::run() {
+  try {
+    start();
+  } catch (const std::exception& e) {
+    log_error("fatal: %s", e.what());
+    if (d_opts.ready_fd >= 0) {
+      std::string msg = e.what();
+      ssize_t ignored = write(d_opts.ready_fd, msg.data(), msg.size());
+      (void)ignored;
+      close(d_opts.ready_fd);
+    }
+    close_listeners(d_listeners, true);
+    return 1;
+  }
+  if (d_opts.ready_fd >= 0) {
+    ssize_t ignored = write(d_opts.ready_fd, "ok", 2);
+    (void)ignored;
+    close(d_opts.ready_fd);
+    d_opts.ready_fd = -1;
+  }
+  event_base_dispatch(d_base);
+  // Stopped: every worker has exited (or was killed).
+  reap();
+  finish_stop();
+  return 0;
+}
+
+}  // namespace
+
+LogTarget log_target_for(const ServerSettings& s, bool foreground) {
+  LogTarget t = s.log;
+  t.use_syslog = s.log_mode == "syslog" || (s.log_mode == "auto" && !foreground);
+  return t;
+}
+
+int run_master(std::unique_ptr<Config> config, const MasterOptions& options) {
+  Master m(std::move(config), options);
+  return m.run();
+}
+
+}  // namespace ppolicy

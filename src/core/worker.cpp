@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "core/worker.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "conf/config.hpp"
+#include "core/handler.hpp"
+#include "core/log.hpp"
+#include "core/proto_master.hpp"
+#include "modules/services.hpp"
+#include "proto/reader.hpp"
+#include "proto/request.hpp"
+#include "shm/segment.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+volatile sig_atomic_t g_stop = 0;    // SIGTERM: shut down
+volatile sig_atomic_t g_retire = 0;  // SIGUSR2: exit when idle, hand over when busy
+
+// The request watchdog: if a module ignores the deadline, SIGALRM answers
+// default_action on the connection and ends the worker (the master logs it
+// and starts another). Only async-signal-safe calls in the handler.
+volatile sig_atomic_t g_watch_fd = -1;
+char g_watch_reply[600];
+size_t g_watch_len = 0;
+
+void on_term(int) { g_stop = 1; }
+void on_usr2(int) { g_retire = 1; }
+void on_alarm(int) {
+  int fd = g_watch_fd;
+  if (fd >= 0) {
+    ssize_t ignored = write(fd, g_watch_reply, g_watch_len);
+    (void)ignored;
+  }
+  _exit(k_exit_watchdog);
+}
+
+void set_handler(int sig, void (*fn)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = fn;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, nullptr);
+}
+
+std::string peer_name(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unknown";
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    return format("%s:%d", buf, ntohs(a->sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    return format("[%s]:%d", buf, ntohs(a->sin6_port));
+  }
+  return "unix";
+}
+
+class Worker {
+public:
+  explicit Worker(WorkerSetup& s)
+      : d_s(s),
+        d_config(*s.config),
+        d_services(*s.config, s.shm),
+        d_stats(s.shm ? &s.shm->stats() : nullptr),
+        d_handler(*s.config, d_services, &d_stats),
+        d_reader(ProtocolLimits{s.config->server.max_line_length, s.config->server.max_request_size,
+                                static_cast<size_t>(s.config->server.max_attributes)}) {}
+
+  [[noreturn]] void run();
+
+private:
+  enum class End { closed, error, idle, stop, handoff };
+  End serve(int fd, int listener, std::string_view pending);
+  bool write_all(int fd, std::string_view data);
+  bool handoff(int fd, int listener);
+  void report(WorkerState st);
+  void flush_stats(bool force);
+  bool must_retire() const {
+    return g_retire || (d_config.server.max_requests > 0 && d_served >= d_config.server.max_requests);
+  }
+  [[noreturn]] void finish(int code);
+
+  WorkerSetup& d_s;
+  const Config& d_config;
+  Services d_services;
+  StatsBuffer d_stats;
+  RequestHandler d_handler;
+  RequestReader d_reader;
+  Request d_request;
+  long d_served = 0;
+  SteadyClock::time_point d_flushed = SteadyClock::now();
+  sigset_t d_waitmask{};  // signals unblocked only while waiting
+};
+
+void Worker::report(WorkerState st) {
+  StatusMessage m{static_cast<int32_t>(getpid()), d_s.generation, st};
+  ssize_t ignored = write(d_s.status_fd, &m, sizeof m);  // <= PIPE_BUF: atomic
+  (void)ignored;
+}
+
+void Worker::flush_stats(bool force) {
+  auto now = SteadyClock::now();
+  if (d_stats.dirty() && (force || now - d_flushed >= std::chrono::milliseconds(100))) {
+    d_stats.flush();
+    d_flushed = now;
+  }
+}
+
+void Worker::finish(int code) {
+  flush_stats(true);
+  for (const auto& m : d_config.modules) m->module->stop();
+  _exit(code);  // no static destructors: the master's objects are not ours
+}
+
+bool Worker::write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t w = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (w > 0) {
+      data.remove_prefix(static_cast<size_t>(w));
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Postfix reads every reply; a client that stops reading for the
+      // whole idle timeout is gone.
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, static_cast<int>(d_config.server.idle_timeout_s * 1000)) <= 0) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+bool Worker::handoff(int fd, int listener) {
+  std::string_view pending = d_reader.pending();
+  if (pending.size() > k_max_handoff_pending || d_s.handoff_fd < 0) return false;
+  HandoffHeader h{static_cast<int32_t>(getpid()), listener, static_cast<uint32_t>(pending.size())};
+  std::string msg(reinterpret_cast<const char*>(&h), sizeof h);
+  msg += pending;
+  iovec iov{msg.data(), msg.size()};
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof cbuf;
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(d_s.handoff_fd, &mh, MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
+}
+
+Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
+  const std::string& where = (*d_s.listeners)[listener].spec.text;
+  d_reader.reset();
+  d_reader.append(pending);
+  std::string out;
+  std::string why;
+  auto last_input = SteadyClock::now();
+  std::string peer;
+  char buf[16384];
+  while (true) {
+    RequestReader::Status st;
+    while ((st = d_reader.next(d_request, &why)) == RequestReader::Status::complete) {
+      d_request.listener = where;
+      // Arm the watchdog: a module stuck past the deadline (plus grace)
+      // must not hold Postfix longer.
+      std::string pre = "action=" + d_config.server.default_action + "\n\n";
+      g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
+      std::memcpy(g_watch_reply, pre.data(), g_watch_len);
+      g_watch_fd = fd;
+      long ms = d_config.server.request_timeout_ms + 2000;
+      itimerval it{{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+      setitimer(ITIMER_REAL, &it, nullptr);
+      double elapsed = 0;
+      Decision d = d_handler.handle(d_request, &elapsed);
+      itimerval off{};
+      setitimer(ITIMER_REAL, &off, nullptr);
+      g_watch_fd = -1;
+      out += "action=";
+      out += d.reply;
+      out += "\n\n";
+      ++d_served;
+    }
+    if (!out.empty()) {
+      if (!write_all(fd, out)) return End::closed;
+      out.clear();
+    }
+    if (st == RequestReader::Status::error) {
+      if (peer.empty()) peer = peer_name(fd);
+      log_warn("%s from %s: %s; closing the connection without reply", where.c_str(), peer.c_str(),
+               why.c_str());
+      return End::error;
+    }
+    flush_stats(false);
+    if (g_stop) return End::stop;
+    // Between requests (nothing partial buffered) a retiring worker hands
+    // the connection to the master, so Postfix never sees it closed.
+    if (must_retire() && !d_reader.has_pending()) return handoff(fd, listener) ? End::handoff : End::stop;
+
+    long idle_ms = d_config.server.idle_timeout_s * 1000 -
+                   std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input).count();
+    if (idle_ms <= 0) {
+      log_debug("%s: client idle for %lds, closing", where.c_str(), d_config.server.idle_timeout_s);
+      return End::idle;
+    }
+    long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
+    pollfd p[2] = {{fd, POLLIN, 0}, {d_s.master_fd, POLLIN, 0}};
+    timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+    int n = ppoll(p, 2, &ts, &d_waitmask);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return End::closed;
+    }
+    if (n == 0) continue;
+    if (p[1].revents) return End::stop;  // the master is gone
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r == 0) return End::closed;
+      if (r < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return End::closed;
+      }
+      d_reader.append(std::string_view(buf, static_cast<size_t>(r)));
+      last_input = SteadyClock::now();
+    }
+  }
+}
+
+void Worker::run() {
+  // Signals: handlers only set flags; TERM and USR2 are blocked except while
+  // waiting (ppoll/epoll_pwait), so a signal is never lost between the flag
+  // check and the wait.
+  set_handler(SIGTERM, on_term);
+  set_handler(SIGUSR2, on_usr2);
+  set_handler(SIGALRM, on_alarm);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);  // a terminal ^C reaches the whole group: the master decides
+  signal(SIGUSR1, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGCHLD, SIG_DFL);
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &block, &d_waitmask);
+  sigdelset(&d_waitmask, SIGTERM);
+  sigdelset(&d_waitmask, SIGUSR2);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  prctl(PR_SET_NAME, "ppolicyd-worker");
+
+  for (const auto& m : d_config.modules) {
+    try {
+      m->module->start(d_services);
+    } catch (const std::exception& e) {
+      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(), e.what());
+    }
+  }
+
+  if (d_s.initial_fd >= 0) {
+    report(WorkerState::busy);
+    End e = serve(d_s.initial_fd, d_s.initial_listener, d_s.initial_pending);
+    if (e == End::handoff) finish(0);
+    close(d_s.initial_fd);
+    d_s.initial_pending.clear();
+  }
+
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) log_fatal("epoll_create1: %s", std::strerror(errno));
+  for (size_t i = 0; i < d_s.listeners->size(); ++i) {
+    // EPOLLEXCLUSIVE: one idle worker wakes per new connection, not all.
+    epoll_event ev{EPOLLIN | EPOLLEXCLUSIVE, {}};
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, (*d_s.listeners)[i].fd, &ev);
+  }
+  epoll_event mev{EPOLLIN, {}};
+  mev.data.u32 = UINT32_MAX;
+  epoll_ctl(ep, EPOLL_CTL_ADD, d_s.master_fd, &mev);
+
+  while (!g_stop && !must_retire()) {
+    report(WorkerState::idle);
+    epoll_event evs[8];
+    int n = epoll_pwait(ep, evs, 8, d_stats.dirty() ? 100 : -1, &d_waitmask);
+    flush_stats(n == 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log_fatal("epoll_wait: %s", std::strerror(errno));
+    }
+    for (int i = 0; i < n && !g_stop; ++i) {
+      if (evs[i].data.u32 == UINT32_MAX) finish(0);  // the master is gone
+      int li = static_cast<int>(evs[i].data.u32);
+      int fd = accept4((*d_s.listeners)[li].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) continue;  // another worker got it, or the client left
+      report(WorkerState::busy);
+      End e = serve(fd, li, {});
+      if (e != End::handoff) close(fd);
+      if (e == End::handoff) finish(0);
+      break;  // report idle again before taking more
+    }
+  }
+  finish(0);
+}
+
+}  // namespace
+
+void worker_main(WorkerSetup& setup) {
+  Worker w(setup);
+  w.run();
+}
+
+}  // namespace ppolicy

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The one registry of module types. To add a module: write
+// src/modules/<name>.cpp exporting one ModuleType, declare it below, list
+// it in k_types, and add the file to Makefile.am.
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "modules/module.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+
+// Core modules.
+extern const ModuleType k_dummy_type;
+extern const ModuleType k_dump_data_file_type;
+extern const ModuleType k_sleep_type;
+
+// DNS, SPF and GeoIP modules.
+
+// Database and shared-state modules.
+
+// Network-service modules.
+
+namespace {
+
+const ModuleType* const k_types[] = {
+    // Core modules.
+    &k_dummy_type,
+    &k_dump_data_file_type,
+    &k_sleep_type,
+
+    // DNS, SPF and GeoIP modules.
+
+    // Database and shared-state modules.
+
+    // Network-service modules.
+};
+
+}  // namespace
+
+std::span<const ModuleType* const> module_types() { return k_types; }
+
+const ModuleType* find_module_type(std::string_view name) {
+  for (const auto* t : k_types)
+    if (iequals(t->name, name)) return t;
+  return nullptr;
+}
+
+std::span<const Option> module_param_rows(const ModuleType& type) {
+  // Built once per type: the type's rows, then the base rows every module
+  // has, with this type's cache lifetimes as defaults.
+  static std::mutex mu;
+  static std::map<const ModuleType*, std::vector<Option>> rows;
+  static std::deque<std::string> texts;  // storage for the default strings
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = rows.find(&type);
+  if (it != rows.end()) return it->second;
+  std::vector<Option> r(type.params.begin(), type.params.end());
+  auto text = [&](long v) { return texts.emplace_back(std::to_string(v)).c_str(); };
+  r.push_back({"cachePositive", OptType::duration, text(type.cache.positive),
+               "how long a positive result (code > 0) is shared from the result cache (0: never)"});
+  r.push_back({"cacheUnknown", OptType::duration, text(type.cache.unknown),
+               "how long an unknown result (code 0) is shared from the result cache (0: never)"});
+  r.push_back({"cacheNegative", OptType::duration, text(type.cache.negative),
+               "how long a negative result (code < 0) is shared from the result cache (0: never)"});
+  r.push_back({"saveResult", OptType::boolean, "yes",
+               "save code, info, cache hit and time into the request for later modules and dumps"});
+  r.push_back({"saveResultPrefix", OptType::string, "result_", "prefix of the saved attribute names"});
+  return rows.emplace(&type, std::move(r)).first->second;
+}
+
+}  // namespace ppolicy

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "policy/eval.hpp"
+
+#include <cmath>
+
+#include "conf/config.hpp"
+#include "core/log.hpp"
+#include "modules/services.hpp"
+#include "policy/action.hpp"
+#include "proto/request.hpp"
+#include "shm/stats.hpp"
+#include "shm/table.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+
+Evaluation::Evaluation(const Config& config, const Policy& policy, Request& request, Services& services,
+                       SteadyClock::time_point deadline, StatsBuffer* stats)
+    : d_config(config),
+      d_policy(policy),
+      d_request(request),
+      d_services(services),
+      d_deadline(deadline),
+      d_stats(stats),
+      d_memo(policy.calls.size(), -1),
+      d_vars(policy.vars.size()) {}
+
+Decision Evaluation::decide() {
+  Decision d;
+  d.policy = &d_policy;
+  try {
+    for (const auto& st : d_policy.statements) {
+      switch (st.kind) {
+        case Statement::set:
+          d_vars[st.var] = eval(*st.expr);
+          break;
+        case Statement::run:
+          if (!st.cond || eval_bool(*st.cond)) (void)eval(*st.expr);
+          break;
+        case Statement::rule:
+          if (!eval_bool(*st.cond)) break;
+          [[fallthrough]];
+        case Statement::default_: {
+          std::string text = expand(st.action);
+          std::string why;
+          if (!finish_action_text(st.action.word, text, &why)) {
+            log_warn("policy %s rule %d (line %d): expanded action is invalid (%s); answering %s",
+                     d_policy.name.c_str(), st.number, st.line, why.c_str(),
+                     d_config.server.default_action.c_str());
+            d.failed = true;
+            d.note = "invalid expanded action: " + why;
+            d.reply = d_config.server.default_action;
+          } else {
+            d.reply = text.empty() ? st.action.word : st.action.word + " " + text;
+          }
+          d.statement = &st;
+          if (d_stats) d_stats->add(st.stat_matches);
+          d.runs = std::move(d_runs);
+          return d;
+        }
+      }
+    }
+    d.reply = "DUNNO";
+  } catch (const Timeout&) {
+    d.timed_out = true;
+    d.note = "request_timeout reached";
+    d.reply = d_config.server.default_action;
+  } catch (const std::exception& e) {
+    log_error("policy %s: evaluation failed: %s", d_policy.name.c_str(), e.what());
+    d.failed = true;
+    d.note = e.what();
+    d.reply = d_config.server.default_action;
+  }
+  d.runs = std::move(d_runs);
+  return d;
+}
+
+std::string Evaluation::expand(const Action& a) {
+  std::string out;
+  for (const auto& part : a.text) out += part.expr ? eval(*part.expr).text() : part.literal;
+  return out;
+}
+
+void Evaluation::save_result(const ModuleRun& run) {
+  const ModuleInstance& m = *run.inst;
+  // A second run of the same module in one request (other arguments) is
+  // saved as <prefix><name>#1_..., like the original.
+  int n = 0;
+  for (auto& [name, count] : d_saved) {
+    if (name == m.name) n = count++;
+  }
+  if (n == 0) d_saved.emplace_back(m.name, 1);
+  std::string base = m.save_prefix + m.name + (n ? format("#%d", n) : "");
+  d_request.set(base + "_code", std::to_string(run.result.code));
+  d_request.set(base + "_info", run.result.info);
+  d_request.set(base + "_cache", run.cached ? "1" : "0");
+  d_request.set(base + "_time", format("%.3f", run.ms));
+}
+
+const ModuleRun& Evaluation::call(int site) {
+  if (d_memo[site] >= 0) return d_runs[d_memo[site]];
+  auto start = SteadyClock::now();
+  if (start >= d_deadline) throw Timeout{};
+  const CallSite& cs = d_policy.calls[site];
+  ModuleInstance& m = *cs.inst;
+  ModuleRun run;
+  run.inst = &m;
+  run.args = cs.args.key();
+
+  std::string key;
+  bool cacheable = false;
+  ShmTable* cache = d_services.cache();
+  uint32_t now = d_services.now();
+  if (cache && (m.cache.positive > 0 || m.cache.negative > 0 || m.cache.unknown > 0)) {
+    key = m.key_prefix + run.args + '\0';
+    cacheable = m.module->cache_key(d_request, cs.args, key);
+    std::string blob;
+    if (cacheable && cache->get(key, blob, now) && Result::decode(blob, run.result)) run.cached = true;
+  }
+  if (!run.cached) {
+    CheckContext ctx(d_services, d_deadline, m.name);
+    try {
+      run.result = m.module->check(d_request, cs.args, ctx);
+    } catch (const std::exception& e) {
+      log_warn("module %s (%s): %s", m.name.c_str(), m.type->name, e.what());
+      run.result = Result(0, format("%s failed: %s", m.name.c_str(), e.what()));
+      if (d_stats) d_stats->add(m.stats.failures);
+      cacheable = false;  // a failure is never shared
+    }
+    if (cacheable) {
+      long life = run.result.code > 0 ? m.cache.positive : run.result.code < 0 ? m.cache.negative : m.cache.unknown;
+      if (life > 0) cache->put(key, run.result.encode(), now + static_cast<uint32_t>(life), now);
+    }
+  }
+  auto end = SteadyClock::now();
+  run.ms = std::chrono::duration<double, std::milli>(end - start).count();
+  if (d_stats) {
+    d_stats->add(m.stats.calls);
+    d_stats->add(run.cached ? m.stats.cache_hits : m.stats.cache_misses);
+    int c = std::clamp(run.result.code, ModuleStats::k_min_code, ModuleStats::k_max_code);
+    d_stats->add(m.stats.codes[c - ModuleStats::k_min_code]);
+    m.stats.latency.observe(*d_stats, run.ms / 1000.0);
+  }
+  if (m.save_result) save_result(run);
+  d_runs.push_back(std::move(run));
+  d_memo[site] = static_cast<int>(d_runs.size() - 1);
+  // A module that overran the deadline cannot decide this request any more.
+  if (end > d_deadline) throw Timeout{};
+  return d_runs.back();
+}
+
+bool Evaluation::eval_bool(const Node& n) {
+  switch (n.op) {
+    case Op::and_: return eval_bool(*n.kids[0]) && eval_bool(*n.kids[1]);
+    case Op::or_: return eval_bool(*n.kids[0]) || eval_bool(*n.kids[1]);
+    case Op::not_: return !eval_bool(*n.kids[0]);
+    case Op::lt: return eval_num(*n.kids[0]) < eval_num(*n.kids[1]);
+    case Op::le: return eval_num(*n.kids[0]) <= eval_num(*n.kids[1]);
+    case Op::gt: return eval_num(*n.kids[0]) > eval_num(*n.kids[1]);
+    case Op::ge: return eval_num(*n.kids[0]) >= eval_num(*n.kids[1]);
+    case Op::eq:
+    case Op::ne: {
+      bool same;
+      switch (n.kids[0]->type) {
+        case Type::number: same = eval_num(*n.kids[0]) == eval_num(*n.kids[1]); break;
+        case Type::boolean: same = eval_bool(*n.kids[0]) == eval_bool(*n.kids[1]); break;
+        default: same = eval_str(*n.kids[0]) == eval_str(*n.kids[1]); break;
+      }
+      return n.op == Op::eq ? same : !same;
+    }
+    case Op::match:
+    case Op::nomatch: {
+      bool m = n.kids[1]->value.re->search(eval_str(*n.kids[0]));
+      return n.op == Op::match ? m : !m;
+    }
+    case Op::in:
+    case Op::notin: {
+      const Node& r = *n.kids[1];
+      bool found = false;
+      if (r.type == Type::net) {
+        Value set = eval(r);
+        found = set.net && set.net->contains(eval_str(*n.kids[0]));
+      } else {
+        Value list = eval(r);
+        if (r.elem == Type::number) {
+          double x = eval_num(*n.kids[0]);
+          for (const auto& v : *list.list) found = found || v.n == x;
+        } else {
+          std::string x = eval_str(*n.kids[0]);
+          for (const auto& v : *list.list) found = found || v.s == x;
+        }
+      }
+      return n.op == Op::in ? found : !found;
+    }
+    case Op::mod_cached: return call(n.index).cached;
+    case Op::var: return d_vars[n.index].b;
+    case Op::lit: return n.value.b;
+    default: return eval(n).b;
+  }
+}
+
+double Evaluation::eval_num(const Node& n) {
+  switch (n.op) {
+    case Op::lit: return n.value.n;
+    case Op::var: return d_vars[n.index].n;
+    case Op::mod_code: return call(n.index).result.code;
+    case Op::mod_time: return call(n.index).ms;
+    case Op::attr: {
+      auto v = parse_double(d_request.get(static_cast<Attr>(n.index)));
+      return v ? *v : 0;
+    }
+    case Op::neg: return -eval_num(*n.kids[0]);
+    case Op::add: return eval_num(*n.kids[0]) + eval_num(*n.kids[1]);
+    case Op::sub: return eval_num(*n.kids[0]) - eval_num(*n.kids[1]);
+    case Op::mul: return eval_num(*n.kids[0]) * eval_num(*n.kids[1]);
+    case Op::div: {
+      double d = eval_num(*n.kids[1]);
+      double l = eval_num(*n.kids[0]);
+      return d == 0 ? 0 : l / d;  // documented: division by zero gives 0
+    }
+    case Op::mod: {
+      double d = eval_num(*n.kids[1]);
+      double l = eval_num(*n.kids[0]);
+      return d == 0 ? 0 : std::fmod(l, d);
+    }
+    default: return eval(n).n;
+  }
+}
+
+std::string Evaluation::eval_str(const Node& n) {
+  switch (n.op) {
+    case Op::lit: return n.value.s;
+    case Op::var: return d_vars[n.index].s;
+    case Op::attr: return std::string(d_request.get(static_cast<Attr>(n.index)));
+    case Op::derived: return d_request.derived(static_cast<Derived>(n.index));
+    case Op::mod_info: return call(n.index).result.info;
+    case Op::concat: return eval_str(*n.kids[0]) + eval_str(*n.kids[1]);
+    default: return eval(n).s;
+  }
+}
+
+Value Evaluation::eval(const Node& n) {
+  switch (n.type) {
+    case Type::boolean:
+      if (n.op != Op::builtin && n.op != Op::mod_field) return Value::boolean(eval_bool(n));
+      break;
+    case Type::number:
+      if (n.op != Op::builtin && n.op != Op::mod_field && n.op != Op::attr_dyn) return Value::number(eval_num(n));
+      break;
+    case Type::string:
+      if (n.op != Op::builtin && n.op != Op::mod_field && n.op != Op::lit && n.op != Op::var)
+        return Value::string(eval_str(n));
+      break;
+    default:
+      break;
+  }
+  switch (n.op) {
+    case Op::lit: return n.value;
+    case Op::var: return d_vars[n.index];
+    case Op::mod_field: {
+      const ModuleRun& r = call(n.index);
+      if (const Value* v = r.result.field(n.value.s)) return *v;
+      return n.type == Type::number ? Value::number(0) : Value::string("");
+    }
+    case Op::builtin: {
+      const auto& k = n.kids;
+      switch (static_cast<Builtin>(n.index)) {
+        case Builtin::lower: return Value::string(lower(eval_str(*k[0])));
+        case Builtin::upper: return Value::string(upper(eval_str(*k[0])));
+        case Builtin::domain: return Value::string(lower(address_domain(eval_str(*k[0]))));
+        case Builtin::localpart: return Value::string(std::string(address_local(eval_str(*k[0]))));
+        case Builtin::length: return Value::number(static_cast<double>(eval_str(*k[0]).size()));
+        case Builtin::contains: return Value::boolean(eval_str(*k[0]).find(eval_str(*k[1])) != std::string::npos);
+        case Builtin::startswith: {
+          std::string s = eval_str(*k[0]), p = eval_str(*k[1]);
+          return Value::boolean(s.compare(0, p.size(), p) == 0 && s.size() >= p.size());
+        }
+        case Builtin::endswith: {
+          std::string s = eval_str(*k[0]), p = eval_str(*k[1]);
+          return Value::boolean(s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0);
+        }
+        case Builtin::if_: return eval_bool(*k[0]) ? eval(*k[1]) : eval(*k[2]);
+        case Builtin::number: {
+          auto v = parse_double(eval_str(*k[0]));
+          return Value::number(v ? *v : 0);
+        }
+        case Builtin::string: return Value::string(eval(*k[0]).text());
+        case Builtin::attr: return Value::string(std::string(d_request.get(eval_str(*k[0]))));
+        case Builtin::present: return Value::boolean(d_request.find(eval_str(*k[0])) != nullptr);
+        case Builtin::min: return Value::number(std::min(eval_num(*k[0]), eval_num(*k[1])));
+        case Builtin::max: return Value::number(std::max(eval_num(*k[0]), eval_num(*k[1])));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return Value{};
+}
+
+}  // namespace ppolicy

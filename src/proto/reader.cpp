@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "proto/reader.hpp"
+
+#include <cstring>
+
+#include "util/strings.hpp"
+
+namespace ppolicy {
+
+void RequestReader::reset() {
+  d_buf.clear();
+  d_off = d_scan = d_attrs = 0;
+  d_request_seen = false;
+}
+
+void RequestReader::append(std::string_view data) {
+  // Drop consumed bytes first, so the buffer stays small.
+  if (d_off > 0 && (d_off == d_buf.size() || d_off > 65536)) {
+    d_buf.erase(0, d_off);
+    d_scan -= d_off;
+    d_off = 0;
+  }
+  d_buf.append(data);
+}
+
+RequestReader::Status RequestReader::fail(std::string* why, std::string msg) {
+  *why = std::move(msg);
+  return Status::error;
+}
+
+RequestReader::Status RequestReader::next(Request& request, std::string* why) {
+  if (d_scan == d_off) {
+    request.clear();
+    d_attrs = 0;
+    d_request_seen = false;
+  }
+  while (true) {
+    const char* base = d_buf.data();
+    size_t end = d_buf.size();
+    const void* nlp = d_scan < end ? std::memchr(base + d_scan, '\n', end - d_scan) : nullptr;
+    if (!nlp) {
+      if (end - d_scan > d_limits.max_line)
+        return fail(why, format("line longer than %zu bytes (max_line_length)", d_limits.max_line));
+      if (end - d_off > d_limits.max_request)
+        return fail(why, format("request larger than %zu bytes (max_request_size)", d_limits.max_request));
+      return Status::need_more;
+    }
+    size_t nl = static_cast<size_t>(static_cast<const char*>(nlp) - base);
+    std::string_view line(base + d_scan, nl - d_scan);
+    d_scan = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > d_limits.max_line)
+      return fail(why, format("line longer than %zu bytes (max_line_length)", d_limits.max_line));
+    if (d_scan - d_off > d_limits.max_request)
+      return fail(why, format("request larger than %zu bytes (max_request_size)", d_limits.max_request));
+    if (line.empty()) {
+      if (d_attrs == 0) return fail(why, "empty request");
+      if (!d_request_seen) return fail(why, "request without request=smtpd_access_policy");
+      d_off = d_scan;
+      return Status::complete;
+    }
+    if (std::memchr(line.data(), '\0', line.size())) return fail(why, "NUL byte in request");
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return fail(why, format("malformed line \"%s\" (expected name=value)", log_quote(line, 60).c_str()));
+    if (!valid_utf8(line)) return fail(why, format("invalid UTF-8 in \"%s\"", log_quote(line, 60).c_str()));
+    if (++d_attrs > d_limits.max_attributes)
+      return fail(why, format("more than %zu attributes (max_attributes)", d_limits.max_attributes));
+    std::string_view name = line.substr(0, eq), value = line.substr(eq + 1);
+    if (name == "request") {
+      if (value != "smtpd_access_policy")
+        return fail(why, format("unsupported request type \"%s\"", log_quote(value, 60).c_str()));
+      d_request_seen = true;
+    }
+    request.set(name, value);
+  }
+}
+
+}  // namespace ppolicy

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "proto/request.hpp"
+
+#include <cstring>
+
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+const char* const k_attr_names[k_attr_count] = {
+    "request", "protocol_state", "protocol_name", "helo_name", "queue_id", "sender", "recipient",
+    "recipient_count", "client_address", "client_name", "reverse_client_name", "instance",
+    "sasl_method", "sasl_username", "sasl_sender", "size", "ccert_subject", "ccert_issuer",
+    "ccert_fingerprint", "ccert_pubkey_fingerprint", "encryption_protocol", "encryption_cipher",
+    "encryption_keysize", "etrn_domain", "stress", "client_port", "policy_context",
+    "server_address", "server_port", "compatibility_level", "mail_version", "tls_sni"};
+
+const char* const k_derived_names[] = {"sender_domain",    "sender_local", "recipient_domain",
+                                       "recipient_local", "client_ptr",   "listener"};
+
+}  // namespace
+
+const char* attr_name(Attr a) { return k_attr_names[static_cast<int>(a)]; }
+
+std::optional<Attr> attr_from_name(std::string_view name) {
+  for (int i = 0; i < k_attr_count; ++i)
+    if (name == k_attr_names[i]) return static_cast<Attr>(i);
+  return std::nullopt;
+}
+
+bool attr_is_numeric(Attr a) {
+  return a == Attr::recipient_count || a == Attr::size || a == Attr::encryption_keysize ||
+         a == Attr::client_port || a == Attr::server_port;
+}
+
+const char* derived_name(Derived d) { return k_derived_names[static_cast<int>(d)]; }
+
+std::optional<Derived> derived_from_name(std::string_view name) {
+  for (int i = 0; i < static_cast<int>(Derived::count_); ++i)
+    if (name == k_derived_names[i]) return static_cast<Derived>(i);
+  return std::nullopt;
+}
+
+void Request::clear() {
+  d_n = 0;
+  std::memset(d_known, 0xff, sizeof d_known);  // -1: absent
+  listener.clear();
+}
+
+void Request::set(std::string_view name, std::string_view value) {
+  auto a = attr_from_name(name);
+  if (a) {
+    int16_t& slot = d_known[static_cast<int>(*a)];
+    if (slot >= 0) {
+      d_attrs[slot].second.assign(value);
+      return;
+    }
+    slot = static_cast<int16_t>(d_n);
+  } else {
+    for (size_t i = 0; i < d_n; ++i) {
+      if (d_attrs[i].first == name) {
+        d_attrs[i].second.assign(value);
+        return;
+      }
+    }
+  }
+  if (d_n == d_attrs.size()) d_attrs.emplace_back();
+  d_attrs[d_n].first.assign(name);
+  d_attrs[d_n].second.assign(value);
+  ++d_n;
+}
+
+std::string_view Request::get(Attr a) const {
+  int16_t slot = d_known[static_cast<int>(a)];
+  return slot >= 0 ? std::string_view(d_attrs[slot].second) : std::string_view();
+}
+
+const std::string* Request::find(std::string_view name) const {
+  if (auto a = attr_from_name(name)) {
+    int16_t slot = d_known[static_cast<int>(*a)];
+    return slot >= 0 ? &d_attrs[slot].second : nullptr;
+  }
+  for (size_t i = 0; i < d_n; ++i)
+    if (d_attrs[i].first == name) return &d_attrs[i].second;
+  return nullptr;
+}
+
+std::string_view Request::get(std::string_view name) const {
+  const std::string* v = find(name);
+  return v ? std::string_view(*v) : std::string_view();
+}
+
+std::string Request::derived(Derived d) const {
+  switch (d) {
+    // Domains compare case-insensitively, so they are given in lower case;
+    // local parts are case-sensitive in principle and are kept as sent.
+    case Derived::sender_domain: return lower(address_domain(get(Attr::sender)));
+    case Derived::sender_local: return std::string(address_local(get(Attr::sender)));
+    case Derived::recipient_domain: return lower(address_domain(get(Attr::recipient)));
+    case Derived::recipient_local: return std::string(address_local(get(Attr::recipient)));
+    case Derived::client_ptr: {
+      // Postfix says "unknown" when the client has no verified name.
+      auto n = get(Attr::client_name);
+      return n == "unknown" ? std::string() : lower(n);
+    }
+    case Derived::listener: return listener;
+    case Derived::count_: break;
+  }
+  return {};
+}
+
+}  // namespace ppolicy

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// One policy request: the attributes Postfix sent (in arrival order, last
+// value wins for a repeated name), fast access to the attributes Postfix
+// documents, derived attributes (sender_domain, ...), and the results that
+// modules save into it (saveResult), which dump modules and later modules see.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ppolicy {
+
+// Attributes documented in SMTPD_POLICY_README (Postfix 2.1 .. 3.12).
+enum class Attr : uint8_t {
+  request, protocol_state, protocol_name, helo_name, queue_id, sender, recipient,
+  recipient_count, client_address, client_name, reverse_client_name, instance,
+  sasl_method, sasl_username, sasl_sender, size, ccert_subject, ccert_issuer,
+  ccert_fingerprint, ccert_pubkey_fingerprint, encryption_protocol, encryption_cipher,
+  encryption_keysize, etrn_domain, stress, client_port, policy_context, server_address,
+  server_port, compatibility_level, mail_version, tls_sni,
+  count_
+};
+inline constexpr int k_attr_count = static_cast<int>(Attr::count_);
+
+const char* attr_name(Attr a);
+std::optional<Attr> attr_from_name(std::string_view name);
+bool attr_is_numeric(Attr a);  // recipient_count, size, client_port, ...
+
+// Derived attributes, computed from the ones Postfix sent.
+enum class Derived : uint8_t {
+  sender_domain, sender_local, recipient_domain, recipient_local, client_ptr, listener,
+  count_
+};
+const char* derived_name(Derived d);
+std::optional<Derived> derived_from_name(std::string_view name);
+
+class Request {
+public:
+  Request() { clear(); }
+  void clear();
+  void set(std::string_view name, std::string_view value);
+  // Values Postfix sent (or modules saved), "" when absent.
+  std::string_view get(std::string_view name) const;
+  std::string_view get(Attr a) const;
+  const std::string* find(std::string_view name) const;
+  std::string derived(Derived d) const;
+  std::span<const std::pair<std::string, std::string>> attributes() const {
+    return {d_attrs.data(), d_n};
+  }
+  size_t size() const { return d_n; }
+
+  std::string listener;  // the listener this request arrived on, e.g. "inet:127.0.0.1:10030"
+
+private:
+  // Entries beyond d_n are kept (with their string capacity) for reuse:
+  // a worker parses thousands of requests without allocating.
+  std::vector<std::pair<std::string, std::string>> d_attrs;
+  size_t d_n = 0;
+  int16_t d_known[k_attr_count];
+};
+
+}  // namespace ppolicy

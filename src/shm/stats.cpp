@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "shm/stats.hpp"
+
+#include <cstring>
+#include <new>
+
+#include "util/strings.hpp"
+
+namespace ppolicy {
+
+namespace {
+constexpr size_t k_header = 64;
+}
+
+size_t StatsArea::layout_bytes(size_t capacity) { return k_header + capacity * sizeof(Entry); }
+
+StatsArea* StatsArea::create(void* mem, size_t capacity) {
+  static_assert(sizeof(StatsArea) <= k_header);
+  auto* a = new (mem) StatsArea();
+  a->d_capacity = capacity;
+  return a;
+}
+
+StatsArea::Entry* StatsArea::entries() {
+  return reinterpret_cast<Entry*>(reinterpret_cast<unsigned char*>(this) + k_header);
+}
+const StatsArea::Entry* StatsArea::entries() const {
+  return reinterpret_cast<const Entry*>(reinterpret_cast<const unsigned char*>(this) + k_header);
+}
+
+int StatsArea::find(std::string_view name) const {
+  size_t n = count();
+  const Entry* e = entries();
+  for (size_t i = 0; i < n; ++i)
+    if (name == e[i].name) return static_cast<int>(i);
+  return -1;
+}
+
+int StatsArea::reg(std::string_view name) {
+  int i = find(name);
+  if (i >= 0) return i;
+  size_t n = d_count.load(std::memory_order_relaxed);
+  if (n >= d_capacity || name.size() >= k_name_len) return -1;
+  Entry* e = entries() + n;
+  std::memcpy(e->name, name.data(), name.size());
+  e->name[name.size()] = '\0';
+  e->value.store(0, std::memory_order_relaxed);
+  d_count.store(n + 1, std::memory_order_release);
+  return static_cast<int>(n);
+}
+
+std::string_view StatsArea::name(size_t i) const { return entries()[i].name; }
+uint64_t StatsArea::get(size_t i) const { return entries()[i].value.load(std::memory_order_relaxed); }
+void StatsArea::add(size_t i, uint64_t v) { entries()[i].value.fetch_add(v, std::memory_order_relaxed); }
+void StatsArea::set(size_t i, uint64_t v) { entries()[i].value.store(v, std::memory_order_relaxed); }
+
+void StatsBuffer::flush() {
+  if (!d_dirty || !d_area) return;
+  size_t cap = d_area->count();
+  for (size_t i = 0; i < d_delta.size(); ++i) {
+    if (d_delta[i] && i < cap) d_area->add(i, d_delta[i]);
+    d_delta[i] = 0;
+  }
+  d_dirty = false;
+}
+
+void Histogram::reg(StatsArea& area, const std::string& base, const std::string& labels) {
+  std::string sep = labels.empty() ? "" : ",";
+  for (size_t i = 0; i < k_latency_bucket_count; ++i)
+    bucket[i] = area.reg(format("%s_bucket{%s%sle=\"%s\"}", base.c_str(), labels.c_str(),
+                                sep.c_str(), format("%g", k_latency_buckets[i]).c_str()));
+  bucket[k_latency_bucket_count] =
+      area.reg(format("%s_bucket{%s%sle=\"+Inf\"}", base.c_str(), labels.c_str(), sep.c_str()));
+  std::string lb = labels.empty() ? "" : "{" + labels + "}";
+  sum_us = area.reg(base + "_sum_microseconds" + lb);
+  count = area.reg(base + "_count" + lb);
+}
+
+void Histogram::observe(StatsBuffer& buf, double seconds) const {
+  // Cumulative buckets: every bucket whose bound is >= the value counts it.
+  for (size_t i = 0; i < k_latency_bucket_count; ++i)
+    if (seconds <= k_latency_buckets[i]) buf.add(bucket[i]);
+  buf.add(bucket[k_latency_bucket_count]);
+  buf.add(sum_us, static_cast<uint64_t>(seconds * 1e6));
+  buf.add(count);
+}
+
+}  // namespace ppolicy

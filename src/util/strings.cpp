@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "util/strings.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace ppolicy {
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n'))
+    --e;
+  return s.substr(b, e - b);
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
+
+std::string upper(std::string_view s) {
+  std::string r(s);
+  for (char& c : r)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return r;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> split(std::string_view s, std::string_view seps) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find_first_of(seps, i);
+    if (j == std::string_view::npos) j = s.size();
+    auto piece = trim(s.substr(i, j - i));
+    if (!piece.empty()) out.emplace_back(piece);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string r;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) r += sep;
+    r += parts[i];
+  }
+  return r;
+}
+
+std::string vformat(const char* fmt, va_list ap) {
+  char buf[512];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n < 0) {
+    va_end(ap2);
+    return {};
+  }
+  if (static_cast<size_t>(n) < sizeof buf) {
+    va_end(ap2);
+    return std::string(buf, static_cast<size_t>(n));
+  }
+  std::string r(static_cast<size_t>(n), '\0');
+  std::vsnprintf(r.data(), r.size() + 1, fmt, ap2);
+  va_end(ap2);
+  return r;
+}
+
+std::string format(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::string r = vformat(fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+std::optional<long long> parse_int(std::string_view s) {
+  s = trim(s);
+  if (s.empty() || s.size() > 30) return std::nullopt;
+  std::string tmp(s);
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(tmp.c_str(), &end, 10);
+  if (errno != 0 || end != tmp.c_str() + tmp.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_double(std::string_view s) {
+  s = trim(s);
+  if (s.empty() || s.size() > 60) return std::nullopt;
+  std::string tmp(s);
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(tmp.c_str(), &end);
+  if (errno != 0 || end != tmp.c_str() + tmp.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  s = trim(s);
+  if (iequals(s, "yes") || iequals(s, "true") || iequals(s, "on") || s == "1") return true;
+  if (iequals(s, "no") || iequals(s, "false") || iequals(s, "off") || s == "0") return false;
+  return std::nullopt;
+}
+
+namespace {
+std::optional<long long> parse_scaled(std::string_view s, std::string_view units,
+                                      const long long* factors) {
+  s = trim(s);
+  if (s.empty()) return std::nullopt;
+  long long factor = 1;
+  auto pos = units.find(s.back());
+  if (pos != std::string_view::npos) {
+    factor = factors[pos];
+    s.remove_suffix(1);
+  }
+  auto v = parse_int(s);
+  if (!v || *v < 0) return std::nullopt;
+  if (*v > (1LL << 62) / factor) return std::nullopt;
+  return *v * factor;
+}
+}  // namespace
+
+std::optional<long long> parse_duration(std::string_view s) {
+  static const long long f[] = {1, 60, 3600, 86400, 604800};
+  return parse_scaled(s, "smhdw", f);
+}
+
+std::optional<long long> parse_millis(std::string_view s) {
+  s = trim(s);
+  if (s.size() > 2 && s.substr(s.size() - 2) == "ms") {
+    auto v = parse_int(s.substr(0, s.size() - 2));
+    if (!v || *v < 0) return std::nullopt;
+    return v;
+  }
+  auto v = parse_duration(s);
+  if (!v || *v > (1LL << 40)) return std::nullopt;
+  return *v * 1000;
+}
+
+std::optional<long long> parse_size(std::string_view s) {
+  static const long long f[] = {1024, 1024, 1024LL * 1024, 1024LL * 1024 * 1024};
+  return parse_scaled(s, "kKMG", f);
+}
+
+std::string_view address_domain(std::string_view addr) {
+  auto at = addr.rfind('@');
+  return at == std::string_view::npos ? std::string_view{} : addr.substr(at + 1);
+}
+
+std::string_view address_local(std::string_view addr) {
+  auto at = addr.rfind('@');
+  return at == std::string_view::npos ? addr : addr.substr(0, at);
+}
+
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n;
+    unsigned min;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, min = 0x80, c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, min = 0x800, c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, min = 0x10000, c &= 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      c = (c << 6) | (p[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+std::string log_quote(std::string_view s, size_t max) {
+  std::string r;
+  r.reserve(std::min(s.size(), max) + 8);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (r.size() >= max) {
+      r += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      r += static_cast<char>(c);
+    } else {
+      r += format("\\x%02x", c);
+    }
+  }
+  return r;
+}
+
+}  // namespace ppolicy

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// proto/reader: the streaming policy-protocol parser.
+#include <boost/test/unit_test.hpp>
+
+#include "proto/reader.hpp"
+
+using namespace ppolicy;
+
+namespace {
+const std::string k_req = "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@b\nrecipient=c@d\n\n";
+}
+
+BOOST_AUTO_TEST_SUITE(reader)
+
+BOOST_AUTO_TEST_CASE(byte_by_byte) {
+  RequestReader r({});
+  Request q;
+  std::string why;
+  for (size_t i = 0; i + 1 < k_req.size(); ++i) {
+    r.append(k_req.substr(i, 1));
+    BOOST_TEST((r.next(q, &why) == RequestReader::Status::need_more));
+  }
+  r.append("\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get("sender") == "a@b");
+  BOOST_TEST(q.get(Attr::recipient) == "c@d");
+  BOOST_TEST(!r.has_pending());
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_and_crlf) {
+  RequestReader r({});
+  Request q;
+  std::string why, crlf = k_req;
+  for (size_t p = 0; (p = crlf.find('\n', p)) != std::string::npos; p += 2) crlf.replace(p, 1, "\r\n");
+  r.append(k_req + crlf + "request=smtpd_access_policy\nsender=x");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get("sender") == "a@b");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::need_more));
+  BOOST_TEST(r.has_pending());
+  r.append("y\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get("sender") == "xy");
+  BOOST_TEST(q.get("recipient") == "");  // nothing left over from the previous request
+}
+
+BOOST_AUTO_TEST_CASE(repeated_attribute_last_wins) {
+  RequestReader r({});
+  Request q;
+  std::string why;
+  r.append("request=smtpd_access_policy\nsender=a\nsender=b\nx=1\nx=2\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get("sender") == "b");
+  BOOST_TEST(q.get("x") == "2");
+  BOOST_TEST(q.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(errors) {
+  struct {
+    std::string input;
+    const char* why;
+  } cases[] = {
+      {"request=smtpd_access_policy\nsender=" + std::string(200, 'a') + "\n\n", "line longer than 100 bytes"},
+      {"request=smtpd_access_policy\nsender=" + std::string(200, 'a'), "line longer than 100 bytes"},
+      {"request=smtpd_access_policy\n" + std::string(12, 'x') + "\n\n", "malformed line"},
+      {"request=smtpd_access_policy\n=value\n\n", "malformed line"},
+      {std::string("request=smtpd_access_policy\na=\x01\0b\n\n", 35), "NUL byte"},
+      {std::string("request=smtpd_access_policy\nhelo_name=\xc3\x28\n\n"), "invalid UTF-8"},
+      {"sender=a\n\n", "without request="},
+      {"request=other\n\n", "unsupported request type"},
+      {"\n", "empty request"},
+  };
+  for (const auto& c : cases) {
+    RequestReader r({100, 1000, 8});
+    Request q;
+    std::string why;
+    r.append(c.input);
+    BOOST_TEST_INFO(c.why);
+    BOOST_TEST((r.next(q, &why) == RequestReader::Status::error));
+    BOOST_TEST(why.find(c.why) != std::string::npos, why);
+  }
+  RequestReader r({100, 1000, 8});
+  Request q;
+  std::string why, many = "request=smtpd_access_policy\n";
+  for (int i = 0; i < 10; ++i) many += "a" + std::to_string(i) + "=1\n";
+  r.append(many + "\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::error));
+  BOOST_TEST(why == "more than 8 attributes (max_attributes)");
+  RequestReader big({100, 300, 100});
+  std::string large = "request=smtpd_access_policy\n";
+  for (int i = 0; i < 20; ++i) large += "a" + std::to_string(i) + "=" + std::string(30, 'v') + "\n";
+  big.append(large);
+  BOOST_TEST((big.next(q, &why) == RequestReader::Status::error));
+  BOOST_TEST(why == "request larger than 300 bytes (max_request_size)");
+}
+
+BOOST_AUTO_TEST_CASE(derived_attributes) {
+  Request q;
+  q.set("sender", "Alice+tag@Example.ORG");
+  q.set("recipient", "bob@example.net");
+  q.set("client_name", "unknown");
+  BOOST_TEST(q.derived(Derived::sender_domain) == "example.org");
+  BOOST_TEST(q.derived(Derived::sender_local) == "Alice+tag");
+  BOOST_TEST(q.derived(Derived::recipient_domain) == "example.net");
+  BOOST_TEST(q.derived(Derived::client_ptr) == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// shm/table, shm/segment (snapshot), shm/breaker, shm/stats.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdio>
+
+#include "shm/breaker.hpp"
+#include "shm/segment.hpp"
+
+using namespace ppolicy;
+
+BOOST_AUTO_TEST_SUITE(shm)
+
+BOOST_AUTO_TEST_CASE(put_get_expire_erase) {
+  Segment seg(1 << 20, 1 << 20, 64);
+  ShmTable& t = seg.cache();
+  std::string v;
+  BOOST_TEST(!t.get("k1", v, 100));
+  BOOST_TEST(t.put("k1", "value one", 200, 100));
+  BOOST_TEST(t.get("k1", v, 150));
+  BOOST_TEST(v == "value one");
+  BOOST_TEST(!t.get("k1", v, 200));  // expired at its expiry second
+  BOOST_TEST(t.put("k1", "two", 300, 250));
+  BOOST_TEST(t.get("k1", v, 260));
+  BOOST_TEST(v == "two");
+  BOOST_TEST(t.erase("k1"));
+  BOOST_TEST(!t.get("k1", v, 260));
+  BOOST_TEST(!t.put(std::string(600, 'x'), "v", 300, 100));  // larger than a slot
+  BOOST_TEST(t.counters().too_large.load() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(full_keys_no_false_hits) {
+  Segment seg(64 * 1024, 64 * 1024, 64);  // one stripe: every key collides on the stripe
+  ShmTable& t = seg.cache();
+  BOOST_TEST(t.stripes() == 1u);
+  for (int i = 0; i < 64; ++i) BOOST_TEST(t.put("key" + std::to_string(i), std::to_string(i), 1000, 1));
+  std::string v;
+  for (int i = 0; i < 64; ++i) {
+    BOOST_TEST(t.get("key" + std::to_string(i), v, 2));
+    BOOST_TEST(v == std::to_string(i));
+  }
+  // Full: the least recently used entry goes (key0 was read first).
+  BOOST_TEST(t.put("new", "n", 1000, 3));
+  BOOST_TEST(t.counters().evictions.load() == 1u);
+  BOOST_TEST(!t.get("key0", v, 3));
+  BOOST_TEST(t.get("new", v, 3));
+  BOOST_TEST(t.used() == 64u);
+}
+
+BOOST_AUTO_TEST_CASE(update_is_read_modify_write) {
+  Segment seg(1 << 20, 1 << 20, 64);
+  ShmTable& t = seg.records();
+  for (int i = 0; i < 10; ++i) {
+    t.update("counter", 100, [](std::string& v, uint32_t& expire, bool found) {
+      int n = found ? std::stoi(v) : 0;
+      v = std::to_string(n + 1);
+      expire = 1000;
+      return true;
+    });
+  }
+  std::string v;
+  BOOST_TEST(t.get("counter", v, 100));
+  BOOST_TEST(v == "10");
+  // An empty value erases.
+  t.update("counter", 100, [](std::string& val, uint32_t&, bool) {
+    val.clear();
+    return true;
+  });
+  BOOST_TEST(!t.get("counter", v, 100));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_processes_count_exactly) {
+  Segment seg(1 << 20, 1 << 20, 64);
+  ShmTable& t = seg.records();
+  const int procs = 8, each = 500;
+  for (int p = 0; p < procs; ++p) {
+    if (fork() == 0) {
+      for (int i = 0; i < each; ++i)
+        t.update("shared", 100, [](std::string& v, uint32_t& e, bool found) {
+          v = std::to_string((found ? std::stol(v) : 0) + 1);
+          e = 1000;
+          return true;
+        });
+      _exit(0);
+    }
+  }
+  for (int p = 0; p < procs; ++p) wait(nullptr);
+  std::string v;
+  BOOST_TEST(t.get("shared", v, 100));
+  BOOST_TEST(v == std::to_string(procs * each));
+}
+
+BOOST_AUTO_TEST_CASE(owner_dies_inside_update) {
+  Segment seg(64 * 1024, 64 * 1024, 64);
+  ShmTable& t = seg.records();
+  t.put("k", "before", 1000, 1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Die while holding the stripe lock, halfway through a change.
+    t.update("k", 1, [](std::string& v, uint32_t&, bool) -> bool { _exit(3); v = "after"; return true; });
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  BOOST_TEST(WEXITSTATUS(status) == 3);
+  std::string v;
+  BOOST_TEST(t.get("k", v, 2));  // would hang forever with a plain mutex
+  BOOST_TEST(v == "before");
+  BOOST_TEST(t.counters().repairs.load() == 1u);
+  BOOST_TEST(t.put("k", "later", 1000, 2));
+  BOOST_TEST(t.get("k", v, 2));
+  BOOST_TEST(v == "later");
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_roundtrip) {
+  char path[] = "/tmp/ppolicy-snap-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  uint32_t now = static_cast<uint32_t>(time(nullptr));
+  {
+    Segment a(1 << 20, 1 << 20, 64);
+    a.cache().put("c1", "cached", now + 100, now);
+    a.records().put("r1", std::string("bin\0ary", 7), now + 100, now);
+    a.records().put("gone", "x", now - 1, now - 10);  // already expired: not saved
+    BOOST_TEST(a.save(path) == 2);
+  }
+  Segment b(2 << 20, 1 << 20, 64);  // another size: entries are re-inserted
+  BOOST_TEST(b.restore(path) == 2);
+  std::string v;
+  BOOST_TEST(b.cache().get("c1", v, now));
+  BOOST_TEST(v == "cached");
+  BOOST_TEST(b.records().get("r1", v, now));
+  BOOST_TEST(v == std::string("bin\0ary", 7));
+  // A damaged file is moved aside, never trusted.
+  FILE* f = std::fopen(path, "r+b");
+  std::fseek(f, 12, SEEK_SET);
+  std::fputc('Z', f);
+  std::fclose(f);
+  Segment c(1 << 20, 1 << 20, 64);
+  BOOST_TEST(c.restore(path) == -1);
+  BOOST_TEST(access((std::string(path) + ".bad").c_str(), F_OK) == 0);
+  unlink((std::string(path) + ".bad").c_str());
+  Segment d(1 << 20, 1 << 20, 64);
+  BOOST_TEST(d.restore("/nonexistent/state") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(breaker_opens_and_closes) {
+  Segment seg(1 << 20, 1 << 20, 64);
+  Breakers b(&seg.records(), 3, 30);
+  uint32_t t0 = 1000;
+  BOOST_TEST(b.allow("db", t0));
+  b.failure("db", t0, "timeout");
+  b.failure("db", t0, "timeout");
+  BOOST_TEST(b.allow("db", t0));
+  b.failure("db", t0, "timeout");
+  BOOST_TEST(!b.allow("db", t0 + 1));  // open
+  BOOST_TEST(b.state("db", t0 + 1) == 1);
+  BOOST_TEST(b.allow("db", t0 + 31));  // cool-down over: this caller is the trial
+  BOOST_TEST(!b.allow("db", t0 + 31));  // others still skip while the trial runs
+  b.failure("db", t0 + 32, "still down");
+  BOOST_TEST(!b.allow("db", t0 + 33));
+  BOOST_TEST(b.allow("db", t0 + 63));
+  b.success("db", t0 + 63);
+  BOOST_TEST(b.state("db", t0 + 64) == 0);
+  BOOST_TEST(b.allow("db", t0 + 64));
+  BOOST_TEST(b.allow("other", t0));
+}
+
+BOOST_AUTO_TEST_CASE(stats_registry_and_buffer) {
+  Segment seg(1 << 20, 1 << 20, 8);
+  StatsArea& s = seg.stats();
+  int a = s.reg("a_total"), b = s.reg("b_total");
+  BOOST_TEST(s.reg("a_total") == a);
+  StatsBuffer buf(&s);
+  buf.add(a, 2);
+  buf.add(b);
+  BOOST_TEST(s.get(a) == 0u);  // not flushed yet
+  buf.flush();
+  BOOST_TEST(s.get(a) == 2u);
+  BOOST_TEST(s.get(b) == 1u);
+  for (int i = 0; i < 10; ++i) s.reg("x" + std::to_string(i));
+  BOOST_TEST(s.count() == 8u);  // capacity
+  BOOST_TEST(s.reg("overflow") == -1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
