@@ -56,14 +56,16 @@ deps-build:
 deps-test:
 	$(call install_missing,$(DEB_TEST))
 
-configure Makefile.in: configure.ac Makefile.am
-	autoreconf -fi
+# Bootstrap once; afterwards automake's own rules in build/ regenerate
+# Makefile.in, configure and config.status when configure.ac or Makefile.am change.
+configure:
+	mkdir -p m4 && autoreconf -fi
 
-$(BUILD)/Makefile: configure Makefile.in
+$(BUILD)/Makefile: | configure
 	mkdir -p $(BUILD)
 	cd $(BUILD) && $(SRCDIR)/configure $(CONFIGURE_FLAGS)
 
-$(ASAN_BUILD)/Makefile: configure Makefile.in
+$(ASAN_BUILD)/Makefile: | configure
 	mkdir -p $(ASAN_BUILD)
 	cd $(ASAN_BUILD) && $(SRCDIR)/configure $(CONFIGURE_FLAGS) --enable-sanitizers
 
