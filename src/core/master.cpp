@@ -174,6 +174,9 @@ void Master::start() {
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, d_handoff) != 0)
     throw std::runtime_error(format("pipe: %s", std::strerror(errno)));
   fcntl(d_status[0], F_SETFL, O_NONBLOCK);
+  // A worker must never block on a full status pipe (a busy master): a lost
+  // status message only delays a pool decision until the next one.
+  fcntl(d_status[1], F_SETFL, O_NONBLOCK);
   fcntl(d_handoff[0], F_SETFL, O_NONBLOCK);
 
   d_base = event_base_new();
