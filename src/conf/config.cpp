@@ -217,9 +217,11 @@ void Config::build(std::string_view text, const std::string& name, const std::ve
                         iname.c_str()));
       continue;
     }
+    // The first "type" names the module type. Resolve (as in the original's
+    // MODULES) has a parameter called "type" too: a second "type" sets it.
     const IniEntry* type_entry = nullptr;
     for (const auto* e : entries)
-      if (e->key == "type" && !e->continuation) type_entry = e;
+      if (e->key == "type" && !e->continuation && !type_entry) type_entry = e;
     if (!type_entry) {
       errors.add(path, sec.line, format("[module %s]: \"type\" is required", iname.c_str()));
       continue;
@@ -240,8 +242,23 @@ void Config::build(std::string_view text, const std::string& name, const std::ve
     inst->line = sec.line;
     inst->params = OptionValues(module_param_rows(*type), sec.name, path);
     size_t before = errors.size();
-    for (const auto* e : entries)
-      if (e->key != "type") inst->params.apply(*e, errors);
+    bool type_continues = false;
+    for (const auto* e : entries) {
+      if (e == type_entry || (e->continuation && type_continues)) {
+        type_continues = true;
+        continue;
+      }
+      type_continues = false;
+      bool has_type_param = false;
+      for (const auto& row : inst->params.rows()) has_type_param = has_type_param || std::string(row.name) == "type";
+      if (e->key == "type" && !has_type_param) {
+        errors.add(path, e->line,
+                   format("[module %s]: \"type\" is duplicate (the module type was set on line %d)", iname.c_str(),
+                          type_entry->line));
+        continue;
+      }
+      inst->params.apply(*e, errors);
+    }
     inst->params.finish(errors);
     if (errors.size() != before) {
       broken_modules.push_back(iname);

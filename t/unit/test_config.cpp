@@ -102,6 +102,7 @@ BOOST_AUTO_TEST_CASE(errors_with_file_and_line) {
       {"[module 1x]\ntype = Dummy\n", "a module name is letters, digits and \"_\""},
       {"[module sender]\ntype = Dummy\n", "[module sender]: the name is a request attribute or function"},
       {"[module x]\ntype = Dummy\nbogus = 1\n", "p.conf:3: [module x]: unknown key \"bogus\""},
+      {"[module x]\ntype = Dummy\ntype = Sleep\n", "p.conf:3: [module x]: \"type\" is duplicate (the module type was set on line 2)"},
       {"[module x]\ntype = Dummy\ncachePositive = forever\n", "p.conf:3: [module x] \"cachePositive\": invalid duration"},
       {"[module d]\ntype = DumpDataFile\n", "[module d]: \"fileName\" is required"},
       {"[module d]\ntype = DumpDataFile\nfileName = /nonexistent/dir/f\n",
