@@ -274,6 +274,12 @@ class Daemon:
 
     def kill(self):
         """Clean-up: whatever state the test left, no process survives."""
+        if not self.pid:
+            # A daemon-mode start that failed half-way still left a pid file.
+            try:
+                self.pid = int(open(self.pidfile).read())
+            except (OSError, ValueError):
+                pass
         pids = ([self.pid] if self.pid else []) + (self.workers() if self.pid else [])
         for p in pids:
             try:
