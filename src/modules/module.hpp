@@ -49,6 +49,9 @@ struct Result {
   int code = 0;
   std::string info;
   std::vector<std::pair<std::string, Value>> fields;  // named info fields
+  // A backend failure (server down, timeout), not an answer about the
+  // request: never shared through the result cache, whatever the code.
+  bool transient = false;
 
   Result() = default;
   Result(int c, std::string i) : code(c), info(std::move(i)) {}
@@ -111,6 +114,9 @@ public:
     return false;
   }
   virtual Result check(Request& request, const CallArgs& args, CheckContext& ctx) = 0;
+  // Info fields of this instance beyond its type's (e.g. the LDAP attributes
+  // a LookupLDAP instance is configured to return), for the policy language.
+  virtual std::span<const FieldSpec> instance_fields() const { return {}; }
   virtual void maintain(Services&) {}
 
 protected:

@@ -127,7 +127,7 @@ const ModuleRun& Evaluation::call(int site) {
       if (d_stats) d_stats->add(m.stats.failures);
       cacheable = false;  // a failure is never shared
     }
-    if (cacheable) {
+    if (cacheable && !run.result.transient) {
       long life = run.result.code > 0 ? m.cache.positive : run.result.code < 0 ? m.cache.negative : m.cache.unknown;
       if (life > 0) cache->put(key, run.result.encode(), now + static_cast<uint32_t>(life), now);
     }
