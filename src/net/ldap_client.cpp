@@ -173,11 +173,15 @@ LdapStatus LdapConnection::search(const LdapSearch& s, Services& services, Deadl
                                   std::vector<LdapEntry>& out, std::string* why) {
   Breakers& breakers = services.breakers();
   size_t skip = d_set.uris.size();  // none
+  std::string earlier;              // why the first attempt failed
   for (int attempt = 0;; ++attempt) {
     // Another worker may have opened this server's breaker: leave it too.
     if (d_ld && !breakers.allow(backend(d_current), services.now())) drop();
     bool fresh = !d_ld;
-    if (!d_ld && !open(s, skip, services, deadline, why)) return LdapStatus::down;
+    if (!d_ld && !open(s, skip, services, deadline, why)) {
+      if (!earlier.empty()) *why = earlier + (d_set.uris.size() > 1 ? "; " + *why : "");
+      return LdapStatus::down;
+    }
     bool cut = false;
     out.clear();
     int rc = run_search(s, deadline, &cut, out, why);
@@ -188,15 +192,17 @@ LdapStatus LdapConnection::search(const LdapSearch& s, Services& services, Deadl
     }
     if (!server_gone(rc)) return LdapStatus::refused;  // the server answered: it is alive
     size_t failed = d_current;
-    *why = d_set.uris[failed] + ": " + *why;
+    std::string reason = *why;
+    *why = d_set.uris[failed] + ": " + reason;
     drop();
     // A stale connection (the server restarted) is no fault of the server:
     // only a fresh connection that fails, or a real timeout, counts.
     if (fresh || (rc == LDAP_TIMEOUT && !cut))
-      breakers.failure(backend(failed), services.now(), *why);
+      breakers.failure(backend(failed), services.now(), reason);
     if (attempt > 0 || ms_until(deadline) <= 0) return LdapStatus::down;
     if (rc == LDAP_TIMEOUT) skip = failed;  // a hanging server: retry on another one only
-    log_info("LDAP %s: %s; reconnecting", d_set.uris[failed].c_str(), why->c_str());
+    earlier = *why;
+    log_info("LDAP %s: %s; reconnecting", d_set.uris[failed].c_str(), reason.c_str());
   }
 }
 

@@ -27,7 +27,7 @@ default = DEFER 4.3.0 ldap ${ldap} ${ldap.info}
 
 def config(ldap_uri, extra="", server="min_workers = 1\n", policy=POLICY, bind=True, **params):
     p = {"param": "recipient", "uri": ldap_uri, "base": "ou=people,dc=example,dc=org", "filter": "(mail=%m)",
-         "attributes": "cn, mail", "timeout": "1s", "network_timeout": "1s", "cacheUnknown": "0"}
+         "attributes": "cn, mail", "timeout": "2s", "network_timeout": "2s", "cacheUnknown": "0"}
     if bind:
         p.update(bind_dn="cn=policyd,ou=services,dc=example,dc=org", bind_pass="policyd-secret")
     p.update(params)
@@ -260,7 +260,9 @@ def test_timeout_never_beyond_request_deadline():
         got, t = timed(d, "bob@example.org")
         eq(got, "DEFER_IF_PERMIT late")
         check(0.5 < t < 1.2, "answered after %.3f s" % t)
-        eq(d.workers(), workers, "the worker survived (no watchdog)")
+        time.sleep(0.2)
+        check(set(workers) <= set(d.workers()), "a worker died: %s -> %s" % (workers, d.workers()))
+        check("watchdog" not in d.log(), d.log())
     finally:
         s.resume()
 
@@ -271,14 +273,17 @@ def test_hung_server_costs_one_timeout():
     eq(ask(d, "alice@example.org")[:8], "OK found")
     s.pause()
     try:
-        times = []
+        times, answers = [], []
         for i in range(6):
             got, t = timed(d, "hung%d@example.org" % i)
             check(got.startswith("DEFER 4.3.0 ldap 0 LDAP unavailable"), got)
             times.append(t)
+            answers.append(got)
+        check("no answer within 700 ms" in answers[0], answers[0])
+        check(answers[-1].endswith("%s: skipped (circuit breaker open)" % s.uri), answers[-1])
         # Two requests wait for the timeout (breaker_failures = 2); the rest are skipped at once.
         check(all(0.6 < t < 1.6 for t in times[:2]), "first answers %s" % times)
-        check(all(t < 0.1 for t in times[2:]), "answers after the breaker opened %s" % times)
+        check(all(t < 0.2 for t in times[2:]), "answers after the breaker opened %s" % times)
         d.wait_log(r"circuit breaker for ldap %s opened" % s.uri)
         print("    hung slapd (timeout 700ms): %s s" % ", ".join("%.3f" % t for t in times))
     finally:

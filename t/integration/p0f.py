@@ -35,7 +35,7 @@ TABLE = {
 
 
 def config(socket, server="", **params):
-    p = {"socket": socket, "timeout": "500ms"}
+    p = {"socket": socket, "timeout": "2s"}
     p.update(params)
     body = "".join("%s = %s\n" % (k, v) for k, v in p.items() if v is not None)
     if "request_timeout" not in server:
@@ -107,7 +107,7 @@ def test_timeout_and_circuit_breaker():
         times.append(time.time() - t)
         check(got.startswith("REJECT error p0f"), got)
     check(all(0.25 < t < 0.8 for t in times[:2]), "timeouts took %s" % times)
-    check(all(t < 0.1 for t in times[2:]), "after the breaker opened: %s" % times)
+    check(all(t < 0.15 for t in times[2:]), "after the breaker opened: %s" % times)
     d.wait_log(r"circuit breaker for p0f %s opened" % r.socket)
     eq(ask(d, "192.0.2.10"), "REJECT error p0f skipped: circuit breaker open")
     print("    hanging p0f (timeout 300ms): %s s" % ", ".join("%.3f" % t for t in times))

@@ -90,7 +90,7 @@ default = DUNNO
 
 
 def config(whois_port, server="127.0.0.1", extra="", **params):
-    p = {"server": server, "port": whois_port, "timeout": "500ms"}
+    p = {"server": server, "port": whois_port, "timeout": "2s"}
     p.update(params)
     body = "".join("%s = %s\n" % (k, v) for k, v in p.items() if v is not None)
     if "request_timeout" not in extra:
@@ -169,7 +169,8 @@ def test_referral_limit():
     # Two servers referring to each other: the limit ends it.
     loop_a, loop_b = servers(iana={"192.0.2.10": IANA_REFER}, rir={"192.0.2.10": IANA_REFER.replace("127.0.0.2", "127.0.0.1")})
     d2 = Daemon(config(loop_a.port, referrals="3"))
-    eq(ask(d2, "192.0.2.10")[:16], "OK ||Test RIR|19")
+    got = ask(d2, "192.0.2.10")
+    check(got.startswith("OK ||Test RIR|19"), got)
     eq(len(loop_a.queries()) + len(loop_b.queries()), 4)
 
 
@@ -213,7 +214,7 @@ def test_circuit_breaker_and_request_deadline():
         got = ask(d, "192.0.2.1%d" % (i % 2))
         times.append(time.time() - t)
         check(got.startswith("DEFER error whois 127.0.0.1"), got)
-    check(all(0.25 < t < 0.8 for t in times[:2]) and all(t < 0.1 for t in times[2:]), "times %s" % times)
+    check(all(0.25 < t < 0.8 for t in times[:2]) and all(t < 0.15 for t in times[2:]), "times %s" % times)
     eq(ask(d, "192.0.2.10"), "DEFER error whois 127.0.0.1 skipped: circuit breaker open")
     print("    hanging whois server (timeout 300ms): %s s" % ", ".join("%.3f" % t for t in times))
     d2 = Daemon(config(iana.port, timeout="10s",

@@ -37,16 +37,17 @@ P0F2_REPLY = "=IIB20s40sb30s30sBBBxhHxxi"  # native struct p0f_response: 144 byt
 
 
 class _Process:
-    """Runs `python3 netservers.py KIND DIR ARGS...` and waits until it is ready."""
+    """Runs `python3 SCRIPT KIND DIR ARGS...` (SCRIPT: this file, or another
+    responder module such as smtpserver.py) and waits until it is ready."""
 
-    def __init__(self, kind, table, args, ready):
+    def __init__(self, kind, table, args, ready, script=__file__):
         self.dir = ppolicytest.workdir(kind)
         self.table_file = os.path.join(self.dir, "table.json")
         self.log_file = os.path.join(self.dir, "queries.log")
         self.set_table(table)
         open(self.log_file, "w").close()
         err = open(os.path.join(self.dir, "stderr"), "wb")
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), kind, self.dir] + list(args),
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(script), kind, self.dir] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
         err.close()
         ppolicytest.at_exit(self.stop)
