@@ -23,6 +23,9 @@ extern const ModuleType k_sleep_type;
 // Database and shared-state modules.
 
 // Network-service modules.
+extern const ModuleType k_lookup_ldap_type;
+extern const ModuleType k_p0f_type;
+extern const ModuleType k_whois_type;
 
 namespace {
 
@@ -37,6 +40,9 @@ const ModuleType* const k_types[] = {
     // Database and shared-state modules.
 
     // Network-service modules.
+    &k_lookup_ldap_type,
+    &k_p0f_type,
+    &k_whois_type,
 };
 
 }  // namespace

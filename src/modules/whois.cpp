@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Whois: who holds the client's network? Asks a whois server (RFC 3912, TCP
+// port 43) about the address in `param` (the client address), follows the
+// referral to the registry that holds it (whois.iana.org refers to RIPE,
+// ARIN, ...; ARIN's ReferralServer too), and answers with the network name,
+// country and organisation in the info and as fields. The original module
+// was a stub with a leftover `test1` parameter, still accepted and ignored.
+// Runs in the worker: one short TCP connection per server asked, every step
+// bounded by `timeout` and the request deadline; a server that keeps failing
+// is skipped by its circuit breaker. Results are cached per address.
+// Server names are resolved by net/resolve_host.cpp; answers are read by
+// net/whois_text.cpp. Addresses only: no domain whois.
+#include "modules/module.hpp"
+#include "modules/services.hpp"
+#include "net/resolve_host.hpp"
+#include "net/socket_io.hpp"
+#include "net/whois_text.hpp"
+#include "proto/request.hpp"
+#include "util/net.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+const Option k_params[] = {
+    {"test1", OptType::string, "client_address",
+     "ignored (a leftover test parameter of the original stub)"},
+    {"param", OptType::string, "client_address",
+     "name of the request attribute holding the IP address"},
+    {"server", OptType::string, "whois.iana.org",
+     "whois server asked first (host name or address)"},
+    {"port", OptType::integer, "43", "TCP port of the whois servers", nullptr, 1, 65535},
+    {"referrals", OptType::integer, "2", "most referrals to other whois servers followed (0: none)",
+     nullptr, 0, 5},
+    {"timeout", OptType::millis, "5s",
+     "longest exchange with one server (never beyond the request deadline)", nullptr, 1, 600000},
+};
+
+const FieldSpec k_fields[] = {
+    {"netname", Type::string, "network name (netname, NetName)"},
+    {"country", Type::string, "country code of the network (upper case)"},
+    {"org", Type::string,
+     "organisation holding the network (org-name, OrgName, owner, ...; else descr)"},
+    {"range", Type::string, "the network (inetnum, inet6num, NetRange)"},
+    {"server", Type::string, "the whois server that answered last"},
+};
+
+// Whois answers are a few kB; a server that sends much more is broken.
+constexpr size_t k_max_answer = 256 * 1024;
+
+std::string param_value(const Request& r, const std::string& name) {
+  if (r.find(name)) return std::string(r.get(name));
+  if (auto d = derived_from_name(name)) return r.derived(*d);
+  return "";
+}
+
+class Whois final : public Module {
+ public:
+  Whois(std::string param, std::string server, uint16_t port, int referrals, long timeout_ms)
+      : d_param(std::move(param)),
+        d_server(std::move(server)),
+        d_port(port),
+        d_referrals(referrals),
+        d_timeout_ms(timeout_ms) {}
+
+  bool cache_key(const Request& r, const CallArgs&, std::string& key) const override {
+    std::string v = param_value(r, d_param);
+    auto a = IpAddress::parse(v);
+    key += a ? a->str() : v;
+    return true;
+  }
+
+  Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
+    std::string v = param_value(request, d_param);
+    auto addr = IpAddress::parse(v);
+    if (!addr) return Result(-1, format("\"%s\" is not an IP address", log_quote(v, 60).c_str()));
+    std::string address = addr->str();
+    Breakers& breakers = ctx.services().breakers();
+    std::string host = lower(d_server);
+    const uint16_t port = d_port;
+    for (int hop = 0;; ++hop) {
+      std::string backend = format("whois %s:%u", host.c_str(), port);
+      if (!breakers.allow(backend, ctx.services().now()))
+        return failure(format("whois %s skipped: circuit breaker open", host.c_str()));
+      std::string answer, why;
+      if (!ask(host, port, whois_query_for(host, address), ctx, answer, &why)) {
+        // Past the request deadline the server is not to blame.
+        if (!ctx.expired()) breakers.failure(backend, ctx.services().now(), why);
+        return failure(format("whois %s: %s", host.c_str(), why.c_str()));
+      }
+      breakers.success(backend, ctx.services().now());
+      WhoisRecord rec = parse_whois(answer);
+      // Referrals go to the configured port only: a whois server must not
+      // be able to point us at another service.
+      if (!rec.refer_host.empty() && hop < d_referrals && rec.refer_host != host) {
+        host = rec.refer_host;
+        continue;
+      }
+      if (!rec.found())
+        return Result(-1, format("nothing found for %s (%s)", address.c_str(), host.c_str()));
+      return result_of(rec, host);
+    }
+  }
+
+ private:
+  static Result failure(std::string why) {
+    Result r(0, std::move(why));
+    r.transient = true;
+    return r;
+  }
+
+  // One whois exchange: connect (to each address of the host in turn), send
+  // the query, read the answer until the server closes.
+  bool ask(const std::string& host, uint16_t port, const std::string& query, CheckContext& ctx,
+           std::string& answer, std::string* why) {
+    Deadline deadline = deadline_in(d_timeout_ms, ctx.deadline());
+    std::vector<SockAddr> addrs;
+    if (!resolve_host(host, port, deadline, addrs, why)) return false;
+    Fd fd;
+    std::vector<std::string> problems;
+    for (const auto& a : addrs) {
+      fd = connect_by(a.get(), a.len, deadline, why);
+      if (fd) break;
+      problems.push_back(a.str() + " " + *why);
+    }
+    if (!fd) return *why = join(problems, "; "), false;
+    return write_all_by(fd.get(), query, deadline, why) &&
+           read_to_eof_by(fd.get(), answer, k_max_answer, deadline, why);
+  }
+
+  static Result result_of(const WhoisRecord& rec, const std::string& host) {
+    std::string info;
+    auto add = [&](const char* k, const std::string& v) {
+      if (v.empty()) return;
+      if (!info.empty()) info += ", ";
+      info += format("%s %s", k, log_quote(v, 120).c_str());
+    };
+    add("netname", rec.netname);
+    add("country", rec.country);
+    add("org", rec.org);
+    add("range", rec.range);
+    info += format(" (%s)", host.c_str());
+    Result r(1, info);
+    r.set("netname", rec.netname);
+    r.set("country", rec.country);
+    r.set("org", rec.org);
+    r.set("range", rec.range);
+    r.set("server", host);
+    return r;
+  }
+
+  std::string d_param, d_server;
+  uint16_t d_port;
+  int d_referrals;
+  long d_timeout_ms;
+};
+
+std::unique_ptr<Module> create(const ModuleSetup& s) {
+  const OptionValues& p = s.params;
+  std::string server(trim(p.str("server")));
+  if (server.empty()) throw KeyError("server", "is empty");
+  for (char c : server)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':')
+      throw KeyError("server", "expected a host name or an IP address");
+  if (trim(p.str("param")).empty()) throw KeyError("param", "is empty");
+  return std::make_unique<Whois>(
+      std::string(trim(p.str("param"))), server, static_cast<uint16_t>(p.integer("port")),
+      static_cast<int>(p.integer("referrals")), static_cast<long>(p.integer("timeout")));
+}
+
+}  // namespace
+
+extern const ModuleType k_whois_type = {
+    "Whois",
+    "Whois module can be used to return IP whois informations: it asks a whois server\n"
+    "(whois.iana.org by default, following its referral to the registry holding the\n"
+    "address, e.g. whois.ripe.net) about the client address and returns the network name,\n"
+    "country and organisation in the info and as fields (NAME.netname, NAME.country,\n"
+    "NAME.org). Results are cached per address (cachePositive/cacheNegative: 1 hour).\n"
+    "Every query leaves the host: mind the registries' limits and use it only where a\n"
+    "cheaper check could not decide. `test1` of the original stub is accepted and ignored.",
+    k_params,
+    {3600, 900, 3600},
+    k_fields,
+    {},
+    "    1 .... ok (the registry knows the network: netname, country or organisation)\n"
+    "    0 .... undefined (no answer: timeout, connection refused, server skipped by its\n"
+    "           circuit breaker; not cached)\n"
+    "   -1 .... failed (nothing found for the address, or the value is not an IP address)\n",
+    "[module whois1]\ntype = Whois\n\n[module whois2]\ntype = Whois\nparam = client_address\n"
+    "server = whois.ripe.net\nreferrals = 0\ntimeout = 3s\n",
+    create,
+};
+
+}  // namespace ppolicy
