@@ -11,7 +11,6 @@ The load generator is a small Python client (N requests over C concurrent
 connections, each answer checked); the C++ load generator of t/bench can
 replace it: the expected counters only depend on the request mix."""
 
-import http.client
 import os
 import re
 import signal
@@ -43,34 +42,9 @@ MIX = [("reject.test", "REJECT", 1), ("defer.test", "DEFER", 2), ("ok.test", "OK
 CLIENTS = ["198.51.100.%d" % i for i in range(1, 11)]  # Dummy caches per client address
 
 
-def metrics(port, path="/metrics", method="GET"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request(method, path)
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode()
-    finally:
-        c.close()
-
-
-def scrape(port):
-    status, headers, body = metrics(port)
-    eq(status, 200, "GET /metrics")
-    check(headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"), headers)
-    return promparse.parse(body), body
-
-
-def wait_for(port, name, want, timeout=10, **labels):
-    """Workers flush their counters every 100ms: poll until `name` reaches `want`."""
-    end = time.time() + timeout
-    got = None
-    while time.time() < end:
-        samples, _ = scrape(port)
-        got = promparse.value(samples, name, **labels)
-        if got == want:
-            return samples
-        time.sleep(0.1)
-    raise AssertionError("%s%s never reached %s (last %s)" % (name, labels, want, got))
+metrics = promparse.fetch
+scrape = promparse.scrape
+wait_for = promparse.wait_for
 
 
 def load(port, per_kind, connections):

@@ -232,3 +232,40 @@ def total(samples, name, **labels):
         if n == name and all(d.get(k) == str(x) for k, x in labels.items()):
             out += v
     return out
+
+
+def fetch(port, path="/metrics", method="GET", host="127.0.0.1"):
+    """One HTTP request to a statistics listener: (status, headers, body)."""
+    import http.client
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+def scrape(port):
+    """GET /metrics, checked (200, content type, strict format): (samples, text)."""
+    status, headers, body = fetch(port)
+    if status != 200:
+        raise AssertionError("GET /metrics: status %d" % status)
+    if not headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"):
+        raise AssertionError("GET /metrics: content type %r" % headers.get("Content-Type"))
+    return parse(body), body
+
+
+def wait_for(port, name, want, timeout=10, **labels):
+    """Poll until sample `name` (with `labels`) equals `want` (workers add
+    their counts every 100ms); returns the samples of that scrape."""
+    import time
+    end = time.time() + timeout
+    got = None
+    while time.time() < end:
+        samples, _ = scrape(port)
+        got = value(samples, name, **labels)
+        if got == want:
+            return samples
+        time.sleep(0.1)
+    raise AssertionError("%s%s never reached %s (last %s)" % (name, labels, want, got))
