@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "core/listener.hpp"
 #include "core/log.hpp"
@@ -16,7 +17,12 @@
 namespace ppolicy {
 
 StatsHttp::StatsHttp(const std::string& host_port, NetSet allow) : d_allow(std::move(allow)) {
-  auto listeners = bind_listeners({"inet:" + host_port}, 0, static_cast<gid_t>(-1));
+  std::vector<Listener> listeners;
+  try {
+    listeners = bind_listeners({"inet:" + host_port}, 0, static_cast<gid_t>(-1));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(format("stats_listen %s", e.what()));
+  }
   d_fd = listeners.front().fd;
   d_where = host_port;
 }

@@ -17,9 +17,15 @@ import subprocess
 from ppolicytest import IS_ROOT, TOP_BUILDDIR, TOP_SRCDIR, check, eq, run_tests, skip, workdir
 
 
+def clean_env():
+    """The environment without the flags of the `make check` running us (its
+    jobserver is not ours)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+
+
 def make(*args):
     r = subprocess.run(["make", "-C", TOP_BUILDDIR, "--no-print-directory"] + list(args),
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, env=clean_env())
     if r.returncode != 0:
         raise AssertionError("make %s failed:\n%s%s" % (" ".join(args), r.stdout, r.stderr))
     return r.stdout
@@ -28,8 +34,10 @@ def make(*args):
 def dirs(*overrides):
     out = {}
     for line in make("-s", "ops-print-dirs", *overrides).splitlines():
-        k, v = line.split("=", 1)
-        out[k] = v
+        m = re.match(r"^(\w+)=(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    check(len(out) == 7, "make ops-print-dirs: %s" % out)
     return out
 
 

@@ -27,6 +27,12 @@ SPEC = os.path.join(TOP_SRCDIR, "rpm", "ppolicy.spec")
 NOT_SHIPPED = {"Makefile", ".gitignore", ".ci/run"}
 
 
+def clean_env():
+    """The environment without the flags of the `make check` running us (its
+    jobserver is not ours)."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+
+
 def version():
     r = subprocess.run([PPOLICYD, "-V"], capture_output=True, text=True)
     return r.stdout.split()[1]
@@ -39,7 +45,7 @@ def make_dist(dest):
     built = os.path.join(TOP_BUILDDIR, name)
     at_exit(lambda: os.path.exists(built) and os.unlink(built))
     r = subprocess.run(["make", "-C", TOP_BUILDDIR, "--no-print-directory", "dist"], capture_output=True,
-                       text=True, timeout=600)
+                       text=True, timeout=600, env=clean_env())
     eq(r.returncode, 0, "make dist:\n" + r.stdout[-3000:] + r.stderr[-3000:])
     out = os.path.join(dest, name)
     shutil.move(built, out)
@@ -94,7 +100,7 @@ def test_rpmbuild_and_file_list():
     cmd = [rpmbuild, "-ba", "--nodeps", "--define", "_topdir " + top, "--define", "_tmppath %s/tmp" % top,
            "--define", "optflags -O0", "--define", "debug_package %{nil}",
            os.path.join(top, "SPECS", "ppolicy.spec")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=clean_env())
     eq(r.returncode, 0, "rpmbuild:\n" + (r.stdout + r.stderr)[-6000:])
     ver = version()
     rpms = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(top, "RPMS")) for f in fs]

@@ -209,4 +209,26 @@ def test_allow_list_and_loopback_rule():
     check("\"stats_listen\"" in r.stderr, r.stderr)
 
 
+def test_busy_stats_port_fails_the_start():
+    import socket
+    import subprocess
+    from ppolicytest import PPOLICYD
+    sport = free_port()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", sport))
+    blocker.listen(1)
+    d = workdir()
+    path = os.path.join(d, "ppolicy.conf")
+    with open(path, "w") as f:
+        f.write(CONFIG % {"stats": sport})
+    try:
+        r = subprocess.run([PPOLICYD, "-c", path, "-f", "-o", "ppolicyd.listen=inet:127.0.0.1:%d" % free_port(),
+                            "-o", "ppolicyd.pid_file=", "-o", "ppolicyd.state_file=", "-o", "ppolicyd.log=stderr"],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        blocker.close()
+    eq(r.returncode, 1, r.stderr)
+    check("stats_listen inet:127.0.0.1:%d: cannot listen: Address already in use" % sport in r.stderr, r.stderr)
+
+
 run_tests(globals())
