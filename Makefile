@@ -27,7 +27,7 @@ DEB_BUILD = g++ make autoconf automake libtool pkg-config \
 DEB_TEST = $(DEB_BUILD) clang libclang-rt-14-dev python3 procps iproute2 \
 	mariadb-server slapd ldap-utils bind9 dnsutils \
 	mmdb-bin libmaxmind-db-writer-perl postfix swaks p0f \
-	rpm groff-base man-db
+	rpm groff-base man-db cpio shellcheck systemd
 
 .PHONY: all build run check bench soak install uninstall dist clean distclean \
 	deps-build deps-test format format-check

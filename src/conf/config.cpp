@@ -84,6 +84,11 @@ void apply_overrides(IniFile& ini, const std::vector<Override>& overrides) {
   }
 }
 
+bool is_loopback(const IpAddress& a) {
+  static const NetSet k_loopback{{*IpNetwork::parse("127.0.0.0/8"), *IpNetwork::parse("::1")}};
+  return k_loopback.contains(a);
+}
+
 void settle_server(Config& c, ErrorList& errors) {
   const OptionValues& o = c.server_opts;
   ServerSettings& s = c.server;
@@ -137,8 +142,28 @@ void settle_server(Config& c, ErrorList& errors) {
   s.cache_size = static_cast<size_t>(o.integer("cache_size"));
   s.records_size = static_cast<size_t>(o.integer("records_size"));
   s.stats_listen = o.str("stats_listen");
-  if (!s.stats_listen.empty() && !ListenSpec::parse("inet:" + s.stats_listen, &why))
-    err("stats_listen", why);
+  s.stats_allow = NetSet{};
+  bool allow_remote = false;
+  for (const auto& n : o.list("stats_allow")) {
+    auto net = IpNetwork::parse(n);
+    if (!net) {
+      err("stats_allow", format("\"%s\" is not an address or network", n.c_str()));
+      continue;
+    }
+    s.stats_allow.nets.push_back(*net);
+    allow_remote = allow_remote || !is_loopback(net->base);
+  }
+  if (!s.stats_listen.empty()) {
+    // The statistics have no authentication: serving them beyond this host
+    // must be a decision written in stats_allow, not an accident.
+    auto spec = ListenSpec::parse("inet:" + s.stats_listen, &why);
+    if (!spec)
+      err("stats_listen", why);
+    else if (!is_loopback(*IpAddress::parse(spec->host)) && !allow_remote)
+      err("stats_listen", format("%s is not a loopback address: the statistics have no authentication; "
+                                 "list the networks that may read them in stats_allow",
+                                 spec->host.c_str()));
+  }
   s.maintenance_interval_s = o.integer("maintenance_interval");
   const std::string& mode = o.str("unix_socket_mode");
   char* end = nullptr;

@@ -17,6 +17,7 @@
 #include "modules/module.hpp"
 #include "policy/ast.hpp"
 #include "shm/stats.hpp"
+#include "util/net.hpp"
 
 namespace ppolicy {
 
@@ -43,7 +44,8 @@ struct ServerSettings {
   LogTarget log;
   bool log_decisions = true;
   size_t cache_size = 0, records_size = 0;
-  std::string stats_listen;
+  std::string stats_listen;  // HOST:PORT or ""
+  NetSet stats_allow;
   long maintenance_interval_s = 300;
   unsigned unix_socket_mode = 0666;
   std::string unix_socket_group;

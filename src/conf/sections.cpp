@@ -44,7 +44,10 @@ const Option k_server[] = {
   {"records_size", OptType::size, "16M",
    "shared memory for DOS, Trap, Greylist (store = shm) and circuit-breaker records", nullptr, 65536},
   {"stats_listen", OptType::string, "",
-   "HOST:PORT of the Prometheus statistics listener (empty: none; loopback recommended)"},
+   "HOST:PORT of the Prometheus statistics listener, GET /metrics (empty: none)"},
+  {"stats_allow", OptType::list, "127.0.0.0/8, ::1",
+   "networks that may read the statistics; a stats_listen address that is not loopback needs "
+   "a non-loopback network here"},
   {"maintenance_interval", OptType::duration, "300s",
    "how often expired records are removed (shared memory and database)", nullptr, 10},
   {"unix_socket_mode", OptType::string, "0666", "permissions of unix: listener sockets (octal)"},

@@ -17,6 +17,7 @@
 #include "core/log.hpp"
 #include "core/privs.hpp"
 #include "core/proto_master.hpp"
+#include "core/stats_http.hpp"
 #include "core/stats_report.hpp"
 #include "core/worker.hpp"
 #include "modules/services.hpp"
@@ -63,6 +64,7 @@ private:
   MasterOptions d_opts;
   RunAs d_run_as;
   std::vector<Listener> d_listeners;
+  std::unique_ptr<StatsHttp> d_stats_http;  // [ppolicyd] stats_listen
   std::unique_ptr<Segment> d_shm;
   int d_generation = 1;
   std::map<pid_t, WorkerInfo> d_workers;
@@ -82,12 +84,13 @@ private:
   long d_throttle_ms = 0;
   SteadyClock::time_point d_busy_warned{};
   SteadyClock::time_point d_last_maintenance = SteadyClock::now();
-  int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_spawned = -1, d_crashed = -1,
+  int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_gauge_min = -1, d_gauge_max = -1, d_spawned = -1, d_crashed = -1,
       d_watchdog = -1, d_handoffs = -1;
   int d_shm_used[2] = {-1, -1}, d_shm_cap[2] = {-1, -1};
 };
 
 Master::~Master() {
+  d_stats_http.reset();  // its evhttp belongs to d_base
   for (auto* e : d_events) event_free(e);
   if (d_base) event_base_free(d_base);
 }
@@ -120,6 +123,7 @@ void Master::start() {
   gid_t sock_group = s.unix_socket_group.empty() ? (d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1))
                                                  : resolve_group(s.unix_socket_group);
   d_listeners = bind_listeners(s.listen, s.unix_socket_mode, sock_group);
+  if (!s.stats_listen.empty()) d_stats_http = std::make_unique<StatsHttp>(s.stats_listen, s.stats_allow);
 
   d_shm = std::make_unique<Segment>(s.cache_size, s.records_size, k_stats_capacity);
   d_config->register_stats(d_shm->stats());
@@ -127,6 +131,8 @@ void Master::start() {
   d_gauge_busy = st.reg("ppolicy_workers{state=\"busy\"}");
   d_gauge_idle = st.reg("ppolicy_workers{state=\"idle\"}");
   d_gauge_gen = st.reg("ppolicy_config_generation");
+  d_gauge_min = st.reg("ppolicy_workers_min");
+  d_gauge_max = st.reg("ppolicy_workers_max");
   d_spawned = st.reg("ppolicy_workers_started_total");
   d_crashed = st.reg("ppolicy_workers_crashed_total");
   d_watchdog = st.reg("ppolicy_workers_watchdog_total");
@@ -197,10 +203,16 @@ void Master::start() {
   timeval one{1, 0};
   event_add(t, &one);
   d_events.push_back(t);
+  if (d_stats_http)
+    d_stats_http->attach(d_base, [this] {
+      update_gauges();
+      return prometheus_text(*d_shm);
+    });
 
   ensure_workers();
   std::vector<std::string> names;
   for (const auto& l : d_listeners) names.push_back(l.spec.text);
+  if (d_stats_http) log_info("statistics served at http://%s/metrics", d_stats_http->where().c_str());
   log_info("ppolicyd started: listening on %s, %d workers, running as %s", join(names, ", ").c_str(),
            d_config->server.min_workers, d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
 }
@@ -217,6 +229,7 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
     close(d_alive[1]);
     close(d_handoff[0]);
     if (d_opts.ready_fd >= 0) close(d_opts.ready_fd);  // the starting parent waits for its EOF
+    if (d_stats_http) d_stats_http->close_in_child();
     WorkerSetup ws;
     ws.config = d_config.get();
     ws.listeners = &d_listeners;
@@ -415,6 +428,7 @@ void Master::maintenance() {
     signal(SIGCHLD, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     prctl(PR_SET_NAME, "ppolicyd-maint");
+    if (d_stats_http) d_stats_http->close_in_child();
     Services services(*d_config, d_shm.get());
     for (auto& m : d_config->modules) {
       try {
@@ -439,6 +453,8 @@ void Master::update_gauges() {
   st.set(d_gauge_busy, busy);
   st.set(d_gauge_idle, idle);
   st.set(d_gauge_gen, d_generation);
+  st.set(d_gauge_min, d_config->server.min_workers);
+  st.set(d_gauge_max, d_config->server.max_workers);
   ShmTable* tables[] = {&d_shm->cache(), &d_shm->records()};
   for (int i = 0; i < 2; ++i) {
     st.set(d_shm_used[i], tables[i]->used());
@@ -471,12 +487,15 @@ void Master::reload() {
   keep("records_size", a.records_size != b.records_size);
   keep("pid_file", a.pid_file != b.pid_file);
   keep("state_file", a.state_file != b.state_file);
+  keep("stats_listen", a.stats_listen != b.stats_listen);
   b.listen = a.listen;
   b.pid_file = a.pid_file;
   b.state_file = a.state_file;
   b.state_dir = a.state_dir;
+  b.stats_listen = a.stats_listen;
   fresh->register_stats(d_shm->stats());
   d_config = std::move(fresh);
+  if (d_stats_http) d_stats_http->set_allow(d_config->server.stats_allow);
   ++d_generation;
   log_open(log_target_for(d_config->server, d_opts.foreground));
   for (auto& [pid, w] : d_workers) {

@@ -90,6 +90,16 @@ void Breakers::failure(std::string_view backend, uint32_t now, std::string_view 
              reason.data(), d_cooldown);
 }
 
+std::vector<Breakers::Status> Breakers::list(ShmTable& records, uint32_t now) {
+  std::vector<Status> out;
+  records.for_each(now, [&](std::string_view k, std::string_view v, uint32_t) {
+    State s;
+    if (k.substr(0, 2) != "B\n" || !load(std::string(v), s)) return;
+    out.push_back({std::string(k.substr(2)), static_cast<int>(s.state), s.failures, s.until});
+  });
+  return out;
+}
+
 int Breakers::state(std::string_view backend, uint32_t now) {
   if (!d_records) return 0;
   std::string v;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ppolicy {
 
@@ -27,6 +28,17 @@ public:
   void failure(std::string_view backend, uint32_t now, std::string_view reason);
   // 0 closed, 1 open, 2 trial in progress.
   int state(std::string_view backend, uint32_t now);
+
+  // Every backend with a breaker record (failing, open or on trial), for the
+  // statistics (master: SIGUSR1 report, Prometheus gauges). Healthy backends
+  // have no record. Locks each stripe of `records` while visiting it.
+  struct Status {
+    std::string backend;
+    int state = 0;          // as state()
+    uint32_t failures = 0;  // consecutive
+    uint32_t until = 0;     // open/trial until (wall-clock seconds)
+  };
+  static std::vector<Status> list(ShmTable& records, uint32_t now);
 
 private:
   ShmTable* d_records;

@@ -309,18 +309,32 @@ def eq(got, want, msg=""):
         raise AssertionError("%s: got %r, want %r" % (msg or "value", got, want))
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (a missing tool, a module type
+    that does not exist yet): reported as SKIP with the reason, never as ok.
+    A file whose every test skipped exits 77 (automake: SKIP)."""
+
+
+def skip(reason):
+    raise Skip(reason)
+
+
 def run_tests(module_globals):
     tests = [(n, f) for n, f in module_globals.items() if n.startswith("test_") and callable(f)]
     tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
     only = os.environ.get("ONLY")
-    failed = 0
+    failed = skipped = ran = 0
     for name, fn in tests:
         if only and only not in name:
             continue
+        ran += 1
         start = time.time()
         try:
             fn()
             print("ok   %-50s %.2fs" % (name, time.time() - start), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("SKIP %-50s %s" % (name, e), flush=True)
         except Exception:
             failed += 1
             print("FAIL %-50s %.2fs" % (name, time.time() - start), flush=True)
@@ -331,5 +345,5 @@ def run_tests(module_globals):
                     _cleanups.pop()()
                 except Exception:
                     traceback.print_exc(file=sys.stdout)
-    print("%d tests, %d failed" % (len(tests), failed))
-    sys.exit(1 if failed else 0)
+    print("%d tests, %d failed%s" % (len(tests), failed, ", %d skipped" % skipped if skipped else ""))
+    sys.exit(1 if failed else 77 if ran and skipped == ran else 0)
