@@ -80,7 +80,9 @@ class Country final : public Module {
       addrs.insert(addrs.end(), aaaa.addrs.begin(), aaaa.addrs.end());
       if (addrs.empty()) {
         Status s = failed(a.status) ? a.status : aaaa.status;
-        return Result(0, format("%s: no address (%s)", value.c_str(), status_name(s)));
+        Result r(0, format("%s: no address (%s)", value.c_str(), status_name(s)));
+        r.transient = failed(a.status) || failed(aaaa.status);
+        return r;
       }
     }
     for (const auto& ip : addrs) {

@@ -77,12 +77,15 @@ class Dnsbl final : public Module {
     }
     res.set("hits", 0.0);
     if (failed(r.status)) {
+      res.transient = true;  // a DNS failure says nothing about the client: never cached
       res.info = format("%s: lookup of %s failed: %s", d_list.name.c_str(), r.subject.c_str(),
                         status_name(r.status));
       return res;
     }
     if (!r.unknown.empty()) {
-      // Only answers the list does not define (error codes): nothing is known.
+      // Only answers the list does not define (error codes such as "query
+      // refused"): nothing is known about the client.
+      res.transient = true;
       res.info = format("%s: %s answered %s, not a listing", d_list.name.c_str(),
                         d_list.zone.c_str(), r.unknown.front().str().c_str());
       return res;

@@ -96,6 +96,7 @@ class DnsblDynamic final : public Module {
     }
     res.set("reason", "");
     if (name_failed || list_failed) {
+      res.transient = true;
       res.info =
           format("%s: %s failed", who.c_str(), name_failed ? "reverse lookup" : "blacklist lookup");
       return res;

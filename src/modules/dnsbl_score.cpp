@@ -97,6 +97,7 @@ class DnsblScore final : public Module {
       names.push_back(r.list->name);
     }
     Result res;
+    res.transient = errors > 0;  // incomplete: never shared through the cache
     res.set("score", score).set("hits", hits).set("lists", join(names, ",")).set("errors", errors);
     std::string detail = names.empty() ? "not listed" : join(names, ", ");
     if (errors) detail += format("; %d of %zu lookups failed", errors, asked);

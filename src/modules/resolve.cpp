@@ -49,8 +49,8 @@ const Option k_params[] = {
      "which request attribute to resolve (an address, a name, or a mail address: its domain)",
      nullptr, LLONG_MIN, LLONG_MAX, true},
     {"type", OptType::choice, nullptr,
-     "ip->name, name->ip, name->mx, ip->name->ip, name->ip->name, ip1->name->ip2, ip->name->mx, "
-     "name1->ip->name2",
+     "the translation to check (in the section, the second \"type\" line; the first is the module "
+     "type)",
      "ip->name|name->ip|name->mx|ip->name->ip|name->ip->name|ip1->name->ip2|ip->name->mx|name1->ip-"
      ">name2",
      LLONG_MIN, LLONG_MAX, true},
@@ -122,6 +122,7 @@ class Resolve final : public Module {
   Result finish(const Outcome& o) {
     Result r;
     r.code = o.status == Status::ok ? 1 : failed(o.status) ? 0 : -1;
+    r.transient = failed(o.status);  // a DNS error is never cached
     if (failed(o.status))
       r.info = format("%s: %s (DNS error: %s)", d_kind.text, o.what.c_str(), status_name(o.status));
     else if (o.status != Status::ok)

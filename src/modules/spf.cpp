@@ -172,6 +172,8 @@ class Spf final : public Module {
     SPF_request_free(req);
 
     res.code = m.code;
+    // A temperror (DNS failure) or our own failure is no answer about the sender.
+    res.transient = !*m.result || std::string_view(m.result) == "temperror";
     res.set("result", m.result).set("explanation", expl).set("header", header);
     if (!*m.result)
       res.info = format("SPF check failed: %s", expl.c_str());

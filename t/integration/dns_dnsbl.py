@@ -127,6 +127,9 @@ def test_dnsbl_dns_failures_are_zero():
     c, _, info = run("drop", client_address="192.0.2.10")
     eq(c, 0, info)
     check("timeout" in info, info)
+    # A DNS failure is never shared through the result cache.
+    eq(code("drop", client_address="192.0.2.10"), 0)
+    eq(len(re.findall(r"modules=drop:0 ", d.log())), 2, "both lookups ran")
     c, _, info = run("sfail", client_address="192.0.2.10")
     eq(c, 0, info)
     check("SERVFAIL" in info, info)
