@@ -50,15 +50,25 @@ long ms_since(Clock::time_point t) {
 //   drop*  no answer         slow* the "ok" answer after 300 ms
 class FakeDns {
  public:
-  FakeDns() {
-    d_fd = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(d_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    socklen_t len = sizeof sa;
-    getsockname(d_fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    d_port = ntohs(sa.sin_port);
+  explicit FakeDns(bool ipv6 = false) {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (ipv6) {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+      sa->sin6_family = AF_INET6;
+      sa->sin6_addr = in6addr_loopback;
+      len = sizeof *sa;
+    } else {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+      sa->sin_family = AF_INET;
+      sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof *sa;
+    }
+    d_fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+    bind(d_fd, reinterpret_cast<sockaddr*>(&ss), len);
+    getsockname(d_fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    d_port = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                        : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
     d_thread = std::thread([this] { run(); });
   }
   ~FakeDns() {
@@ -73,7 +83,8 @@ class FakeDns {
   struct Pending {
     Clock::time_point due;
     std::vector<unsigned char> reply;
-    sockaddr_in to;
+    sockaddr_storage to;
+    socklen_t len;
   };
 
   void run() {
@@ -82,19 +93,19 @@ class FakeDns {
       pollfd p{d_fd, POLLIN, 0};
       if (poll(&p, 1, 10) > 0) {
         unsigned char buf[1500];
-        sockaddr_in from{};
+        sockaddr_storage from{};
         socklen_t fl = sizeof from;
         ssize_t n = recvfrom(d_fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
         if (n >= 12) {
           ++d_received;
-          answer(buf, static_cast<size_t>(n), from, later);
+          answer(buf, static_cast<size_t>(n), from, fl, later);
         }
       }
       auto now = Clock::now();
       for (auto it = later.begin(); it != later.end();) {
         if (it->due <= now) {
           sendto(d_fd, it->reply.data(), it->reply.size(), 0, reinterpret_cast<sockaddr*>(&it->to),
-                 sizeof it->to);
+                 it->len);
           it = later.erase(it);
         } else {
           ++it;
@@ -103,7 +114,7 @@ class FakeDns {
     }
   }
 
-  void answer(const unsigned char* q, size_t n, const sockaddr_in& from,
+  void answer(const unsigned char* q, size_t n, const sockaddr_storage& from, socklen_t fl,
               std::vector<Pending>& later) {
     // The question: labels, then type and class.
     size_t i = 12;
@@ -135,10 +146,10 @@ class FakeDns {
       r.insert(r.end(), rr, rr + sizeof rr);
     }
     if (starts("slow")) {
-      later.push_back({Clock::now() + std::chrono::milliseconds(300), r, from});
+      later.push_back({Clock::now() + std::chrono::milliseconds(300), r, from, fl});
       return;
     }
-    sendto(d_fd, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&from), sizeof from);
+    sendto(d_fd, r.data(), r.size(), 0, reinterpret_cast<const sockaddr*>(&from), fl);
   }
 
   int d_fd = -1;
@@ -412,6 +423,20 @@ BOOST_AUTO_TEST_CASE(resolver_deadline_is_one_round_trip) {
   Query ok = Query::a("ok.test");
   r.resolve(ok, Clock::now() + std::chrono::seconds(5));
   BOOST_TEST(ok.status == Status::ok);
+}
+
+BOOST_AUTO_TEST_CASE(resolver_ipv6_nameserver) {
+  FakeDns fake(true);
+  Settings s = settings(fake.port(), 1000);
+  s.servers = {"::1"};
+  Resolver r(nullptr, s);
+  BOOST_TEST_REQUIRE(r.usable());
+  BOOST_TEST(r.servers() == "[::1]:" + std::to_string(fake.port()));
+  Query ok = Query::a("ok.test"), nx = Query::a("nx.test");
+  Query* both[] = {&ok, &nx};
+  r.resolve(both, Clock::now() + std::chrono::seconds(5));
+  BOOST_TEST(ok.status == Status::ok);
+  BOOST_TEST(nx.status == Status::nxdomain);
 }
 
 BOOST_AUTO_TEST_CASE(mail_hosts_without_server) {
