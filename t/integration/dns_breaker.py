@@ -9,7 +9,7 @@ import re
 import time
 
 import dnsserver
-from ppolicytest import Daemon, check, eq, run_tests
+from ppolicytest import Daemon, at_exit, check, eq, run_tests
 
 DATA = dnsserver.os.path.join(dnsserver.TOP_SRCDIR, "t", "data", "dnsbl-test.dat")
 
@@ -38,6 +38,7 @@ def ask(d, module, **attrs):
 
 def test_dead_zone_is_skipped_then_retried():
     dns = dnsserver.DnsServer()
+    at_exit(dns.stop)
     d = Daemon(conf(dns.port, {"drop": "type = Dnsbl\ndnsbl = LDROP\ndataFile = %s" % DATA,
                                "l0": "type = Dnsbl\ndnsbl = L0\ndataFile = %s" % DATA}))
     for i in range(2):
@@ -79,7 +80,7 @@ def test_dead_nameserver_is_skipped_then_retried():
         eq(c, 0, info)
         check("skipped" in info and ms < 200, "%s after %.0f ms" % (info, ms))
     # The server starts; after the cool-down the trial batch closes the breaker.
-    dnsserver.DnsServer(port=port)
+    at_exit(dnsserver.DnsServer(port=port).stop)
     time.sleep(2.2)
     c, info, ms = ask(d, "score", client_address="192.0.2.50")
     eq(c, 3, "all three lists answer again: " + info)

@@ -10,7 +10,8 @@ DnsServer() serves every t/dns-zones/NAME.zone as zone NAME, plus fault zones:
 Recursion is off, so a name outside these zones is REFUSED: no query ever
 leaves loopback. The server runs as `named -g` (foreground) with
 PR_SET_PDEATHSIG, is stopped by its PID at interpreter exit (atexit) or by
-stop(), and cannot outlive the test process.
+stop() (a test that starts its own server registers ppolicytest.at_exit(
+server.stop)), and cannot outlive the test process.
 
     dns = dnsserver.shared()       # one server per test file, started lazily
     dns.port                       # [dns] nameservers = 127.0.0.1, port = dns.port
