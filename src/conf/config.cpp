@@ -10,6 +10,7 @@
 #include "conf/ini.hpp"
 #include "conf/sections.hpp"
 #include "core/listener.hpp"
+#include "dns/resolver.hpp"
 #include "policy/action.hpp"
 #include "policy/compile.hpp"
 #include "policy/parser.hpp"
@@ -221,6 +222,7 @@ void Config::build(std::string_view text, const std::string& name, const std::ve
   }
   server_opts.finish(errors);
   dns_opts.finish(errors);
+  dns::check_settings(dns_opts, errors);
   db_opts.finish(errors);
   settle_server(*this, errors);
 

@@ -62,10 +62,11 @@ const Option k_server[] = {
 
 const Option k_dns[] = {
   {"nameservers", OptType::list, "",
-   "DNS servers to ask (IPv4 or IPv6 addresses); empty: those of /etc/resolv.conf"},
+   "DNS servers to ask (IPv4 or IPv6 addresses, at most 6); empty: the nameserver lines of /etc/resolv.conf"},
   {"port", OptType::integer, "53", "port of the DNS servers", nullptr, 1, 65535},
   {"timeout", OptType::millis, "2s",
-   "longest wait for one DNS lookup (also bounded by the request deadline)", nullptr, 50, 60000},
+   "longest wait for the lookups of one module step, sent together (also bounded by the request deadline)",
+   nullptr, 50, 60000},
 };
 
 const Option k_database[] = {

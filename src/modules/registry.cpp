@@ -19,6 +19,12 @@ extern const ModuleType k_dump_data_file_type;
 extern const ModuleType k_sleep_type;
 
 // DNS, SPF and GeoIP modules.
+extern const ModuleType k_country_type;
+extern const ModuleType k_dnsbl_type;
+extern const ModuleType k_dnsbl_dynamic_type;
+extern const ModuleType k_dnsbl_score_type;
+extern const ModuleType k_resolve_type;
+extern const ModuleType k_spf_type;
 
 // Database and shared-state modules.
 
@@ -36,6 +42,12 @@ const ModuleType* const k_types[] = {
     &k_sleep_type,
 
     // DNS, SPF and GeoIP modules.
+    &k_country_type,
+    &k_dnsbl_type,
+    &k_dnsbl_dynamic_type,
+    &k_dnsbl_score_type,
+    &k_resolve_type,
+    &k_spf_type,
 
     // Database and shared-state modules.
 
