@@ -21,6 +21,7 @@ extern const ModuleType k_sleep_type;
 // DNS, SPF and GeoIP modules.
 
 // Database and shared-state modules.
+extern const ModuleType k_greylist_type;
 
 // Network-service modules.
 
@@ -35,6 +36,7 @@ const ModuleType* const k_types[] = {
     // DNS, SPF and GeoIP modules.
 
     // Database and shared-state modules.
+    &k_greylist_type,
 
     // Network-service modules.
 };
