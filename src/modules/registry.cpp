@@ -21,7 +21,9 @@ extern const ModuleType k_sleep_type;
 // DNS, SPF and GeoIP modules.
 
 // Database and shared-state modules.
+extern const ModuleType k_dos_type;
 extern const ModuleType k_greylist_type;
+extern const ModuleType k_trap_type;
 
 // Network-service modules.
 
@@ -36,7 +38,9 @@ const ModuleType* const k_types[] = {
     // DNS, SPF and GeoIP modules.
 
     // Database and shared-state modules.
+    &k_dos_type,
     &k_greylist_type,
+    &k_trap_type,
 
     // Network-service modules.
 };

@@ -17,7 +17,8 @@ def show(module, *fields, call=""):
     """A [policy main] whose only rule answers WARN with the module's code, fields and info."""
     ref = module + call
     parts = ["code=${%s}" % ref] + ["%s=${%s.%s}" % (f, ref, f) for f in fields] + ["info=${%s.info}" % ref]
-    return "[policy main]\nrule = true -> WARN " + " ".join(parts) + "\n"
+    # One part per (indented continuation) line: config lines are short.
+    return "[policy main]\nrule = true -> WARN " + "\n    ".join(parts) + "\n"
 
 
 _FIELD = re.compile(r"(\w+)=")
