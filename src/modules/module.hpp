@@ -112,6 +112,10 @@ public:
   }
   virtual Result check(Request& request, const CallArgs& args, CheckContext& ctx) = 0;
   virtual void maintain(Services&) {}
+  // Info fields of this instance besides its type's (e.g. the columns a
+  // list module returns, which its parameters name); the policy compiler
+  // asks for a NAME.FIELD it does not know from the type.
+  virtual const FieldSpec* instance_field(std::string_view /*name*/) const { return nullptr; }
 
 protected:
   Module() = default;

@@ -22,7 +22,13 @@ extern const ModuleType k_sleep_type;
 
 // Database and shared-state modules.
 extern const ModuleType k_dos_type;
+extern const ModuleType k_dump_data_db_type;
 extern const ModuleType k_greylist_type;
+extern const ModuleType k_list_type;
+extern const ModuleType k_list_bw_type;
+extern const ModuleType k_list_dyn_type;
+extern const ModuleType k_list_mail_domain_type;
+extern const ModuleType k_lookup_db_type;
 extern const ModuleType k_trap_type;
 
 // Network-service modules.
@@ -39,7 +45,13 @@ const ModuleType* const k_types[] = {
 
     // Database and shared-state modules.
     &k_dos_type,
+    &k_dump_data_db_type,
     &k_greylist_type,
+    &k_list_type,
+    &k_list_bw_type,
+    &k_list_dyn_type,
+    &k_list_mail_domain_type,
+    &k_lookup_db_type,
     &k_trap_type,
 
     // Network-service modules.

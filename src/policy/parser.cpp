@@ -459,6 +459,7 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
       const FieldSpec* fs = nullptr;
       for (const auto& x : inst->type->fields)
         if (f == x.name) fs = &x;
+      if (!fs && inst->module) fs = inst->module->instance_field(f);
       if (!fs) {
         std::vector<std::string> names = {"code", "info", "cached", "time"};
         for (const auto& x : inst->type->fields) names.push_back(x.name);

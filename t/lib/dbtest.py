@@ -13,12 +13,15 @@ import threading
 from ppolicytest import Client, encode
 
 
-def show(module, *fields, call=""):
-    """A [policy main] whose only rule answers WARN with the module's code, fields and info."""
+def show(module, *fields, call="", context=None):
+    """A [policy main] whose only rule answers WARN with the module's code,
+    fields and info; with `context`, a [policy CONTEXT] selected by the
+    request's policy_context (put those before the plain one)."""
     ref = module + call
     parts = ["code=${%s}" % ref] + ["%s=${%s.%s}" % (f, ref, f) for f in fields] + ["info=${%s.info}" % ref]
+    head = "[policy %s]\ncontext = %s\n" % (context, context) if context else "[policy main]\n"
     # One part per (indented continuation) line: config lines are short.
-    return "[policy main]\nrule = true -> WARN " + "\n    ".join(parts) + "\n"
+    return head + "rule = true -> WARN " + "\n    ".join(parts) + "\n"
 
 
 _FIELD = re.compile(r"(\w+)=")
