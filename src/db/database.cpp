@@ -192,6 +192,7 @@ bool Database::run(CheckContext* ctx, const Work& work, std::string& error) {
       return false;
     }
     bool connecting = !d_conn;
+    auto started = SteadyClock::now();
     try {
       if (!d_conn) d_conn = std::make_unique<DbConnection>(d_settings);
       connecting = false;
@@ -205,8 +206,12 @@ bool Database::run(CheckContext* ctx, const Work& work, std::string& error) {
       // "Invalid argument" and friends from the connector carry code 0.
       std::string what = format("%s (error %d)", e.what(), code);
       if (kind == DbFailure::lost || kind == DbFailure::connect) {
-        d_conn.reset();                                         // its statements go with it
-        if (kind == DbFailure::lost && attempt == 1) continue;  // reconnect, retry once
+        d_conn.reset();  // its statements go with it
+        // Reconnect and retry once when the connection was found dead at
+        // once (server restarted, idle timeout); not after a timeout (a hung
+        // server would cost the request another wait).
+        bool quick = SteadyClock::now() - started < std::chrono::milliseconds(500);
+        if (kind == DbFailure::lost && attempt == 1 && quick) continue;
         breakers.failure(d_backend, d_services.now(), what);
         error = "database error: " + what;
         log_limited(what);
