@@ -11,7 +11,7 @@ import time
 
 from dbtest import result, show
 from mariadb import MariaDB
-from ppolicytest import Daemon, check, eq, request, run_tests
+from ppolicytest import TOP_SRCDIR, Daemon, check, eq, request, run_tests
 
 db = MariaDB()
 
@@ -241,6 +241,62 @@ def test_dump_data_db_split_by_date_and_records():
     eq(db.value("SELECT COUNT(*) FROM dr"), "0", "new table")
     code, f = result(d2.ask())
     eq(int(f["id"]), ids[-1] + 1, "ids continue")
+
+
+# ---------------------------------------------------------------- sql/ppolicy.sql
+
+def test_schema_file_matches_the_modules():
+    """sql/ppolicy.sql loads, and the daemon uses its tables as they are
+    (creates none) over the unix socket."""
+    with open(os.path.join(TOP_SRCDIR, "sql", "ppolicy.sql")) as f:
+        db.sql(f.read(), db=None)
+    conf = db.section(socket=db.socket, database="ppolicy") + """
+[module greylist]
+type = Greylist
+[module dos]
+type = DOS
+params = sender
+store = mysql
+[module trap]
+type = Trap
+traps = trap@example.org
+store = mysql
+[module dump]
+type = DumpDataDB
+[module list_sender]
+type = List
+param = sender
+table = list
+column = mail
+retcols = note
+[module bw_sender]
+type = ListMailDomain
+param = sender
+tableWhitelist = whitelist_sender
+tableBlacklist = blacklist_sender
+[module lookup_user]
+type = LookupDB
+param = recipient
+table = users
+mapping = recipient:mail VARCHAR(100), quota:quota_mb INT
+retcols = quota
+[module seen]
+type = ListDyn
+table = seen_clients
+param = client_address
+mapping = client_address:ip VARCHAR(45)
+retcols = reason
+hardExpire = 7d
+[policy main]
+rule = true -> WARN g=${greylist} d=${dos} t=${trap} u=${dump} l=${list_sender} b=${bw_sender}
+    k=${lookup_user} s=${seen}
+"""
+    db.sql("INSERT INTO ppolicy.list VALUES ('alice@example.test', 'hi')", db=None)
+    db.sql("INSERT INTO ppolicy.whitelist_sender VALUES ('@.example.test')", db=None)
+    db.sql("INSERT INTO ppolicy.users VALUES ('bob@example.org', 100)", db=None)
+    d = Daemon(conf)
+    eq(d.ask(), "WARN g=-1 d=-1 t=-1 u=1 l=1 b=1 k=1 s=-1")
+    check("created table" not in d.log(), d.log())
 
 
 run_tests(globals())
