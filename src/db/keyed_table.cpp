@@ -223,7 +223,7 @@ void KeyedTable::refresh_snapshot(Services& services, bool force) {
 }
 
 bool KeyedTable::find(CheckContext& ctx, const std::vector<std::string>& key, bool& found,
-                      DbRow& row, std::string& error) {
+                      DbRow& row, std::string& error, bool remember) {
   Services& sv = ctx.services();
   row.clear();
   if (d_spec.cache_all) {
@@ -241,7 +241,7 @@ bool KeyedTable::find(CheckContext& ctx, const std::vector<std::string>& key, bo
       return true;
     }
   }
-  ShmTable* cache = d_spec.mem_cache > 0 ? sv.cache() : nullptr;
+  ShmTable* cache = remember && d_spec.mem_cache > 0 ? sv.cache() : nullptr;
   std::string mkey;
   if (cache) {
     mkey = d_mem_prefix + join_key(key);

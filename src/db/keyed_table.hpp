@@ -54,8 +54,9 @@ class KeyedTable {
 
   // Look one key (one value per key column, already case-folded when the
   // table is case-insensitive) up. False with `error` on failure.
+  // `remember`: use the per-key memory (mem_cache) for this lookup.
   bool find(CheckContext& ctx, const std::vector<std::string>& key, bool& found, DbRow& row,
-            std::string& error);
+            std::string& error, bool remember = false);
 
   TableDef table_def() const;
   void prepare(Services& services);

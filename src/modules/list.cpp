@@ -8,7 +8,7 @@
 // argument) make a cartesian product; the first combination found wins.
 // cacheAll keeps the table in a shared snapshot (db/snapshot.hpp) refreshed
 // off the request path; memCache* remember single combinations when a call
-// has several. Lookups: db/keyed_table.hpp.
+// has several (in the shared cache). Lookups: db/keyed_table.hpp.
 #include "db/identifiers.hpp"
 #include "db/keyed_table.hpp"
 #include "db/param_values.hpp"
@@ -93,7 +93,7 @@ class List final : public Module {
       bool found = false;
       DbRow row;
       std::string error;
-      if (!d_table->find(ctx, combo, found, row, error)) return Result(0, error);
+      if (!d_table->find(ctx, combo, found, row, error, combos.size() > 1)) return Result(0, error);
       if (found) {
         Result r(1, row.empty() ? "found " + describe_combination(d_params, combo) : row_text(row));
         add_row_fields(r, row, spec.retcols);
