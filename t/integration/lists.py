@@ -167,6 +167,11 @@ def test_list_mail_domain_search_order():
                "mappingBlacklist = client_name:sender\n", show("md", "list", "match"))
     eq(result(d.ask(client_name="mx.example.com"))[0], 1, "host name: @.example.com")
     eq(result(d.ask(client_name="mx.other.org"))[1]["info"], "not listed")
+    d = daemon("[module md]\ntype = ListMailDomain\nparam = sender\ntableWhitelist = md_w\ncacheAll = no\n",
+               show("md", "list"), overrides=["database.port=1"])
+    code, f = result(d.ask())
+    eq(code, 0, "database down")
+    check(f["info"].startswith("database"), f["info"])
 
 
 # ---------------------------------------------------------------- ListDyn
