@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "db/identifiers.hpp"
 
+#include <algorithm>
 #include <cctype>
-#include <regex>
+#include <initializer_list>
 
 #include "conf/error.hpp"
 #include "shm/table.hpp"
@@ -31,6 +32,40 @@ std::string checked_identifier(std::string_view name, const char* key) {
   return std::string(name);
 }
 
+namespace {
+
+// digits: 1..max_len digits, no leading zero unless `zero_ok`.
+bool number(std::string_view s, size_t max_len, bool zero_ok) {
+  if (s.empty() || s.size() > max_len || (!zero_ok && s[0] == '0')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool one_of(std::string_view s, std::initializer_list<std::string_view> words) {
+  return std::find(words.begin(), words.end(), s) != words.end();
+}
+
+// The canonical spelling of an allowed type (see the header).
+bool sql_type_allowed(std::string_view t) {
+  if (one_of(t, {"DATE", "DATETIME", "DOUBLE", "TEXT", "BLOB", "TINYTEXT", "TINYBLOB", "MEDIUMTEXT",
+                 "MEDIUMBLOB", "LONGTEXT", "LONGBLOB"}))
+    return true;
+  std::string_view base = t;
+  if (base.size() > 9 && base.substr(base.size() - 9) == " UNSIGNED") base.remove_suffix(9);
+  if (one_of(base, {"INT", "TINYINT", "SMALLINT", "MEDIUMINT", "BIGINT"})) return true;
+  size_t open = t.find('(');
+  if (open == std::string_view::npos || t.back() != ')') return false;
+  std::string_view name = t.substr(0, open), args = t.substr(open + 1, t.size() - open - 2);
+  if (one_of(name, {"CHAR", "VARCHAR", "BINARY", "VARBINARY"})) return number(args, 5, false);
+  if (name == "DECIMAL") {
+    size_t comma = args.find(',');
+    if (comma == std::string_view::npos) return number(args, 2, false);
+    return number(args.substr(0, comma), 2, false) && number(args.substr(comma + 1), 2, true);
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string canonical_sql_type(std::string_view type) {
   // Upper-case, collapse blanks, drop blanks around parentheses and commas.
   std::string t;
@@ -45,13 +80,7 @@ std::string canonical_sql_type(std::string_view type) {
     blank = false;
     t += static_cast<char>(std::toupper(c));
   }
-  static const std::regex ok(
-      "(VAR)?(CHAR|BINARY)\\([1-9][0-9]{0,4}\\)"
-      "|(TINY|SMALL|MEDIUM|BIG)?INT( UNSIGNED)?"
-      "|(TINY|MEDIUM|LONG)?(TEXT|BLOB)"
-      "|DATE|DATETIME|DOUBLE"
-      "|DECIMAL\\([1-9][0-9]?(,[0-9][0-9]?)?\\)");
-  return std::regex_match(t, ok) ? t : std::string();
+  return sql_type_allowed(t) ? t : std::string();
 }
 
 bool keyable_sql_type(std::string_view t) {

@@ -78,6 +78,7 @@ class Dos final : public Module {
 
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
     ParamValues pv = param_values(request, args, d_params, !d_case);
+    if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
     auto combos = cartesian(pv.values);
     if (combos.empty()) return Result(0, "too many value combinations");
     uint32_t inc = 1000;

@@ -78,7 +78,8 @@ class Trap final : public Module {
       traps = d_traps;
     }
     if (traps.empty()) return Result(0, "no trap addresses (traps parameter or call argument)");
-    size_t threshold = trap_threshold(d_treshold, traps.size());
+    // At most 64 hits are kept per client (they must fit a record).
+    size_t threshold = std::min<size_t>(trap_threshold(d_treshold, traps.size()), 64);
     std::string client = lower(request.get(Attr::client_address));
     if (client.empty()) return Result(0, "no client address");
     bool is_trap = std::find(traps.begin(), traps.end(), rcpt) != traps.end();

@@ -104,6 +104,9 @@ def test_dos_database_down_answers_0():
     code, f = result(d.ask())
     eq(code, 0, "database down")
     check(f["info"].startswith("database"), f["info"])
+    d2 = daemon("dos", "type = DOS\nparams = sender, no_such_attribute", with_db=False)
+    code, f = result(d2.ask())
+    eq((code, f["info"]), (0, "request has no attribute no_such_attribute"))
 
 
 def test_dos_mysql_rows_expire():
