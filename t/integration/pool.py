@@ -109,6 +109,8 @@ def test_workers_run_unprivileged():
     if not IS_ROOT:
         return
     d = Daemon(CONFIG)
+    # The listener is bound before privileges are dropped; workers are forked after.
+    d.wait_workers(lambda n: n >= 1, what="first worker")
     for pid in [d.pid] + d.workers():
         with open("/proc/%d/status" % pid) as f:
             uid_line = [l for l in f if l.startswith("Uid:")][0].split()
