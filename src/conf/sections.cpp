@@ -70,16 +70,19 @@ const Option k_dns[] = {
 };
 
 const Option k_database[] = {
-  {"host", OptType::string, "127.0.0.1", "MySQL/MariaDB server"},
+  {"host", OptType::string, "127.0.0.1", "MySQL/MariaDB server (name or address)"},
   {"port", OptType::integer, "3306", "server port", nullptr, 1, 65535},
   {"socket", OptType::string, "", "unix socket of the server (used instead of host and port when set)"},
   {"user", OptType::string, "ppolicy", "database user"},
   {"password", OptType::string, "", "password of the database user"},
   {"database", OptType::string, "ppolicy", "database (schema) name"},
-  {"connect_timeout", OptType::duration, "3s", "connect timeout", nullptr, 1, 600},
-  {"read_timeout", OptType::duration, "5s", "read timeout of one statement", nullptr, 1, 600},
-  {"write_timeout", OptType::duration, "5s", "write timeout of one statement", nullptr, 1, 600},
-  {"create_tables", OptType::boolean, "yes", "create missing tables at start"},
+  {"connect_timeout", OptType::duration, "2s", "longest wait for a connection", nullptr, 1, 600},
+  {"read_timeout", OptType::duration, "2s",
+   "longest wait for a statement's answer (the client library may retry: up to 3 times this); also the "
+   "longest wait for a locked row", nullptr, 1, 600},
+  {"write_timeout", OptType::duration, "2s", "longest wait to send a statement", nullptr, 1, 600},
+  {"create_tables", OptType::boolean, "yes",
+   "create missing tables (at start and by the maintenance process); no: only report them"},
 };
 // clang-format on
 

@@ -127,6 +127,7 @@ void Worker::flush_stats(bool force) {
 void Worker::finish(int code) {
   flush_stats(true);
   for (const auto& m : d_config.modules) m->module->stop();
+  d_services.release();  // e.g. say goodbye to the database instead of dropping the connection
   _exit(code);  // no static destructors: the master's objects are not ours
 }
 

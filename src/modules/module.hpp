@@ -118,6 +118,10 @@ public:
   // a LookupLDAP instance is configured to return), for the policy language.
   virtual std::span<const FieldSpec> instance_fields() const { return {}; }
   virtual void maintain(Services&) {}
+  // Info fields of this instance besides its type's (e.g. the columns a
+  // list module returns, which its parameters name); the policy compiler
+  // asks for a NAME.FIELD it does not know from the type.
+  virtual const FieldSpec* instance_field(std::string_view /*name*/) const { return nullptr; }
 
 protected:
   Module() = default;

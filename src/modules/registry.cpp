@@ -27,6 +27,15 @@ extern const ModuleType k_resolve_type;
 extern const ModuleType k_spf_type;
 
 // Database and shared-state modules.
+extern const ModuleType k_dos_type;
+extern const ModuleType k_dump_data_db_type;
+extern const ModuleType k_greylist_type;
+extern const ModuleType k_list_type;
+extern const ModuleType k_list_bw_type;
+extern const ModuleType k_list_dyn_type;
+extern const ModuleType k_list_mail_domain_type;
+extern const ModuleType k_lookup_db_type;
+extern const ModuleType k_trap_type;
 
 // Network-service modules.
 extern const ModuleType k_lookup_ldap_type;
@@ -50,6 +59,15 @@ const ModuleType* const k_types[] = {
     &k_spf_type,
 
     // Database and shared-state modules.
+    &k_dos_type,
+    &k_dump_data_db_type,
+    &k_greylist_type,
+    &k_list_type,
+    &k_list_bw_type,
+    &k_list_dyn_type,
+    &k_list_mail_domain_type,
+    &k_lookup_db_type,
+    &k_trap_type,
 
     // Network-service modules.
     &k_lookup_ldap_type,

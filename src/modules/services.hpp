@@ -52,6 +52,10 @@ public:
     return static_cast<T&>(*it->second);
   }
 
+  // Close the per-worker resources now (worker exit; _exit() runs no
+  // destructors).
+  void release() { d_resources.clear(); }
+
 private:
   const Config& d_config;
   Segment* d_shm;

@@ -463,6 +463,7 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
         if (f == x.name) fs = &x;
       for (const auto& x : own)
         if (!fs && f == x.name) fs = &x;
+      if (!fs && inst->module) fs = inst->module->instance_field(f);
       if (!fs) {
         std::vector<std::string> names = {"code", "info", "cached", "time"};
         for (const auto& x : inst->type->fields) names.push_back(x.name);

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The MySQL/MariaDB layer (Connector/C++ 1.1).
+//
+//   DbSettings    the [database] section.
+//   DbConnection  one physical connection and its prepared statements; used
+//                 directly, briefly, by the master (Module::prepare(), before
+//                 fork: it must be closed again) and by the maintenance
+//                 process (Module::maintain()).
+//   Database      the worker's connection (a WorkerResource: opened after
+//                 fork, lazily, on first use). Database::run() executes one
+//                 unit of work as one transaction: on a lost connection
+//                 (server restarted, killed, idle timeout: 2006/2013/2030/...)
+//                 it drops the statements and the connection, reconnects and
+//                 retries once; deadlocks are retried; every other failure
+//                 becomes an error text for the module's code 0. The circuit
+//                 breaker (shared by all workers) skips a database that keeps
+//                 failing, so a dead server costs one timeout, not one per
+//                 request.
+//
+// Only prepared statements carry data: SQL text is built from validated
+// identifiers (identifiers.hpp) and constants, never from a request.
+// Connections run in autocommit mode: a single statement is atomic and holds
+// its row locks only while the server executes it (no client round trip
+// with a lock held), and a reader never keeps an old REPEATABLE READ
+// snapshot. Work that needs several statements under one lock calls
+// begin(); run() commits it (or rolls it back). Sessions use UTC, strict SQL
+// mode and innodb_lock_wait_timeout = read_timeout.
+// Not thread-safe (workers are single-threaded); never shared across fork.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "modules/services.hpp"
+
+namespace sql {
+class Connection;
+class PreparedStatement;
+class ResultSet;
+class SQLException;
+}  // namespace sql
+
+namespace ppolicy {
+
+class CheckContext;
+class Config;
+
+struct DbSettings {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string socket, user, password, database;
+  int connect_timeout = 3, read_timeout = 5, write_timeout = 5;
+  bool create_tables = true;
+
+  static DbSettings from(const Config& config);
+  // "127.0.0.1:3306/ppolicy" or "/run/mysqld/mysqld.sock/ppolicy": for
+  // messages and as the circuit breaker's name.
+  std::string where() const;
+};
+
+// Load the client library once, in the master before fork (its
+// initialisation is not thread-safe); later calls are free.
+void db_init_driver();
+
+// How a Connector/C++ error code is handled.
+enum class DbFailure {
+  lost,       // the connection is gone: reconnect and retry once
+  connect,    // cannot connect or log in
+  deadlock,   // transaction rolled back by the server: retry
+  statement,  // the statement failed (missing table, bad column, ...)
+};
+DbFailure classify_db_error(int code);
+
+class DbConnection {
+ public:
+  // Connects or throws sql::SQLException.
+  explicit DbConnection(const DbSettings& settings);
+  ~DbConnection();
+  DbConnection(const DbConnection&) = delete;
+  DbConnection& operator=(const DbConnection&) = delete;
+
+  // A prepared statement for `sql`, prepared once per connection.
+  sql::PreparedStatement& prepare(const std::string& sql);
+  // A statement without parameters (DDL, maintenance); its text comes from
+  // the configuration's validated identifiers only.
+  void execute(const std::string& sql);
+  // Rows changed by a statement without parameters.
+  int update(const std::string& sql);
+  // START TRANSACTION (until commit() or rollback()).
+  void begin();
+  void commit();
+  void rollback() noexcept;
+  bool in_transaction() const { return d_in_tx; }
+  sql::Connection& raw() { return *d_conn; }
+
+ private:
+  std::unique_ptr<sql::Connection> d_conn;
+  bool d_in_tx = false;
+  // Destroyed before the connection (declared after it).
+  std::map<std::string, std::unique_ptr<sql::PreparedStatement>> d_statements;
+};
+
+class Database final : public WorkerResource {
+ public:
+  static std::unique_ptr<Database> create(Services& services);
+  Database(Services& services, DbSettings settings);
+  ~Database() override;
+
+  using Work = std::function<void(DbConnection&)>;
+  // Run `work` (see above; a transaction it began is committed). True on success; else
+  // `error` says why (for the module's info) and the problem is logged
+  // (rate-limited). `ctx` bounds the time: no attempt starts after its
+  // deadline.
+  bool run(CheckContext* ctx, const Work& work, std::string& error);
+  const DbSettings& settings() const { return d_settings; }
+  // Drop the connection (e.g. worker exit).
+  void close();
+
+ private:
+  void log_limited(const std::string& what);
+
+  Services& d_services;
+  DbSettings d_settings;
+  std::string d_backend;
+  std::unique_ptr<DbConnection> d_conn;
+  std::map<std::string, uint32_t> d_logged;  // message -> last logged (wall seconds)
+};
+
+// Master / maintenance helper: a short-lived connection, or nullptr with
+// the reason logged. After a failed attempt, further attempts by the same
+// process within a minute fail at once (the master prepares many modules;
+// a dead server must not cost a connect timeout for each).
+std::unique_ptr<DbConnection> open_admin_connection(const DbSettings& settings, const char* who);
+
+// Convenience readers for result sets.
+std::string db_string(sql::ResultSet& rs, int column);
+bool db_is_null(sql::ResultSet& rs, int column);
+
+}  // namespace ppolicy

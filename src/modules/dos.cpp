@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// DOS: limit the number of requests that share the values of `params` (one
+// sender, one sender + client, ...) within a sliding window (limitTime
+// split into limitGran buckets; db/rate_logic.hpp). Code 1 means the limit
+// is reached. Counters live in shared memory (store = shm, default: atomic
+// across workers, bounded, survive restarts through the state file) or in
+// MySQL (store = mysql: shared by every host using the database; atomic
+// read-modify-write under a row lock, db/record_store.hpp). Every
+// combination of the params' values (a list from the `values` call argument
+// makes a cartesian product) is one counter; the result is 1 when any of
+// them is over the limit. Exemptions (postmaster, the null sender) belong
+// in the policy. Never cached: every request must be counted.
+#include "db/identifiers.hpp"
+#include "db/param_values.hpp"
+#include "db/rate_logic.hpp"
+#include "db/record_store.hpp"
+#include "db/schema.hpp"
+#include "modules/module.hpp"
+#include "proto/request.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+const Option k_params[] = {
+    {"params", OptType::list, nullptr,
+     "parameters that will be used to test equality (request attribute names)", nullptr, LLONG_MIN,
+     LLONG_MAX, true},
+    {"limitCount", OptType::integer, "1000", "number of messages accepted during limitTime period",
+     nullptr, 1, 1000000000},
+    {"limitTime", OptType::duration, "3600", "time period for limitCount messages", nullptr, 1,
+     86400 * 366},
+    {"limitGran", OptType::integer, "10", "data collection granularity (buckets of the window)",
+     nullptr, 1, 60},
+    {"perRecipient", OptType::boolean, "yes",
+     "count every request as 1; no: a request with recipient_count N > 0 counts 1/N"},
+    {"caseSensitive", OptType::boolean, "no", "compare parameter values case-sensitively"},
+    {"countOver", OptType::boolean, "no",
+     "count requests also while over the limit (a sender that keeps trying stays blocked)"},
+    {"store", OptType::choice, "shm",
+     "where counters live: shm (this host) or mysql (shared by every host using the database)",
+     "shm|mysql"},
+    {"table", OptType::string, "dos", "database table of the counters (store = mysql)"},
+};
+
+const FieldSpec k_fields[] = {
+    {"count", Type::number, "messages counted in the window (the highest over all combinations)"},
+    {"limit", Type::number, "limitCount"},
+};
+
+const ArgSpec k_args[] = {k_values_arg};
+
+class Dos final : public Module {
+ public:
+  explicit Dos(const ModuleSetup& s)
+      : d_name(s.name),
+        d_params(s.params.list("params")),
+        d_limit(static_cast<uint64_t>(s.params.integer("limitCount"))),
+        d_time(static_cast<uint32_t>(s.params.integer("limitTime"))),
+        d_spec(window_spec(d_time, static_cast<uint32_t>(s.params.integer("limitGran")))),
+        d_per_recipient(s.params.boolean("perRecipient")),
+        d_case(s.params.boolean("caseSensitive")),
+        d_count_over(s.params.boolean("countOver")) {
+    if (d_params.empty()) throw KeyError("params", "at least one parameter is needed");
+    if (d_time < static_cast<uint32_t>(s.params.integer("limitGran")))
+      throw KeyError("limitGran", "must not exceed limitTime (buckets of at least one second)");
+    std::string who = "module " + d_name + " (DOS)";
+    if (s.params.str("store") == "mysql") {
+      require_database(s.config, "store");
+      d_store = make_mysql_store(d_name, checked_identifier(s.params.str("table"), "table"), who);
+    } else {
+      d_store = make_shm_store(d_name);
+    }
+  }
+
+  void prepare(Services& s) override { d_store->prepare(s); }
+  void maintain(Services& s) override { d_store->maintain(s); }
+
+  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
+    ParamValues pv = param_values(request, args, d_params, !d_case);
+    if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
+    auto combos = cartesian(pv.values);
+    if (combos.empty()) return Result(0, "too many value combinations");
+    uint32_t inc = 1000;
+    if (!d_per_recipient) {
+      auto n = parse_int(request.get(Attr::recipient_count));
+      if (n && *n > 0) inc = static_cast<uint32_t>((1000 + *n / 2) / *n);
+    }
+    uint64_t highest = 0;
+    std::string over_what;
+    for (const auto& combo : combos) {
+      std::string key = join(combo, "\n");
+      DosOutcome out;
+      std::string error;
+      bool ok = d_store->update(
+          ctx, key,
+          [&](std::string& v, uint32_t& expire, bool found, uint32_t now) {
+            Window w;
+            if (found && !decode_window(v, d_spec, w)) found = false;
+            out = dos_step(w, found, d_spec, now, inc, d_limit, d_count_over, expire);
+            v = encode_window(w);
+            return true;
+          },
+          error);
+      if (!ok) return Result(0, error);
+      highest = std::max(highest, out.count);
+      if (out.over && over_what.empty()) over_what = describe_combination(d_params, combo);
+    }
+    double count = static_cast<double>(highest) / 1000.0;
+    Result r = over_what.empty()
+                   ? Result(-1, format("frequency is acceptable (%g of %llu in %us)", count,
+                                       static_cast<unsigned long long>(d_limit), d_time))
+                   : Result(1, format("limit reached for %s (%g of %llu in %us)", over_what.c_str(),
+                                      count, static_cast<unsigned long long>(d_limit), d_time));
+    r.set("count", count);
+    r.set("limit", static_cast<double>(d_limit));
+    return r;
+  }
+
+ private:
+  std::string d_name;
+  std::vector<std::string> d_params;
+  uint64_t d_limit;
+  uint32_t d_time;
+  WindowSpec d_spec;
+  bool d_per_recipient, d_case, d_count_over;
+  std::unique_ptr<RecordStore> d_store;
+};
+
+std::unique_ptr<Module> create(const ModuleSetup& s) {
+  return std::make_unique<Dos>(s);
+}
+
+}  // namespace
+
+extern const ModuleType k_dos_type = {
+    "DOS",
+    "Limit number of incoming mail that has same parameters. You can e.g. limit number of\n"
+    "messages that can be accepted by one recipient from one sender in defined period of\n"
+    "time. The period (limitTime) is a sliding window of limitGran buckets: a message stops\n"
+    "counting when its bucket leaves the window. Counters are in shared memory (store = shm:\n"
+    "bounded, expired keys freed) or in the database (store = mysql: shared by all hosts).\n"
+    "Some mail should not be blocked (e.g. to postmaster@your.domain.com, from <>, ...) and\n"
+    "your policy should take care of it.",
+    k_params,
+    {0, 0, 0},
+    k_fields,
+    k_args,
+    "    1 .... frequency reached defined limit\n"
+    "    0 .... unrelated error (e.g. database problem)\n"
+    "   -1 .... frequency is acceptable\n",
+    "# limit number of mail from one sender to 1000/hour\n"
+    "[module dos1]\ntype = DOS\nparams = sender\n\n"
+    "# limit number of mail from one sender and one mailserver to 100 in 10 minutes\n"
+    "[module dos2]\ntype = DOS\nparams = sender, client_address\nlimitCount = 100\nlimitTime = "
+    "10m\n",
+    create,
+};
+
+}  // namespace ppolicy

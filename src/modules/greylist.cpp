@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Greylist: delay the first mail of a (sender, recipient, client network)
+// triplet; a real MTA retries after `delay` and passes, most spamware does
+// not. Triplet normalisation and the state machine: db/greylist_logic.hpp.
+//
+// Stores: `store = mysql` (default; the table is shared by every host that
+// uses the database, so a triplet greylisted on one host passes on another)
+// or `store = shm` (the shared-memory records table of this host; no
+// database needed; bounded: old entries are evicted when it is full).
+// MySQL: one atomic statement per request. A PRIMARY KEY on the triplet and
+// INSERT ... ON DUPLICATE KEY UPDATE create exactly one row however many
+// first requests arrive at once, and the same statement applies the state
+// machine to an existing row (its assignments are evaluated left to right:
+// last_result first, from the old values, then the columns that depend on
+// it); a SELECT then reads the outcome. The row lock is held only while the
+// server runs the statement. All times are the database server's clock, so
+// hosts agree.
+//
+// Caching: the daemon's result cache knows only fixed lifetimes, which would
+// hide the state machine (a cached "greylisted" answering past the end of the
+// delay, a cached pass outliving its row). So Greylist never gives its
+// results to it and caches by itself (store = mysql only): a pass for
+// min(cachePositive, its remaining validity), a greylisted answer for
+// min(cacheNegative, the remaining wait) with the wait recomputed on a hit,
+// a failure for cacheUnknown. The database row of a cached pass is
+// refreshed when the cache entry ends (so the effective expiration is
+// between expiration - cachePositive and expiration).
+//
+// The maintenance process deletes expired rows (store = mysql); the master
+// sweeps expired shared-memory entries.
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <cstring>
+
+#include "conf/config.hpp"
+#include "db/database.hpp"
+#include "db/greylist_logic.hpp"
+#include "db/identifiers.hpp"
+#include "db/schema.hpp"
+#include "modules/module.hpp"
+#include "proto/request.hpp"
+#include "shm/table.hpp"
+#include "util/strings.hpp"
+
+namespace ppolicy {
+namespace {
+
+const Option k_params[] = {
+    {"table", OptType::string, "greylist", "greylist database table (store = mysql)"},
+    {"delay", OptType::duration, "600", "how long to delay mail we see its triplet first time",
+     nullptr, 0, 86400 * 30},
+    {"mustRetry", OptType::duration, "43200",
+     "time we wait to receive next mail after we greylisted it (a later retry starts over)",
+     nullptr, 1, 86400 * 365},
+    {"expiration", OptType::duration, "2678400",
+     "expiration of triplets in database (sliding with every pass)", nullptr, 1, 86400 * 3650},
+    {"store", OptType::choice, "mysql",
+     "where triplets live: mysql (shared by every host using the database) or shm (this host only)",
+     "mysql|shm"},
+    {"ipv4Prefix", OptType::integer, "24", "IPv4 clients are greylisted by this network prefix",
+     nullptr, 8, 32},
+    {"ipv6Prefix", OptType::integer, "64", "IPv6 clients are greylisted by this network prefix",
+     nullptr, 16, 128},
+};
+
+const FieldSpec k_fields[] = {
+    {"wait", Type::number, "seconds until a retry passes (0 when the triplet passes)"},
+    {"triplet", Type::string, "the normalised triplet: sender,recipient,client network"},
+};
+
+// Cache entry: code, absolute end of the wait (local clock).
+struct CacheEntry {
+  int32_t code;
+  uint32_t wait_until;
+};
+
+class Greylist final : public Module {
+ public:
+  Greylist(const ModuleSetup& s)
+      : d_name(s.name),
+        d_table(checked_identifier(s.params.str("table"), "table")),
+        d_shm(s.params.str("store") == "shm"),
+        d_v4(static_cast<int>(s.params.integer("ipv4Prefix"))),
+        d_v6(static_cast<int>(s.params.integer("ipv6Prefix"))),
+        d_cache_pos(s.params.integer("cachePositive")),
+        d_cache_unknown(s.params.integer("cacheUnknown")),
+        d_cache_neg(s.params.integer("cacheNegative")) {
+    d_timing.delay = static_cast<uint32_t>(s.params.integer("delay"));
+    d_timing.must_retry = static_cast<uint32_t>(s.params.integer("mustRetry"));
+    d_timing.expiration = static_cast<uint32_t>(s.params.integer("expiration"));
+    if (d_timing.must_retry <= d_timing.delay)
+      throw KeyError("mustRetry", "must be longer than delay (a retry has to fit between them)");
+    if (!d_shm) require_database(s.config, "store");
+    d_cache_prefix = "greylist\n" + d_name + "\n" + d_table + "\n" + s.params.canonical() + "\n";
+    const char* t = d_table.c_str();
+    // Keep in step with grey_step() (db/greylist_logic.cpp), which store = shm runs.
+    d_sql_upsert = format(
+        "INSERT INTO `%s` (sender, recipient, client, first_seen, last_seen, expire, state, "
+        "last_result, "
+        "tries, passes) VALUES (?, ?, ?, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(), UNIX_TIMESTAMP() + ?, "
+        "0, -2, 1, 0) "
+        "ON DUPLICATE KEY UPDATE "
+        "last_result = CASE WHEN UNIX_TIMESTAMP() >= expire THEN -2 "
+        "WHEN state = 0 AND UNIX_TIMESTAMP() < first_seen + ? THEN -1 ELSE 1 END, "
+        "first_seen = IF(last_result = -2, UNIX_TIMESTAMP(), first_seen), "
+        "tries = IF(last_result = -2, 1, tries + 1), "
+        "passes = IF(last_result = -2, 0, passes + (last_result = 1)), "
+        "expire = CASE last_result WHEN -2 THEN UNIX_TIMESTAMP() + ? WHEN 1 THEN UNIX_TIMESTAMP() "
+        "+ ? "
+        "ELSE expire END, "
+        "state = IF(last_result = 1, 1, 0), "
+        "last_seen = UNIX_TIMESTAMP()",
+        t);
+    d_sql_select = format(
+        "SELECT last_result, first_seen, UNIX_TIMESTAMP() FROM `%s` WHERE sender = ? AND recipient "
+        "= ? AND "
+        "client = ?",
+        t);
+  }
+
+  void prepare(Services& services) override {
+    if (!d_shm)
+      with_admin_connection(services.config(), who(), [&](DbConnection& c, const DbSettings& s) {
+        ensure_tables(c, s, tables(), who());
+      });
+  }
+
+  void maintain(Services& services) override {
+    if (d_shm) return;  // the master sweeps shared memory
+    with_admin_connection(services.config(), who(), [&](DbConnection& c, const DbSettings& s) {
+      if (ensure_tables(c, s, tables(), who()))
+        expire_rows(c, d_table, "expire", ExpiryColumn::unix_seconds);
+    });
+  }
+
+  // Never shared through the daemon's result cache (see above).
+  bool cache_key(const Request&, const CallArgs&, std::string&) const override { return false; }
+
+  Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
+    if (is_postmaster(request.get(Attr::recipient)))
+      return Result(2, "allow mail to postmaster without greylisting").set("wait", 0);
+    Triplet tr;
+    switch (make_triplet(request.get(Attr::sender), request.get(Attr::recipient),
+                         request.get(Attr::client_address), d_v4, d_v6, tr)) {
+      case TripletProblem::bad_sender:
+        return Result(-2, "sender address format incorrect: " +
+                              log_quote(request.get(Attr::sender), 100))
+            .set("wait", 0);
+      case TripletProblem::bad_client:
+        return Result(0, "no valid client address: " +
+                             log_quote(request.get(Attr::client_address), 60))
+            .set("wait", 0);
+      case TripletProblem::none:
+        break;
+    }
+    tr.sender = bounded_key(tr.sender, 255);
+    tr.recipient = bounded_key(tr.recipient, 255);
+    std::string triplet = tr.sender + "," + tr.recipient + "," + tr.client;
+    Result r = d_shm ? check_shm(tr, ctx) : check_mysql(tr, ctx);
+    r.set("triplet", triplet);
+    return r;
+  }
+
+ private:
+  std::string who() const { return "module " + d_name + " (Greylist)"; }
+
+  std::vector<TableDef> tables() const {
+    return {{d_table, format("CREATE TABLE IF NOT EXISTS `%s` (\n"
+                             "  sender VARBINARY(255) NOT NULL,\n"
+                             "  recipient VARBINARY(255) NOT NULL,\n"
+                             "  client VARBINARY(50) NOT NULL,\n"
+                             "  first_seen INT UNSIGNED NOT NULL,\n"
+                             "  last_seen INT UNSIGNED NOT NULL,\n"
+                             "  expire INT UNSIGNED NOT NULL,\n"
+                             "  state TINYINT NOT NULL DEFAULT 0,\n"
+                             "  last_result TINYINT NOT NULL DEFAULT -2,\n"
+                             "  tries INT UNSIGNED NOT NULL DEFAULT 0,\n"
+                             "  passes INT UNSIGNED NOT NULL DEFAULT 0,\n"
+                             "  PRIMARY KEY (sender, recipient, client),\n"
+                             "  KEY expire (expire)\n"
+                             ") ENGINE=InnoDB",
+                             d_table.c_str())}};
+  }
+
+  static Result answer(const GreyOutcome& o) {
+    if (o.code > 0) return Result(1, "greylisting was already done").set("wait", 0);
+    return Result(-1, format("greylisting in progress: retry in %us", o.wait)).set("wait", o.wait);
+  }
+
+  Result check_shm(const Triplet& tr, CheckContext& ctx) {
+    ShmTable* records = ctx.services().records();
+    if (!records) return Result(0, "no shared memory").set("wait", 0);
+    std::string key =
+        bounded_key("G\n" + d_name + "\n" + tr.sender + "\n" + tr.recipient + "\n" + tr.client,
+                    ShmTable::k_max_entry - 17 - 8);
+    uint32_t now = ctx.services().now();
+    GreyOutcome out;
+    bool ok = records->update(key, now, [&](std::string& v, uint32_t& expire, bool found) {
+      GreyRecord rec;
+      if (found && !decode_grey(v, rec)) found = false;
+      out = grey_step(rec, found, now, d_timing);
+      v = encode_grey(rec);
+      expire = rec.expire;
+      return true;
+    });
+    if (!ok) return Result(0, "greylist record does not fit the shared memory slot").set("wait", 0);
+    return answer(out);
+  }
+
+  Result check_mysql(const Triplet& tr, CheckContext& ctx) {
+    Services& sv = ctx.services();
+    ShmTable* cache = sv.cache();
+    std::string ckey =
+        bounded_key(d_cache_prefix + tr.sender + "\n" + tr.recipient + "\n" + tr.client,
+                    ShmTable::k_max_entry - sizeof(CacheEntry) - 8);
+    uint32_t now = sv.now();
+    std::string blob;
+    CacheEntry ce{};
+    if (cache && cache->get(ckey, blob, now) && blob.size() == sizeof ce) {
+      std::memcpy(&ce, blob.data(), sizeof ce);
+      if (ce.code > 0) return Result(1, "greylisting was already done").set("wait", 0);
+      if (ce.code < 0 && ce.wait_until > now) {
+        GreyOutcome o{-1, ce.wait_until - now, false};
+        return answer(o);
+      }
+      if (ce.code == 0) return Result(0, "database failed a moment ago (cached)").set("wait", 0);
+    }
+
+    GreyOutcome out;
+    std::string error;
+    Database& db = sv.resource<Database>();
+    bool ok = db.run(
+        &ctx, [&](DbConnection& c) { out = mysql_step(c, tr); }, error);
+    if (!ok) {
+      store_cache(cache, ckey, CacheEntry{0, 0}, now, d_cache_unknown);
+      return Result(0, error).set("wait", 0);
+    }
+    if (out.code > 0)
+      store_cache(cache, ckey, CacheEntry{1, 0}, now,
+                  std::min<long long>(d_cache_pos,
+                                      d_timing.expiration > 60 ? d_timing.expiration - 60 : 0));
+    else
+      store_cache(cache, ckey, CacheEntry{-1, now + out.wait}, now,
+                  std::min<long long>(d_cache_neg, out.wait));
+    return answer(out);
+  }
+
+  GreyOutcome mysql_step(DbConnection& c, const Triplet& tr) {
+    auto& up = c.prepare(d_sql_upsert);
+    up.setString(1, tr.sender);
+    up.setString(2, tr.recipient);
+    up.setString(3, tr.client);
+    up.setUInt(4, d_timing.must_retry);
+    up.setUInt(5, d_timing.delay);
+    up.setUInt(6, d_timing.must_retry);
+    up.setUInt(7, d_timing.expiration);
+    up.executeUpdate();
+    auto& sel = c.prepare(d_sql_select);
+    sel.setString(1, tr.sender);
+    sel.setString(2, tr.recipient);
+    sel.setString(3, tr.client);
+    std::unique_ptr<sql::ResultSet> rs(sel.executeQuery());
+    if (!rs->next()) throw std::runtime_error("greylist row vanished right after its upsert");
+    // A concurrent request for the same triplet may have updated the row in
+    // between: its outcome is ours or a later state of the same triplet.
+    GreyOutcome o;
+    int last = rs->getInt(1);
+    uint32_t first_seen = rs->getUInt(2), now = rs->getUInt(3);
+    o.code = last == 1 ? 1 : -1;
+    o.fresh = last == -2;
+    o.wait =
+        o.code > 0 || now >= first_seen + d_timing.delay ? 0 : first_seen + d_timing.delay - now;
+    return o;
+  }
+
+  static void store_cache(ShmTable* cache, const std::string& key, CacheEntry e, uint32_t now,
+                          long long life) {
+    if (!cache || life <= 0) return;
+    cache->put(key, std::string_view(reinterpret_cast<const char*>(&e), sizeof e),
+               now + static_cast<uint32_t>(life), now);
+  }
+
+  std::string d_name, d_table;
+  bool d_shm;
+  int d_v4, d_v6;
+  long long d_cache_pos, d_cache_unknown, d_cache_neg;
+  GreyTiming d_timing;
+  std::string d_cache_prefix, d_sql_upsert, d_sql_select;
+};
+
+std::unique_ptr<Module> create(const ModuleSetup& s) {
+  return std::make_unique<Greylist>(s);
+}
+
+}  // namespace
+
+extern const ModuleType k_greylist_type = {
+    "Greylist",
+    "Greylist implementation. Mail whose triplet (from, to, client) was not seen before is\n"
+    "answered \"greylisted\" (the policy defers it with a 4xx code); a correctly configured\n"
+    "mail server retries (RFC 5321) and passes once `delay` is over, most spam software\n"
+    "does not. The sender is normalised (case, +extension, BATV, SRS, VERP, numbers) and\n"
+    "the client reduced to its network (ipv4Prefix, ipv6Prefix). A retry later than\n"
+    "mustRetry starts over; a triplet that passed stays valid for `expiration` after its\n"
+    "last pass. Recipient postmaster is never greylisted; the null sender is greylisted on\n"
+    "the client network only. store = mysql shares the triplets with every host using the\n"
+    "database; store = shm keeps them in this host's shared memory (no database needed).\n"
+    "Expired triplets are removed by the daemon's maintenance (no cron job).",
+    k_params,
+    {86400, 30, 60},
+    k_fields,
+    {},
+    "    2 .... always allow postmaster\n"
+    "    1 .... was seen before (passes)\n"
+    "    0 .... some error occurred (database, no client address, ...)\n"
+    "   -1 .... greylist in progress (field wait: seconds until a retry passes)\n"
+    "   -2 .... invalid sender address\n",
+    "[module greylist1]\ntype = Greylist\n\n"
+    "[module greylist2]\ntype = Greylist\ntable = grey\ndelay = 60\nexpiration = 365d\n\n"
+    "[module greylist_local]\ntype = Greylist\nstore = shm\n",
+    create,
+};
+
+}  // namespace ppolicy
