@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# make bench: ppolicyd against the do-nothing reference server (nullpolicy)
+# at 1, 8, 32 and 100 persistent connections, with the load generator
+# t/bench/loadgen; prints a table (req/s, p50, p99, max latency, ppolicyd as
+# % of nullpolicy in the same run).
+#
+# ppolicyd runs the configuration below (a Dummy module whose result is
+# cached by client address, and a few rules), once as shipped (one log line
+# per decision, to stderr redirected into a file) and once with
+# log_decisions = no.
+#
+#   t/bench/bench.sh BUILD_DIR        environment: BENCH_SECONDS (5 per cell),
+#                                     BENCH_CONNS ("1 8 32 100"), BENCH_DISTINCT (1000)
+set -euo pipefail
+BUILD=${1:?usage: bench.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+LOADGEN=$BUILD/t/bench/loadgen
+NULLPOLICY=$BUILD/t/bench/nullpolicy
+PPOLICYD=$BUILD/src/ppolicyd
+SECONDS_PER=${BENCH_SECONDS:-5}
+CONNS=${BENCH_CONNS:-1 8 32 100}
+DISTINCT=${BENCH_DISTINCT:-1000}
+for p in "$LOADGEN" "$NULLPOLICY" "$PPOLICYD"; do
+  [ -x "$p" ] || { echo "bench.sh: $p missing (make bench-programs)" >&2; exit 1; }
+done
+
+. "$HERE/common.sh"
+W=$(bench_workdir bench)
+trap 'bench_cleanup' EXIT
+
+NULL_PORT=$(free_port)
+"$NULLPOLICY" -p "$NULL_PORT" >"$W/nullpolicy.log" 2>&1 &
+bench_pid "$!"
+LOG_PORT=$(free_port)
+start_ppolicyd "$W/log" "$LOG_PORT" yes
+NOLOG_PORT=$(free_port)
+start_ppolicyd "$W/nolog" "$NOLOG_PORT" no
+wait_port "$NULL_PORT"
+
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $SECONDS_PER s per cell, $DISTINCT distinct clients/senders/recipients"
+echo "ppolicyd: Dummy module (cached per client address) + 3 rules, max_workers 500; logging to a file (stderr)"
+echo "nullpolicy: prefork $(nproc) processes x epoll, answers DUNNO without parsing"
+echo
+# Warm-up: let the pools grow to the largest connection count and fill the cache.
+MAXC=$(for c in $CONNS; do echo "$c"; done | sort -n | tail -1)
+for port in "$LOG_PORT" "$NOLOG_PORT" "$NULL_PORT"; do
+  "$LOADGEN" -p "$port" -c "$MAXC" -d 2 -D "$DISTINCT" -e DUNNO -q >/dev/null || true
+done
+
+results=$W/results
+: >"$results"
+run() {  # LABEL PORT CONNS
+  local out
+  if ! out=$("$LOADGEN" -p "$2" -c "$3" -d "$SECONDS_PER" -D "$DISTINCT" -e DUNNO -l "$1" -q); then
+    echo "bench.sh: errors in run $1 at $3 connections: $out" >&2
+    FAILED=1
+  fi
+  echo "$out" >>"$results"
+}
+FAILED=0
+for c in $CONNS; do
+  run null "$NULL_PORT" "$c"
+  run nolog "$NOLOG_PORT" "$c"
+  run log "$LOG_PORT" "$c"
+done
+
+python3 - "$results" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in line.split()[1:])
+    rows[(f["label"], int(f["conns"]))] = f
+conns = sorted({c for _, c in rows})
+names = [("null", "nullpolicy"), ("nolog", "ppolicyd log_decisions=no"), ("log", "ppolicyd log_decisions=yes")]
+print("%-28s %5s %10s %9s %9s %9s %7s %6s" % ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "% null", "errors"))
+for c in conns:
+    null = float(rows[("null", c)]["rps"])
+    for key, title in names:
+        f = rows.get((key, c))
+        if not f:
+            continue
+        errs = sum(int(f[k]) for k in ("closed", "invalid", "unexpected", "timeouts"))
+        pct = "%.0f%%" % (100 * float(f["rps"]) / null) if key != "null" and null else "-"
+        print("%-28s %5d %10.0f %9.3f %9.3f %9.3f %7s %6d" % (title, c, float(f["rps"]), float(f["p50_ms"]),
+              float(f["p99_ms"]), float(f["max_ms"]), pct, errs))
+    print()
+PY
+echo "raw results:"
+cat "$results"
+for d in log nolog; do
+  n=$(grep -c . "$W/$d/ppolicyd.log" || true)
+  echo "ppolicyd ($d): $n log lines, workers now: $(pool_size "$W/$d")"
+done
+exit $FAILED
