@@ -40,17 +40,21 @@ size_t g_watch_len = 0;
 void on_term(int) { g_stop = 1; }
 void on_usr2(int) { g_retire = 1; }
 void on_alarm(int) {
+  // The timer is re-armed at the start of every request and not disarmed
+  // after it (one system call per request instead of two), so it may fire
+  // while no request runs: then it means nothing (the interrupted wait
+  // sees EINTR and carries on).
   int fd = g_watch_fd;
-  if (fd >= 0) {
-    ssize_t ignored = write(fd, g_watch_reply, g_watch_len);
-    (void)ignored;
-  }
+  if (fd < 0) return;
+  ssize_t ignored = write(fd, g_watch_reply, g_watch_len);
+  (void)ignored;
   _exit(k_exit_watchdog);
 }
 
-void set_handler(int sig, void (*fn)(int)) {
+void set_handler(int sig, void (*fn)(int), int flags = 0) {
   struct sigaction sa {};
   sa.sa_handler = fn;
+  sa.sa_flags = flags;
   sigemptyset(&sa.sa_mask);
   sigaction(sig, &sa, nullptr);
 }
@@ -107,6 +111,7 @@ private:
   Request d_request;
   long d_served = 0;
   SteadyClock::time_point d_flushed = SteadyClock::now();
+  itimerval d_watchdog{};  // request_timeout + 2s, one shot
   sigset_t d_waitmask{};  // signals unblocked only while waiting
 };
 
@@ -142,7 +147,9 @@ bool Worker::write_all(int fd, std::string_view data) {
       // Postfix reads every reply; a client that stops reading for the
       // whole idle timeout is gone.
       pollfd p{fd, POLLOUT, 0};
-      if (poll(&p, 1, static_cast<int>(d_config.server.idle_timeout_s * 1000)) <= 0) return false;
+      int n = poll(&p, 1, static_cast<int>(d_config.server.idle_timeout_s * 1000));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
       continue;
     }
     return false;
@@ -185,18 +192,11 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     while ((st = d_reader.next(d_request, &why)) == RequestReader::Status::complete) {
       d_request.listener = where;
       // Arm the watchdog: a module stuck past the deadline (plus grace)
-      // must not hold Postfix longer.
-      std::string pre = "action=" + d_config.server.default_action + "\n\n";
-      g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
-      std::memcpy(g_watch_reply, pre.data(), g_watch_len);
+      // must not hold Postfix longer. (g_watch_reply is set in run().)
       g_watch_fd = fd;
-      long ms = d_config.server.request_timeout_ms + 2000;
-      itimerval it{{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
-      setitimer(ITIMER_REAL, &it, nullptr);
+      setitimer(ITIMER_REAL, &d_watchdog, nullptr);
       double elapsed = 0;
       Decision d = d_handler.handle(d_request, &elapsed);
-      itimerval off{};
-      setitimer(ITIMER_REAL, &off, nullptr);
       g_watch_fd = -1;
       out += "action=";
       out += d.reply;
@@ -254,7 +254,7 @@ void Worker::run() {
   // check and the wait.
   set_handler(SIGTERM, on_term);
   set_handler(SIGUSR2, on_usr2);
-  set_handler(SIGALRM, on_alarm);
+  set_handler(SIGALRM, on_alarm, SA_RESTART);  // a late (idle) alarm must not fail a read or write
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);  // a terminal ^C reaches the whole group: the master decides
   signal(SIGUSR1, SIG_IGN);
@@ -269,6 +269,11 @@ void Worker::run() {
   sigdelset(&d_waitmask, SIGUSR2);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_NAME, "ppolicyd-worker");
+  std::string pre = "action=" + d_config.server.default_action + "\n\n";
+  g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
+  std::memcpy(g_watch_reply, pre.data(), g_watch_len);
+  long ms = d_config.server.request_timeout_ms + 2000;
+  d_watchdog.it_value = {ms / 1000, (ms % 1000) * 1000};
 
   for (const auto& m : d_config.modules) {
     try {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "proto/request.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "util/strings.hpp"
@@ -24,8 +25,15 @@ const char* const k_derived_names[] = {"sender_domain",    "sender_local", "reci
 const char* attr_name(Attr a) { return k_attr_names[static_cast<int>(a)]; }
 
 std::optional<Attr> attr_from_name(std::string_view name) {
+  // Called for every line of every request: compare lengths before bytes
+  // (string_view), not strlen() plus strcmp() over the table.
+  static const auto names = [] {
+    std::array<std::string_view, k_attr_count> a;
+    for (int i = 0; i < k_attr_count; ++i) a[static_cast<size_t>(i)] = k_attr_names[i];
+    return a;
+  }();
   for (int i = 0; i < k_attr_count; ++i)
-    if (name == k_attr_names[i]) return static_cast<Attr>(i);
+    if (name == names[static_cast<size_t>(i)]) return static_cast<Attr>(i);
   return std::nullopt;
 }
 

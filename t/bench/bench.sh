@@ -33,19 +33,24 @@ trap 'bench_cleanup' EXIT
 NULL_PORT=$(free_port)
 "$NULLPOLICY" -p "$NULL_PORT" >"$W/nullpolicy.log" 2>&1 &
 bench_pid "$!"
+FORK_PORT=$(free_port)
+"$NULLPOLICY" -p "$FORK_PORT" -m fork >"$W/nullpolicy-fork.log" 2>&1 &
+bench_pid "$!"
 LOG_PORT=$(free_port)
 start_ppolicyd "$W/log" "$LOG_PORT" yes
 NOLOG_PORT=$(free_port)
 start_ppolicyd "$W/nolog" "$NOLOG_PORT" no
 wait_port "$NULL_PORT"
+wait_port "$FORK_PORT"
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $SECONDS_PER s per cell, $DISTINCT distinct clients/senders/recipients"
 echo "ppolicyd: Dummy module (cached per client address) + 3 rules, max_workers 500; logging to a file (stderr)"
-echo "nullpolicy: prefork $(nproc) processes x epoll, answers DUNNO without parsing"
+echo "nullpolicy: answers DUNNO without parsing; epoll: prefork $(nproc) processes x epoll (the machine's"
+echo "  ceiling); fork: one process per connection, blocking I/O (ppolicyd's process model, nothing else)"
 echo
 # Warm-up: let the pools grow to the largest connection count and fill the cache.
 MAXC=$(for c in $CONNS; do echo "$c"; done | sort -n | tail -1)
-for port in "$LOG_PORT" "$NOLOG_PORT" "$NULL_PORT"; do
+for port in "$LOG_PORT" "$NOLOG_PORT" "$NULL_PORT" "$FORK_PORT"; do
   "$LOADGEN" -p "$port" -c "$MAXC" -d 2 -D "$DISTINCT" -e DUNNO -q >/dev/null || true
 done
 
@@ -62,6 +67,7 @@ run() {  # LABEL PORT CONNS
 FAILED=0
 for c in $CONNS; do
   run null "$NULL_PORT" "$c"
+  run fork "$FORK_PORT" "$c"
   run nolog "$NOLOG_PORT" "$c"
   run log "$LOG_PORT" "$c"
 done
@@ -73,18 +79,20 @@ for line in open(sys.argv[1]):
     f = dict(kv.split("=", 1) for kv in line.split()[1:])
     rows[(f["label"], int(f["conns"]))] = f
 conns = sorted({c for _, c in rows})
-names = [("null", "nullpolicy"), ("nolog", "ppolicyd log_decisions=no"), ("log", "ppolicyd log_decisions=yes")]
-print("%-28s %5s %10s %9s %9s %9s %7s %6s" % ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "% null", "errors"))
+names = [("null", "nullpolicy epoll"), ("fork", "nullpolicy fork"), ("nolog", "ppolicyd log_decisions=no"),
+         ("log", "ppolicyd log_decisions=yes")]
+print("%-27s %5s %9s %8s %8s %8s %7s %7s %6s" % ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms",
+      "%epoll", "%fork", "errors"))
 for c in conns:
-    null = float(rows[("null", c)]["rps"])
+    ref = {k: float(rows[(k, c)]["rps"]) for k in ("null", "fork") if (k, c) in rows}
     for key, title in names:
         f = rows.get((key, c))
         if not f:
             continue
         errs = sum(int(f[k]) for k in ("closed", "invalid", "unexpected", "timeouts"))
-        pct = "%.0f%%" % (100 * float(f["rps"]) / null) if key != "null" and null else "-"
-        print("%-28s %5d %10.0f %9.3f %9.3f %9.3f %7s %6d" % (title, c, float(f["rps"]), float(f["p50_ms"]),
-              float(f["p99_ms"]), float(f["max_ms"]), pct, errs))
+        pct = lambda k: "%.0f%%" % (100 * float(f["rps"]) / ref[k]) if key not in ("null", "fork") and ref.get(k) else "-"
+        print("%-27s %5d %9.0f %8.3f %8.3f %8.3f %7s %7s %6d" % (title, c, float(f["rps"]), float(f["p50_ms"]),
+              float(f["p99_ms"]), float(f["max_ms"]), pct("null"), pct("fork"), errs))
     print()
 PY
 echo "raw results:"

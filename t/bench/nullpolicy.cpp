@@ -13,10 +13,18 @@
 // may arrive split anywhere, several may arrive at once), and writes all
 // the replies in one send. No per-request allocation, no threads, no locks.
 // The parent only waits; SIGTERM/SIGINT to the parent stops everything.
+//
+// With -m fork it has ppolicyd's shape instead: one process per connection
+// (the parent accepts and forks; the child serves that connection with
+// blocking reads until the client closes). Comparing ppolicyd with both
+// modes separates what the process-per-connection model costs on a machine
+// (a context switch per request that epoll amortises over many
+// connections) from what ppolicyd's own request path costs.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -40,6 +48,8 @@ struct Conn {
 };
 
 [[noreturn]] void serve(int lfd) {
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event lev{EPOLLIN | EPOLLEXCLUSIVE, {}};
@@ -104,19 +114,66 @@ struct Conn {
 
 volatile sig_atomic_t g_stop = 0;
 
+// -m fork: serve one connection in this process, synchronously.
+[[noreturn]] void serve_one(int fd) {
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  Conn st;
+  char buf[65536];
+  std::string out;
+  while (true) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r <= 0) std::_Exit(0);
+    size_t replies = 0;
+    const char* p = buf;
+    const char* end = buf + r;
+    while (p < end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (!nl) {
+        st.at_line_start = false;
+        break;
+      }
+      if (nl == p && st.at_line_start) ++replies;
+      st.at_line_start = true;
+      p = nl + 1;
+    }
+    out.clear();
+    for (size_t k = 0; k < replies; ++k) out.append(k_reply, k_reply_len);
+    if (!out.empty() && send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+      std::_Exit(0);
+  }
+}
+
+void accept_and_fork(int lfd) {
+  signal(SIGCHLD, SIG_IGN);  // no zombies
+  int fl = 0;
+  ioctl(lfd, FIONBIO, &fl);  // blocking accept
+  while (!g_stop) {
+    int c = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (fork() == 0) serve_one(c);
+    close(c);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 10040, procs = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  bool fork_mode = false;
   int ch;
-  while ((ch = getopt(argc, argv, "H:p:P:")) != -1) {
+  while ((ch = getopt(argc, argv, "H:p:P:m:")) != -1) {
     switch (ch) {
       case 'H': host = optarg; break;
       case 'p': port = std::atoi(optarg); break;
       case 'P': procs = std::atoi(optarg); break;
+      case 'm': fork_mode = std::string(optarg) == "fork"; break;
       default:
-        std::fprintf(stderr, "usage: nullpolicy [-H HOST] [-p PORT] [-P PROCESSES]\n");
+        std::fprintf(stderr, "usage: nullpolicy [-H HOST] [-p PORT] [-P PROCESSES] [-m epoll|fork]\n");
         return 2;
     }
   }
@@ -133,16 +190,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
+  struct sigaction act {};
+  act.sa_handler = [](int) { g_stop = 1; };
+  sigaction(SIGTERM, &act, nullptr);
+  sigaction(SIGINT, &act, nullptr);
+  if (fork_mode) {
+    std::printf("nullpolicy: listening on %s:%d, one process per connection\n", host.c_str(), port);
+    std::fflush(stdout);
+    accept_and_fork(lfd);
+    return 0;  // the children get SIGTERM (PR_SET_PDEATHSIG)
+  }
   std::vector<pid_t> kids;
   for (int i = 0; i < procs; ++i) {
     pid_t pid = fork();
     if (pid == 0) serve(lfd);
     if (pid > 0) kids.push_back(pid);
   }
-  struct sigaction act {};
-  act.sa_handler = [](int) { g_stop = 1; };
-  sigaction(SIGTERM, &act, nullptr);
-  sigaction(SIGINT, &act, nullptr);
   std::printf("nullpolicy: listening on %s:%d with %d processes\n", host.c_str(), port, procs);
   std::fflush(stdout);
   while (!g_stop) pause();
