@@ -1,0 +1,3 @@
+#!/bin/sh
+# make check: fuzz the policy target for FUZZ_SECONDS (t/fuzz/run.sh)
+exec "$(dirname "$0")/run.sh" policy
