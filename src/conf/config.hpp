@@ -36,6 +36,7 @@ struct ServerSettings {
   long max_requests = 10000;
   long worker_max_idle_s = 60, idle_timeout_s = 330, stop_timeout_s = 10;
   long request_timeout_ms = 10000;
+  long request_read_timeout_ms = 10000;  // first byte to last byte of one request
   std::string default_action;  // validated reply text ("DUNNO", "DEFER_IF_PERMIT Service ...")
   size_t max_line_length = 8192, max_request_size = 65536;
   long max_attributes = 1024;
@@ -80,10 +81,11 @@ struct GlobalStats {
 };
 
 class Config {
-public:
+ public:
   // Load, validate, create modules, compile policies. Throws ConfigError
   // whose message lists every problem as "file:line: what".
-  static std::unique_ptr<Config> load(const std::string& path, const std::vector<Override>& overrides);
+  static std::unique_ptr<Config> load(const std::string& path,
+                                      const std::vector<Override>& overrides);
   static std::unique_ptr<Config> load_text(std::string_view text, const std::string& name,
                                            const std::vector<Override>& overrides);
 
@@ -103,8 +105,9 @@ public:
   // Master: give every counter of this configuration its shared index.
   void register_stats(StatsArea& area);
 
-private:
-  void build(std::string_view text, const std::string& name, const std::vector<Override>& overrides);
+ private:
+  void build(std::string_view text, const std::string& name,
+             const std::vector<Override>& overrides);
 };
 
 }  // namespace ppolicy

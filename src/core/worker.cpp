@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 
 #include "conf/config.hpp"
 #include "core/handler.hpp"
@@ -37,8 +38,12 @@ volatile sig_atomic_t g_watch_fd = -1;
 char g_watch_reply[600];
 size_t g_watch_len = 0;
 
-void on_term(int) { g_stop = 1; }
-void on_usr2(int) { g_retire = 1; }
+void on_term(int) {
+  g_stop = 1;
+}
+void on_usr2(int) {
+  g_retire = 1;
+}
 void on_alarm(int) {
   // The timer is re-armed at the start of every request and not disarmed
   // after it (one system call per request instead of two), so it may fire
@@ -78,7 +83,7 @@ std::string peer_name(int fd) {
 }
 
 class Worker {
-public:
+ public:
   explicit Worker(WorkerSetup& s)
       : d_s(s),
         d_config(*s.config),
@@ -90,7 +95,7 @@ public:
 
   [[noreturn]] void run();
 
-private:
+ private:
   enum class End { closed, error, idle, stop, handoff };
   End serve(int fd, int listener, std::string_view pending);
   bool write_all(int fd, std::string_view data);
@@ -98,7 +103,8 @@ private:
   void report(WorkerState st);
   void flush_stats(bool force);
   bool must_retire() const {
-    return g_retire || (d_config.server.max_requests > 0 && d_served >= d_config.server.max_requests);
+    return g_retire ||
+           (d_config.server.max_requests > 0 && d_served >= d_config.server.max_requests);
   }
   [[noreturn]] void finish(int code);
 
@@ -112,7 +118,7 @@ private:
   long d_served = 0;
   SteadyClock::time_point d_flushed = SteadyClock::now();
   itimerval d_watchdog{};  // request_timeout + 2s, one shot
-  sigset_t d_waitmask{};  // signals unblocked only while waiting
+  sigset_t d_waitmask{};   // signals unblocked only while waiting
 };
 
 void Worker::report(WorkerState st) {
@@ -131,7 +137,8 @@ void Worker::flush_stats(bool force) {
 
 void Worker::finish(int code) {
   flush_stats(true);
-  for (const auto& m : d_config.modules) m->module->stop();
+  for (const auto& m : d_config.modules)
+    m->module->stop();
   _exit(code);  // no static destructors: the master's objects are not ours
 }
 
@@ -181,10 +188,16 @@ bool Worker::handoff(int fd, int listener) {
 Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
   const std::string& where = (*d_s.listeners)[listener].spec.text;
   d_reader.reset();
+  d_request.clear();  // gives back what a hostile previous request took
   d_reader.append(pending);
   std::string out;
   std::string why;
   auto last_input = SteadyClock::now();
+  // When the request now buffered in part began to arrive: Postfix writes
+  // a request at once, so one that trickles in (a slow-loris client) is
+  // cut off after request_read_timeout instead of holding this worker for
+  // the whole idle_timeout.
+  std::optional<SteadyClock::time_point> began;
   std::string peer;
   char buf[16384];
   while (true) {
@@ -213,19 +226,42 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
                why.c_str());
       return End::error;
     }
+    if (!d_reader.has_pending())
+      began.reset();
+    else if (!began)
+      began = last_input;
     flush_stats(false);
     if (g_stop) return End::stop;
     // Between requests (nothing partial buffered) a retiring worker hands
     // the connection to the master, so Postfix never sees it closed.
-    if (must_retire() && !d_reader.has_pending()) return handoff(fd, listener) ? End::handoff : End::stop;
+    if (must_retire() && !d_reader.has_pending())
+      return handoff(fd, listener) ? End::handoff : End::stop;
 
-    long idle_ms = d_config.server.idle_timeout_s * 1000 -
-                   std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input).count();
+    long idle_ms =
+        d_config.server.idle_timeout_s * 1000 -
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input)
+            .count();
     if (idle_ms <= 0) {
       log_debug("%s: client idle for %lds, closing", where.c_str(), d_config.server.idle_timeout_s);
       return End::idle;
     }
     long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
+    if (began) {
+      long read_ms =
+          d_config.server.request_read_timeout_ms -
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began)
+              .count();
+      if (read_ms <= 0) {
+        if (peer.empty()) peer = peer_name(fd);
+        log_warn(
+            "%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
+            "request_read_timeout); closing the connection without reply",
+            where.c_str(), peer.c_str(), d_config.server.request_read_timeout_ms,
+            d_reader.pending().size());
+        return End::error;
+      }
+      wait_ms = std::min(wait_ms, read_ms);
+    }
     pollfd p[2] = {{fd, POLLIN, 0}, {d_s.master_fd, POLLIN, 0}};
     timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
     int n = ppoll(p, 2, &ts, &d_waitmask);
@@ -279,7 +315,8 @@ void Worker::run() {
     try {
       m->module->start(d_services);
     } catch (const std::exception& e) {
-      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(), e.what());
+      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(),
+               e.what());
     }
   }
 

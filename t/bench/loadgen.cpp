@@ -53,12 +53,12 @@ struct Options {
   std::string unix_path;
   int conns = 8;
   int threads = 1;
-  long requests = 0;         // total; 0: use duration
-  double duration_s = 10;    // when requests == 0
-  double rate = 0;           // requests/s over all connections; 0: as fast as possible
-  long distinct = 1000;      // distinct clients, senders, recipients
+  long requests = 0;       // total; 0: use duration
+  double duration_s = 10;  // when requests == 0
+  double rate = 0;         // requests/s over all connections; 0: as fast as possible
+  long distinct = 1000;    // distinct clients, senders, recipients
   long reply_timeout_ms = 30000;
-  std::string expect;        // expected action (exact, or prefix when it ends with '*')
+  std::string expect;  // expected action (exact, or prefix when it ends with '*')
   bool json = false;
   bool quiet = false;
   std::string label;
@@ -70,7 +70,7 @@ std::atomic<bool> g_stop{false};
 // Latency histogram in microseconds: exact below 1024 us, then 512
 // sub-buckets per power of two (0.2% precision), up to ~70 minutes.
 class Histogram {
-public:
+ public:
   static constexpr int k_buckets = 1024 + 23 * 512;
   void add(uint64_t us) {
     ++d_count[index(us)];
@@ -78,7 +78,8 @@ public:
     ++d_n;
   }
   void merge(const Histogram& o) {
-    for (int i = 0; i < k_buckets; ++i) d_count[i] += o.d_count[i];
+    for (int i = 0; i < k_buckets; ++i)
+      d_count[i] += o.d_count[i];
     d_max = std::max(d_max, o.d_max);
     d_n += o.d_n;
   }
@@ -96,7 +97,7 @@ public:
     return static_cast<double>(d_max);
   }
 
-private:
+ private:
   static int index(uint64_t v) {
     if (v < 1024) return static_cast<int>(v);
     int bits = 64 - __builtin_clzll(v);
@@ -115,8 +116,8 @@ private:
 };
 
 struct Counters {
-  uint64_t sent = 0, ok = 0, closed = 0, invalid = 0, unexpected = 0, timeouts = 0, connect_errors = 0,
-           reconnects = 0;
+  uint64_t sent = 0, ok = 0, closed = 0, invalid = 0, unexpected = 0, timeouts = 0,
+           connect_errors = 0, reconnects = 0;
   std::string first_error;
   void merge(const Counters& o) {
     sent += o.sent;
@@ -134,9 +135,10 @@ struct Counters {
 
 // access(5) words a policy server may answer (as ppolicyd validates them).
 bool valid_action(std::string_view a) {
-  static const char* const words[] = {"OK",      "DUNNO",   "REJECT", "DEFER",  "DEFER_IF_REJECT",
-                                      "DEFER_IF_PERMIT", "WARN", "INFO", "HOLD", "DISCARD",
-                                      "FILTER",  "REDIRECT", "BCC",   "PREPEND"};
+  static const char* const words[] = {
+      "OK",   "DUNNO",  "REJECT", "DEFER",   "DEFER_IF_REJECT", "DEFER_IF_PERMIT",
+      "WARN", "INFO",   "HOLD",   "DISCARD", "FILTER",          "REDIRECT",
+      "BCC",  "PREPEND"};
   std::string_view w = a.substr(0, a.find(' '));
   if (w.size() == 3 && (w[0] == '4' || w[0] == '5') && isdigit(static_cast<unsigned char>(w[1])) &&
       isdigit(static_cast<unsigned char>(w[2])))
@@ -149,7 +151,8 @@ bool valid_action(std::string_view a) {
 bool expected(std::string_view a) {
   const std::string& e = g_opt.expect;
   if (e.empty()) return true;
-  if (e.back() == '*') return a.substr(0, e.size() - 1) == std::string_view(e).substr(0, e.size() - 1);
+  if (e.back() == '*')
+    return a.substr(0, e.size() - 1) == std::string_view(e).substr(0, e.size() - 1);
   return a == e;
 }
 
@@ -165,10 +168,13 @@ void build_request(std::string& out, uint64_t k) {
       "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
       "client_address=10.%u.%u.%u\nclient_name=mx%llu.client.test\nclient_port=%u\n"
       "reverse_client_name=mx%llu.client.test\nserver_address=127.0.0.1\nserver_port=25\n"
-      "helo_name=mx%llu.client.test\nsender=user%llu@sender%llu.test\nrecipient=rcpt%llu@example.org\n"
+      "helo_name=mx%llu.client.test\nsender=user%llu@sender%llu.test\nrecipient=rcpt%llu@example."
+      "org\n"
       "recipient_count=%llu\nqueue_id=%s\ninstance=%llx.%llx.0\nsize=%llu\netrn_domain=\nstress=\n"
-      "sasl_method=\nsasl_username=\nsasl_sender=\nccert_subject=\nccert_issuer=\nccert_fingerprint=\n"
-      "ccert_pubkey_fingerprint=\nencryption_protocol=TLSv1.3\nencryption_cipher=TLS_AES_256_GCM_SHA384\n"
+      "sasl_method=\nsasl_username=\nsasl_sender=\nccert_subject=\nccert_issuer=\nccert_"
+      "fingerprint=\n"
+      "ccert_pubkey_fingerprint=\nencryption_protocol=TLSv1.3\nencryption_cipher=TLS_AES_256_GCM_"
+      "SHA384\n"
       "encryption_keysize=256\npolicy_context=\n\n",
       static_cast<unsigned>((c >> 16) & 255), static_cast<unsigned>((c >> 8) & 255),
       static_cast<unsigned>(c & 255), static_cast<unsigned long long>(c),
@@ -192,15 +198,19 @@ struct Conn {
 };
 
 class Worker {
-public:
+ public:
   Worker(int first, int n, long requests, double rate, Clock::time_point end)
-      : d_first(first), d_conns(static_cast<size_t>(n)), d_left(requests), d_rate(rate), d_end(end) {}
+      : d_first(first),
+        d_conns(static_cast<size_t>(n)),
+        d_left(requests),
+        d_rate(rate),
+        d_end(end) {}
   void run();
   Histogram hist;
   Counters counters;
   double seconds = 0;
 
-private:
+ private:
   bool open(Conn& c);
   void drop(Conn& c, uint64_t* counter, const char* why);
   void start_request(Conn& c, Clock::time_point now);
@@ -217,7 +227,7 @@ private:
   int d_ep = -1;
   uint64_t d_seq = 0;
   Clock::time_point d_t0{};
-  uint64_t d_scheduled = 0;  // rate mode: requests scheduled so far
+  uint64_t d_scheduled = 0;     // rate mode: requests scheduled so far
   std::vector<size_t> d_ready;  // rate mode: connections waiting for their slot
 };
 
@@ -276,13 +286,15 @@ void Worker::drop(Conn& c, uint64_t* counter, const char* why) {
 
 void Worker::start_request(Conn& c, Clock::time_point now) {
   if (d_left > 0) --d_left;
-  build_request(c.out, d_seq++ * static_cast<uint64_t>(g_opt.threads) + static_cast<uint64_t>(d_first));
+  build_request(c.out,
+                d_seq++ * static_cast<uint64_t>(g_opt.threads) + static_cast<uint64_t>(d_first));
   c.out_off = 0;
   c.waiting = true;
   if (d_rate > 0) {
     // Latency counts from the slot the request was due in, so a stalled
     // server cannot hide its stall (no coordinated omission).
-    c.started = d_t0 + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(d_scheduled++) / d_rate));
+    c.started = d_t0 + std::chrono::nanoseconds(
+                           static_cast<int64_t>(1e9 * static_cast<double>(d_scheduled++) / d_rate));
   } else {
     c.started = now;
   }
@@ -352,7 +364,8 @@ void Worker::on_readable(Conn& c, Clock::time_point now) {
 void Worker::run() {
   d_ep = epoll_create1(EPOLL_CLOEXEC);
   d_t0 = Clock::now();
-  for (auto& c : d_conns) open(c);
+  for (auto& c : d_conns)
+    open(c);
   std::vector<epoll_event> evs(d_conns.size() + 1);
   while (true) {
     auto now = Clock::now();
@@ -375,9 +388,11 @@ void Worker::run() {
       }
       if (!want_more()) continue;
       if (d_rate > 0) {
-        auto due = d_t0 + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(d_scheduled) / d_rate));
+        auto due = d_t0 + std::chrono::nanoseconds(static_cast<int64_t>(
+                              1e9 * static_cast<double>(d_scheduled) / d_rate));
         if (due > now) {
-          wait_ms = std::min<long>(wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count());
+          wait_ms = std::min<long>(
+              wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count());
           continue;
         }
       }
@@ -385,7 +400,8 @@ void Worker::run() {
       busy = true;
     }
     if (!busy && !want_more()) break;
-    int n = epoll_wait(d_ep, evs.data(), static_cast<int>(evs.size()), static_cast<int>(std::max(wait_ms, 0L)));
+    int n = epoll_wait(d_ep, evs.data(), static_cast<int>(evs.size()),
+                       static_cast<int>(std::max(wait_ms, 0L)));
     now = Clock::now();
     for (int i = 0; i < n; ++i) {
       Conn& c = d_conns[evs[i].data.u64];
@@ -398,7 +414,8 @@ void Worker::run() {
           epoll_ctl(d_ep, EPOLL_CTL_MOD, c.fd, &ev);
         }
       }
-      if (c.fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) on_readable(c, now);
+      if (c.fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        on_readable(c, now);
     }
   }
   seconds = std::chrono::duration<double>(Clock::now() - d_t0).count();
@@ -440,25 +457,54 @@ int main(int argc, char** argv) {
   int ch;
   while ((ch = getopt(argc, argv, "H:p:U:c:t:n:d:r:D:T:e:l:jqh")) != -1) {
     switch (ch) {
-      case 'H': g_opt.host = optarg; break;
-      case 'p': g_opt.port = std::atoi(optarg); break;
-      case 'U': g_opt.unix_path = optarg; break;
-      case 'c': g_opt.conns = std::atoi(optarg); break;
-      case 't': g_opt.threads = std::atoi(optarg); break;
-      case 'n': g_opt.requests = std::atol(optarg); break;
-      case 'd': g_opt.duration_s = std::atof(optarg); break;
-      case 'r': g_opt.rate = std::atof(optarg); break;
-      case 'D': g_opt.distinct = std::atol(optarg); break;
-      case 'T': g_opt.reply_timeout_ms = std::atol(optarg); break;
-      case 'e': g_opt.expect = optarg; break;
-      case 'l': g_opt.label = optarg; break;
-      case 'j': g_opt.json = true; break;
-      case 'q': g_opt.quiet = true; break;
-      default: usage();
+      case 'H':
+        g_opt.host = optarg;
+        break;
+      case 'p':
+        g_opt.port = std::atoi(optarg);
+        break;
+      case 'U':
+        g_opt.unix_path = optarg;
+        break;
+      case 'c':
+        g_opt.conns = std::atoi(optarg);
+        break;
+      case 't':
+        g_opt.threads = std::atoi(optarg);
+        break;
+      case 'n':
+        g_opt.requests = std::atol(optarg);
+        break;
+      case 'd':
+        g_opt.duration_s = std::atof(optarg);
+        break;
+      case 'r':
+        g_opt.rate = std::atof(optarg);
+        break;
+      case 'D':
+        g_opt.distinct = std::atol(optarg);
+        break;
+      case 'T':
+        g_opt.reply_timeout_ms = std::atol(optarg);
+        break;
+      case 'e':
+        g_opt.expect = optarg;
+        break;
+      case 'l':
+        g_opt.label = optarg;
+        break;
+      case 'j':
+        g_opt.json = true;
+        break;
+      case 'q':
+        g_opt.quiet = true;
+        break;
+      default:
+        usage();
     }
   }
-  if (g_opt.conns < 1 || g_opt.threads < 1 || g_opt.distinct < 1 || g_opt.requests < 0 || g_opt.rate < 0 ||
-      (g_opt.requests == 0 && g_opt.duration_s <= 0))
+  if (g_opt.conns < 1 || g_opt.threads < 1 || g_opt.distinct < 1 || g_opt.requests < 0 ||
+      g_opt.rate < 0 || (g_opt.requests == 0 && g_opt.duration_s <= 0))
     usage();
   g_opt.threads = std::min(g_opt.threads, g_opt.conns);
   struct sigaction sa {};
@@ -472,13 +518,17 @@ int main(int argc, char** argv) {
   int first = 0;
   for (int t = 0; t < g_opt.threads; ++t) {
     int n = g_opt.conns / g_opt.threads + (t < g_opt.conns % g_opt.threads ? 1 : 0);
-    long reqs = g_opt.requests ? g_opt.requests / g_opt.threads + (t < g_opt.requests % g_opt.threads ? 1 : 0) : -1;
+    long reqs = g_opt.requests
+                    ? g_opt.requests / g_opt.threads + (t < g_opt.requests % g_opt.threads ? 1 : 0)
+                    : -1;
     workers.push_back(std::make_unique<Worker>(first, n, reqs, g_opt.rate / g_opt.threads, end));
     first += n;
   }
   std::vector<std::thread> threads;
-  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
-  for (auto& t : threads) t.join();
+  for (auto& w : workers)
+    threads.emplace_back([&w] { w->run(); });
+  for (auto& t : threads)
+    t.join();
 
   Histogram h;
   Counters c;
@@ -489,17 +539,22 @@ int main(int argc, char** argv) {
     secs = std::max(secs, w->seconds);
   }
   double rps = secs > 0 ? static_cast<double>(h.count()) / secs : 0;
-  double p50 = h.percentile(50) / 1000, p99 = h.percentile(99) / 1000, mx = static_cast<double>(h.max()) / 1000;
+  double p50 = h.percentile(50) / 1000, p99 = h.percentile(99) / 1000,
+         mx = static_cast<double>(h.max()) / 1000;
   if (!g_opt.quiet) {
-    std::printf("%s%s%d connections, %.1f s: %llu replies, %.0f req/s; latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-                g_opt.label.c_str(), g_opt.label.empty() ? "" : ": ", g_opt.conns, secs,
-                static_cast<unsigned long long>(h.count()), rps, p50, p99, mx);
+    std::printf(
+        "%s%s%d connections, %.1f s: %llu replies, %.0f req/s; latency p50 %.3f ms, p99 %.3f ms, "
+        "max %.3f ms\n",
+        g_opt.label.c_str(), g_opt.label.empty() ? "" : ": ", g_opt.conns, secs,
+        static_cast<unsigned long long>(h.count()), rps, p50, p99, mx);
     if (c.errors() || c.connect_errors)
-      std::printf("  errors: %llu closed without reply, %llu invalid, %llu unexpected, %llu timeouts, "
-                  "%llu connect errors; first: %s\n",
-                  static_cast<unsigned long long>(c.closed), static_cast<unsigned long long>(c.invalid),
-                  static_cast<unsigned long long>(c.unexpected), static_cast<unsigned long long>(c.timeouts),
-                  static_cast<unsigned long long>(c.connect_errors), c.first_error.c_str());
+      std::printf(
+          "  errors: %llu closed without reply, %llu invalid, %llu unexpected, %llu timeouts, "
+          "%llu connect errors; first: %s\n",
+          static_cast<unsigned long long>(c.closed), static_cast<unsigned long long>(c.invalid),
+          static_cast<unsigned long long>(c.unexpected),
+          static_cast<unsigned long long>(c.timeouts),
+          static_cast<unsigned long long>(c.connect_errors), c.first_error.c_str());
   }
   // One machine-readable line: JSON or key=value, same keys.
   const std::pair<const char*, std::string> kv[] = {
@@ -524,7 +579,8 @@ int main(int argc, char** argv) {
   for (const auto& [k, v] : kv) {
     if (g_opt.json) {
       bool text = std::string_view(k) == "label";
-      line += (line.size() > 1 ? ",\"" : "\"") + std::string(k) + "\":" + (text ? "\"" + v + "\"" : v);
+      line +=
+          (line.size() > 1 ? ",\"" : "\"") + std::string(k) + "\":" + (text ? "\"" + v + "\"" : v);
     } else {
       line += " " + std::string(k) + "=" + v;
     }

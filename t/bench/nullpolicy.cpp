@@ -90,7 +90,8 @@ struct Conn {
         const char* p = buf;
         const char* end = buf + r;
         while (p < end) {
-          const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+          const char* nl =
+              static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
           if (!nl) {
             st.at_line_start = false;
             break;
@@ -103,9 +104,11 @@ struct Conn {
       }
       if (replies) {
         out.clear();
-        for (size_t k = 0; k < replies; ++k) out.append(k_reply, k_reply_len);
+        for (size_t k = 0; k < replies; ++k)
+          out.append(k_reply, k_reply_len);
         // Replies are small; a client that does not read them is dropped.
-        if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) eof = true;
+        if (send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+          eof = true;
       }
       if (eof) close(fd);
     }
@@ -139,8 +142,10 @@ volatile sig_atomic_t g_stop = 0;
       p = nl + 1;
     }
     out.clear();
-    for (size_t k = 0; k < replies; ++k) out.append(k_reply, k_reply_len);
-    if (!out.empty() && send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+    for (size_t k = 0; k < replies; ++k)
+      out.append(k_reply, k_reply_len);
+    if (!out.empty() &&
+        send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
       std::_Exit(0);
   }
 }
@@ -168,12 +173,21 @@ int main(int argc, char** argv) {
   int ch;
   while ((ch = getopt(argc, argv, "H:p:P:m:")) != -1) {
     switch (ch) {
-      case 'H': host = optarg; break;
-      case 'p': port = std::atoi(optarg); break;
-      case 'P': procs = std::atoi(optarg); break;
-      case 'm': fork_mode = std::string(optarg) == "fork"; break;
+      case 'H':
+        host = optarg;
+        break;
+      case 'p':
+        port = std::atoi(optarg);
+        break;
+      case 'P':
+        procs = std::atoi(optarg);
+        break;
+      case 'm':
+        fork_mode = std::string(optarg) == "fork";
+        break;
       default:
-        std::fprintf(stderr, "usage: nullpolicy [-H HOST] [-p PORT] [-P PROCESSES] [-m epoll|fork]\n");
+        std::fprintf(stderr,
+                     "usage: nullpolicy [-H HOST] [-p PORT] [-P PROCESSES] [-m epoll|fork]\n");
         return 2;
     }
   }
@@ -208,8 +222,11 @@ int main(int argc, char** argv) {
   }
   std::printf("nullpolicy: listening on %s:%d with %d processes\n", host.c_str(), port, procs);
   std::fflush(stdout);
-  while (!g_stop) pause();
-  for (pid_t p : kids) kill(p, SIGTERM);
-  for (pid_t p : kids) waitpid(p, nullptr, 0);
+  while (!g_stop)
+    pause();
+  for (pid_t p : kids)
+    kill(p, SIGTERM);
+  for (pid_t p : kids)
+    waitpid(p, nullptr, 0);
   return 0;
 }

@@ -15,11 +15,13 @@
 
 namespace ppolicy {
 
-inline std::string restrict_module_types(std::string text, std::initializer_list<std::string_view> allowed) {
+inline std::string restrict_module_types(std::string text,
+                                         std::initializer_list<std::string_view> allowed) {
   for (const ModuleType* t : module_types()) {
     std::string_view name = t->name;
     bool ok = false;
-    for (auto a : allowed) ok = ok || a == name;
+    for (auto a : allowed)
+      ok = ok || a == name;
     if (ok || name.empty()) continue;
     for (size_t i = 0; i + name.size() <= text.size(); ++i) {
       if (strncasecmp(text.data() + i, name.data(), name.size()) == 0) {

@@ -52,7 +52,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 16384) return 0;
-  std::string text = k_prelude + restrict_module_types(std::string(reinterpret_cast<const char*>(data), size), {"Dummy"});
+  std::string text =
+      k_prelude +
+      restrict_module_types(std::string(reinterpret_cast<const char*>(data), size), {"Dummy"});
   std::unique_ptr<Config> config;
   try {
     config = Config::load_text(text, "fuzz.conf", {});
@@ -68,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Decision d = handler.handle(r, nullptr);
     std::string why;
     // Never an invalid reply: a known word, one line, no NUL.
-    if (d.reply.empty() || !split_action(d.reply, &why) || d.reply.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
+    if (d.reply.empty() || !split_action(d.reply, &why) ||
+        d.reply.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
       __builtin_trap();
     (void)RequestHandler::log_line(r, d, 1.0);
     (void)RequestHandler::trace(r, d, 1.0);

@@ -32,16 +32,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     reader.append(std::string_view(reinterpret_cast<const char*>(data + off), n));
     RequestReader::Status st;
     while ((st = reader.next(request, &why)) == RequestReader::Status::complete) {
-      for (const auto& [k, v] : request.attributes()) sink += request.get(k).size() + v.size();
-      for (int a = 0; a < k_attr_count; ++a) sink += request.get(static_cast<Attr>(a)).size();
-      for (int d = 0; d < static_cast<int>(Derived::count_); ++d) sink += request.derived(static_cast<Derived>(d)).size();
+      for (const auto& [k, v] : request.attributes())
+        sink += request.get(k).size() + v.size();
+      for (int a = 0; a < k_attr_count; ++a)
+        sink += request.get(static_cast<Attr>(a)).size();
+      for (int d = 0; d < static_cast<int>(Derived::count_); ++d)
+        sink += request.derived(static_cast<Derived>(d)).size();
       request.set("result_x_code", "1");  // as modules save results
     }
     if (st == RequestReader::Status::error) {
       if (why.empty()) __builtin_trap();  // an error always says why
       return 0;
     }
-    if (reader.pending().size() > limits.max_request + n + limits.max_line) __builtin_trap();  // bounded buffer
+    if (reader.pending().size() > limits.max_request + n + limits.max_line)
+      __builtin_trap();  // bounded buffer
   }
   return static_cast<int>(sink & 0);
 }
