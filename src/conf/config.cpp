@@ -39,8 +39,7 @@ int GlobalStats::action(std::string_view word) const {
   return action_other;
 }
 
-std::unique_ptr<Config> Config::load(const std::string& path,
-                                     const std::vector<Override>& overrides) {
+std::unique_ptr<Config> Config::load(const std::string& path, const std::vector<Override>& overrides) {
   std::string text, why;
   if (!read_config_text(path, text, &why)) throw ConfigError(path + ": " + why);
   return load_text(text, path, overrides);
@@ -62,8 +61,7 @@ ModuleInstance* Config::module(std::string_view name) const {
 namespace {
 
 bool valid_instance_name(std::string_view n) {
-  if (n.empty() || n.size() > 40 ||
-      !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_'))
+  if (n.empty() || n.size() > 40 || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_'))
     return false;
   for (char c : n)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
@@ -80,8 +78,7 @@ void apply_overrides(IniFile& ini, const std::vector<Override>& overrides) {
     }
     ini.entries = std::move(kept);
     bool have = false;
-    for (const auto& s : ini.sections)
-      have = have || s.name == o.section;
+    for (const auto& s : ini.sections) have = have || s.name == o.section;
     if (!have) ini.sections.push_back({o.section, 0});
     ini.entries.push_back({o.section, o.key, o.value, 0, false});
   }
@@ -133,8 +130,7 @@ void settle_server(Config& c, ErrorList& errors) {
   if (fac < 0) err("syslog_facility", "unknown facility (mail, daemon, user, local0..local7)");
   s.log.facility = fac < 0 ? 0 : fac;
   s.log.ident = o.str("syslog_name");
-  static const LogLevel levels[] = {LogLevel::error, LogLevel::warning, LogLevel::info,
-                                    LogLevel::debug};
+  static const LogLevel levels[] = {LogLevel::error, LogLevel::warning, LogLevel::info, LogLevel::debug};
   static const char* const level_names[] = {"error", "warning", "info", "debug"};
   for (int i = 0; i < 4; ++i)
     if (o.str("log_level") == level_names[i]) s.log.level = levels[i];
@@ -165,8 +161,7 @@ bool reserved_name(std::string_view n) {
 
 }  // namespace
 
-void Config::build(std::string_view text, const std::string& name,
-                   const std::vector<Override>& overrides) {
+void Config::build(std::string_view text, const std::string& name, const std::vector<Override>& overrides) {
   ErrorList errors;
   path = name;
   IniFile ini = read_ini_text(text, name, errors);
@@ -178,26 +173,21 @@ void Config::build(std::string_view text, const std::string& name,
 
   // Sections in file order; entries grouped by section.
   std::map<std::string, std::vector<const IniEntry*>> by_section;
-  for (const auto& e : ini.entries)
-    by_section[e.section].push_back(&e);
+  for (const auto& e : ini.entries) by_section[e.section].push_back(&e);
 
   for (const auto& sec : ini.sections) {
     const auto& entries = by_section[sec.name];
     auto words = split(sec.name, " \t");
     std::string kind = words.empty() ? "" : words[0];
     if (sec.name == "ppolicyd" || sec.name == "dns" || sec.name == "database") {
-      OptionValues& ov = sec.name == "ppolicyd" ? server_opts
-                         : sec.name == "dns"    ? dns_opts
-                                                : db_opts;
+      OptionValues& ov = sec.name == "ppolicyd" ? server_opts : sec.name == "dns" ? dns_opts : db_opts;
       if (sec.name == "dns") has_dns_section = true;
       if (sec.name == "database") has_database_section = true;
-      for (const auto* e : entries)
-        ov.apply(*e, errors);
+      for (const auto* e : entries) ov.apply(*e, errors);
     } else if ((kind == "module" || kind == "policy") && words.size() == 2) {
       // handled below, once the server settings are known
     } else if (kind == "module" || kind == "policy") {
-      errors.add(path, sec.line,
-                 format("[%s]: expected \"[%s NAME]\"", sec.name.c_str(), kind.c_str()));
+      errors.add(path, sec.line, format("[%s]: expected \"[%s NAME]\"", sec.name.c_str(), kind.c_str()));
     } else {
       errors.add(path, sec.line,
                  format("unknown section [%s] (expected [ppolicyd], [dns], [database], "
@@ -218,8 +208,7 @@ void Config::build(std::string_view text, const std::string& name,
     const auto& entries = by_section[sec.name];
     if (!valid_instance_name(iname)) {
       errors.add(path, sec.line,
-                 format("[module %s]: a module name is letters, digits and \"_\" (at most 40)",
-                        iname.c_str()));
+                 format("[module %s]: a module name is letters, digits and \"_\" (at most 40)", iname.c_str()));
       continue;
     }
     if (reserved_name(iname)) {
@@ -240,8 +229,7 @@ void Config::build(std::string_view text, const std::string& name,
     if (!type) {
       broken_modules.push_back(iname);
       std::vector<std::string> names;
-      for (const auto* t : module_types())
-        names.push_back(t->name);
+      for (const auto* t : module_types()) names.push_back(t->name);
       errors.add(path, type_entry->line,
                  format("[module %s]: unknown module type \"%s\" (known: %s)", iname.c_str(),
                         type_entry->value.c_str(), join(names, ", ").c_str()));
@@ -331,9 +319,8 @@ void Config::register_stats(StatsArea& area) {
   stats.no_policy = area.reg("ppolicy_requests_without_policy_total");
   stats.latency.reg(area, "ppolicy_request_duration_seconds", "");
   stats.actions.clear();
-  for (const char* w :
-       {"OK", "DUNNO", "REJECT", "DEFER", "DEFER_IF_REJECT", "DEFER_IF_PERMIT", "WARN", "INFO",
-        "HOLD", "DISCARD", "FILTER", "REDIRECT", "BCC", "PREPEND", "4xx", "5xx"})
+  for (const char* w : {"OK", "DUNNO", "REJECT", "DEFER", "DEFER_IF_REJECT", "DEFER_IF_PERMIT", "WARN",
+                        "INFO", "HOLD", "DISCARD", "FILTER", "REDIRECT", "BCC", "PREPEND", "4xx", "5xx"})
     stats.actions.emplace_back(w, area.reg(format("ppolicy_actions_total{action=\"%s\"}", w)));
   stats.action_other = area.reg("ppolicy_actions_total{action=\"other\"}");
   for (auto& m : modules) {
@@ -350,9 +337,8 @@ void Config::register_stats(StatsArea& area) {
   for (auto& p : policies)
     for (auto& st : p->statements)
       if (st.kind == Statement::rule || st.kind == Statement::default_)
-        st.stat_matches =
-            area.reg(format("ppolicy_rule_matches_total{policy=\"%s\",rule=\"%d\",line=\"%d\"}",
-                            p->name.c_str(), st.number, st.line));
+        st.stat_matches = area.reg(format("ppolicy_rule_matches_total{policy=\"%s\",rule=\"%d\",line=\"%d\"}",
+                                          p->name.c_str(), st.number, st.line));
 }
 
 }  // namespace ppolicy

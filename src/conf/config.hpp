@@ -81,11 +81,10 @@ struct GlobalStats {
 };
 
 class Config {
- public:
+public:
   // Load, validate, create modules, compile policies. Throws ConfigError
   // whose message lists every problem as "file:line: what".
-  static std::unique_ptr<Config> load(const std::string& path,
-                                      const std::vector<Override>& overrides);
+  static std::unique_ptr<Config> load(const std::string& path, const std::vector<Override>& overrides);
   static std::unique_ptr<Config> load_text(std::string_view text, const std::string& name,
                                            const std::vector<Override>& overrides);
 
@@ -105,9 +104,8 @@ class Config {
   // Master: give every counter of this configuration its shared index.
   void register_stats(StatsArea& area);
 
- private:
-  void build(std::string_view text, const std::string& name,
-             const std::vector<Override>& overrides);
+private:
+  void build(std::string_view text, const std::string& name, const std::vector<Override>& overrides);
 };
 
 }  // namespace ppolicy

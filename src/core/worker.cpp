@@ -38,12 +38,8 @@ volatile sig_atomic_t g_watch_fd = -1;
 char g_watch_reply[600];
 size_t g_watch_len = 0;
 
-void on_term(int) {
-  g_stop = 1;
-}
-void on_usr2(int) {
-  g_retire = 1;
-}
+void on_term(int) { g_stop = 1; }
+void on_usr2(int) { g_retire = 1; }
 void on_alarm(int) {
   // The timer is re-armed at the start of every request and not disarmed
   // after it (one system call per request instead of two), so it may fire
@@ -83,7 +79,7 @@ std::string peer_name(int fd) {
 }
 
 class Worker {
- public:
+public:
   explicit Worker(WorkerSetup& s)
       : d_s(s),
         d_config(*s.config),
@@ -95,7 +91,7 @@ class Worker {
 
   [[noreturn]] void run();
 
- private:
+private:
   enum class End { closed, error, idle, stop, handoff };
   End serve(int fd, int listener, std::string_view pending);
   bool write_all(int fd, std::string_view data);
@@ -103,8 +99,7 @@ class Worker {
   void report(WorkerState st);
   void flush_stats(bool force);
   bool must_retire() const {
-    return g_retire ||
-           (d_config.server.max_requests > 0 && d_served >= d_config.server.max_requests);
+    return g_retire || (d_config.server.max_requests > 0 && d_served >= d_config.server.max_requests);
   }
   [[noreturn]] void finish(int code);
 
@@ -118,7 +113,7 @@ class Worker {
   long d_served = 0;
   SteadyClock::time_point d_flushed = SteadyClock::now();
   itimerval d_watchdog{};  // request_timeout + 2s, one shot
-  sigset_t d_waitmask{};   // signals unblocked only while waiting
+  sigset_t d_waitmask{};  // signals unblocked only while waiting
 };
 
 void Worker::report(WorkerState st) {
@@ -137,8 +132,7 @@ void Worker::flush_stats(bool force) {
 
 void Worker::finish(int code) {
   flush_stats(true);
-  for (const auto& m : d_config.modules)
-    m->module->stop();
+  for (const auto& m : d_config.modules) m->module->stop();
   _exit(code);  // no static destructors: the master's objects are not ours
 }
 
@@ -226,38 +220,29 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
                why.c_str());
       return End::error;
     }
-    if (!d_reader.has_pending())
-      began.reset();
-    else if (!began)
-      began = last_input;
+    if (!d_reader.has_pending()) began.reset();
+    else if (!began) began = last_input;
     flush_stats(false);
     if (g_stop) return End::stop;
     // Between requests (nothing partial buffered) a retiring worker hands
     // the connection to the master, so Postfix never sees it closed.
-    if (must_retire() && !d_reader.has_pending())
-      return handoff(fd, listener) ? End::handoff : End::stop;
+    if (must_retire() && !d_reader.has_pending()) return handoff(fd, listener) ? End::handoff : End::stop;
 
-    long idle_ms =
-        d_config.server.idle_timeout_s * 1000 -
-        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input)
-            .count();
+    long idle_ms = d_config.server.idle_timeout_s * 1000 -
+                   std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input).count();
     if (idle_ms <= 0) {
       log_debug("%s: client idle for %lds, closing", where.c_str(), d_config.server.idle_timeout_s);
       return End::idle;
     }
     long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
     if (began) {
-      long read_ms =
-          d_config.server.request_read_timeout_ms -
-          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began)
-              .count();
+      long read_ms = d_config.server.request_read_timeout_ms -
+                     std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began).count();
       if (read_ms <= 0) {
         if (peer.empty()) peer = peer_name(fd);
-        log_warn(
-            "%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
-            "request_read_timeout); closing the connection without reply",
-            where.c_str(), peer.c_str(), d_config.server.request_read_timeout_ms,
-            d_reader.pending().size());
+        log_warn("%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
+                 "request_read_timeout); closing the connection without reply",
+                 where.c_str(), peer.c_str(), d_config.server.request_read_timeout_ms, d_reader.pending().size());
         return End::error;
       }
       wait_ms = std::min(wait_ms, read_ms);
@@ -315,8 +300,7 @@ void Worker::run() {
     try {
       m->module->start(d_services);
     } catch (const std::exception& e) {
-      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(),
-               e.what());
+      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(), e.what());
     }
   }
 
