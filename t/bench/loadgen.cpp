@@ -160,8 +160,16 @@ bool expected(std::string_view a) {
 // picks client, sender and recipient with different strides so that the
 // triples vary too; queue_id/instance change like in a real session.
 void build_request(std::string& out, uint64_t k) {
+  // Scrambled (splitmix64), so that a cache smaller than the number of
+  // distinct values still hits (a cyclic order would defeat any LRU).
+  auto mix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
   uint64_t d = static_cast<uint64_t>(g_opt.distinct);
-  uint64_t c = k % d, s = (k / 3 + 7 * k) % d, r = (k / 7 + 13 * k) % d;
+  uint64_t c = mix(k) % d, s = mix(k ^ 0x5555) % d, r = mix(k ^ 0xaaaa) % d;
   char buf[1600];
   int n = std::snprintf(
       buf, sizeof buf,
