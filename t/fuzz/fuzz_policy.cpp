@@ -2,8 +2,10 @@
 // libFuzzer target: the policy language (src/policy: lexer, parser, type
 // checks, compilation, action validation, and evaluation). The fuzzed text
 // is the body of a [policy] section after a fixed prelude of three Dummy
-// module instances; a policy that compiles is evaluated against two fixed
-// requests with a short deadline, and its reply must be a valid action.
+// module instances (or, when it starts with "!", one expression per line,
+// each bound by `set` and expanded into the reply); a policy that compiles
+// is evaluated against two fixed requests with a short deadline, and its
+// reply must be a valid action.
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -52,9 +54,25 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 16384) return 0;
-  std::string text =
-      k_prelude +
+  std::string body =
       restrict_module_types(std::string(reinterpret_cast<const char*>(data), size), {"Dummy"});
+  if (!body.empty() && body[0] == '!') {
+    // Expression mode: each line is an expression, bound to a variable and
+    // expanded into the reply, so that everything well-typed compiles and
+    // is evaluated (raw statements rarely get that far).
+    std::string stmts, reply = "default = WARN x";
+    size_t start = 1;
+    for (int i = 0; i < 8 && start <= body.size(); ++i) {
+      size_t nl = body.find('\n', start);
+      size_t len = nl == std::string::npos ? std::string::npos : nl - start;
+      stmts += "set v" + std::to_string(i) + " = " + body.substr(start, len) + "\n";
+      reply += " ${v" + std::to_string(i) + "}";
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+    body = stmts + reply + "\n";
+  }
+  std::string text = k_prelude + body;
   std::unique_ptr<Config> config;
   try {
     config = Config::load_text(text, "fuzz.conf", {});
