@@ -14,7 +14,8 @@ src=${TOP_SRCDIR:?}
 build=${TOP_BUILDDIR:?}
 secs=${FUZZ_SECONDS:-25}
 mkdir -p "$build/t/fuzz"
-flock "$build/t/fuzz/.build.lock" make -s -C "$build" fuzz-programs
+# Not the jobserver of the make that runs the tests: this make has its own.
+flock "$build/t/fuzz/.build.lock" env -u MAKEFLAGS -u MFLAGS make -s -j2 -C "$build" fuzz-programs
 bin=$build/t/fuzz/fuzz-$target
 work=$(mktemp -d "/tmp/ppolicy-fuzz-$target.XXXXXX")
 trap 'rm -rf "$work"' EXIT
