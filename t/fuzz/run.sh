@@ -7,9 +7,9 @@
 # A crash, sanitizer report, leak or timeout fails the test; the input is
 # kept as t/fuzz/TARGET-crash-* (etc.) in the build directory.
 #
-#   run.sh TARGET        environment: FUZZ_SECONDS (25), TOP_SRCDIR, TOP_BUILDDIR
+#   run.sh TARGET | path/TARGET.fuzz     environment: FUZZ_SECONDS (25), TOP_SRCDIR, TOP_BUILDDIR
 set -euo pipefail
-target=$1
+target=$(basename "$1" .fuzz)
 src=${TOP_SRCDIR:?}
 build=${TOP_BUILDDIR:?}
 secs=${FUZZ_SECONDS:-25}

@@ -168,7 +168,7 @@ def test_slow_loris_beyond_max_workers_cut_by_request_read_timeout():
     reals = [RealClient(d, i) for i in range(4)]
     for r in reals:
         r.thread.start()
-    loris = Loris(d.port, 200)
+    loris = Loris(d.port, 120)
     loris.start()
     try:
         n = d.wait_workers(lambda n: n >= 40, timeout=60, what="pool at max_workers")

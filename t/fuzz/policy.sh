@@ -1,3 +1,0 @@
-#!/bin/sh
-# make check: fuzz the policy target for FUZZ_SECONDS (t/fuzz/run.sh)
-exec "$(dirname "$0")/run.sh" policy
