@@ -18,6 +18,7 @@ BUILD=$(cd "$BUILD" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 LOADGEN=$BUILD/t/bench/loadgen
 NULLPOLICY=$BUILD/t/bench/nullpolicy
+LOGSINK=$BUILD/t/bench/logsink
 PPOLICYD=$BUILD/src/ppolicyd
 SECONDS_PER=${BENCH_SECONDS:-5}
 CONNS=${BENCH_CONNS:-1 8 32 100}
@@ -40,17 +41,23 @@ LOG_PORT=$(free_port)
 start_ppolicyd "$W/log" "$LOG_PORT" yes
 NOLOG_PORT=$(free_port)
 start_ppolicyd "$W/nolog" "$NOLOG_PORT" no
+SYSLOG_PORT=
+if [ "${BENCH_SYSLOG:-yes}" != no ] && syslog_possible; then
+  SYSLOG_PORT=$(free_port)
+  start_ppolicyd_syslog "$W/syslog" "$SYSLOG_PORT" yes
+fi
 wait_port "$NULL_PORT"
 wait_port "$FORK_PORT"
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $SECONDS_PER s per cell, $DISTINCT distinct clients/senders/recipients"
-echo "ppolicyd: Dummy module (cached per client address) + 3 rules, max_workers 500; logging to a file (stderr)"
+echo "ppolicyd: Dummy module (cached per client address) + 3 rules, max_workers 500; decisions logged to a file"
+echo "  (stderr), or not at all, or to syslog (t/bench/logsink on /dev/log of a private mount namespace)"
 echo "nullpolicy: answers DUNNO without parsing; epoll: prefork $(nproc) processes x epoll (the machine's"
 echo "  ceiling); fork: one process per connection, blocking I/O (ppolicyd's process model, nothing else)"
 echo
 # Warm-up: let the pools grow to the largest connection count and fill the cache.
 MAXC=$(for c in $CONNS; do echo "$c"; done | sort -n | tail -1)
-for port in "$LOG_PORT" "$NOLOG_PORT" "$NULL_PORT" "$FORK_PORT"; do
+for port in "$LOG_PORT" "$NOLOG_PORT" $SYSLOG_PORT "$NULL_PORT" "$FORK_PORT"; do
   "$LOADGEN" -p "$port" -c "$MAXC" -d 2 -D "$DISTINCT" -e DUNNO -q >/dev/null || true
 done
 
@@ -70,6 +77,7 @@ for c in $CONNS; do
   run fork "$FORK_PORT" "$c"
   run nolog "$NOLOG_PORT" "$c"
   run log "$LOG_PORT" "$c"
+  [ -z "$SYSLOG_PORT" ] || run syslog "$SYSLOG_PORT" "$c"
 done
 
 python3 - "$results" <<'PY'
@@ -80,7 +88,7 @@ for line in open(sys.argv[1]):
     rows[(f["label"], int(f["conns"]))] = f
 conns = sorted({c for _, c in rows})
 names = [("null", "nullpolicy epoll"), ("fork", "nullpolicy fork"), ("nolog", "ppolicyd log_decisions=no"),
-         ("log", "ppolicyd log_decisions=yes")]
+         ("log", "ppolicyd log_decisions=yes"), ("syslog", "ppolicyd ... =yes, syslog")]
 print("%-27s %5s %9s %8s %8s %8s %7s %7s %6s" % ("server", "conns", "req/s", "p50 ms", "p99 ms", "max ms",
       "%epoll", "%fork", "errors"))
 for c in conns:
@@ -97,8 +105,9 @@ for c in conns:
 PY
 echo "raw results:"
 cat "$results"
-for d in log nolog; do
-  n=$(grep -c . "$W/$d/ppolicyd.log" || true)
+for d in log nolog syslog; do
+  [ -d "$W/$d" ] || continue
+  n=$(cat "$W/$d/ppolicyd.log" "$W/$d/syslog" 2>/dev/null | grep -c . || true)
   echo "ppolicyd ($d): $n log lines, workers now: $(pool_size "$W/$d")"
 done
 exit $FAILED

@@ -61,8 +61,21 @@ CONF
 }
 
 start_ppolicyd() {  # DIR PORT LOG_DECISIONS [extra -o overrides...]
-  local dir=$1 port=$2 logd=$3
-  shift 3
+  start_ppolicyd_in "" "$@"
+}
+
+# ppolicyd logging to syslog, received by t/bench/logsink on a /dev/log of a
+# private mount namespace (root only; see t/bench/syslog-ns.sh).
+syslog_possible() { [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [ -x "${LOGSINK:-}" ]; }
+start_ppolicyd_syslog() {  # DIR PORT LOG_DECISIONS [extra -o overrides...]
+  local dir=$1
+  mkdir -p "$dir"
+  start_ppolicyd_in "unshare -m --propagation private $HERE/syslog-ns.sh $LOGSINK $dir" "$@" ppolicyd.log=syslog
+}
+
+start_ppolicyd_in() {  # WRAPPER DIR PORT LOG_DECISIONS [extra -o overrides...]
+  local wrapper=$1 dir=$2 port=$3 logd=$4
+  shift 4
   mkdir -p "$dir"
   chmod 755 "$dir"
   bench_config "$dir/ppolicy.conf" "$logd"
@@ -70,7 +83,8 @@ start_ppolicyd() {  # DIR PORT LOG_DECISIONS [extra -o overrides...]
     -o "ppolicyd.pid_file=$dir/ppolicyd.pid" -o "ppolicyd.state_dir=$dir/state" -o ppolicyd.log=stderr)
   local o
   for o in "$@"; do args+=(-o "$o"); done
-  "$PPOLICYD" "${args[@]}" >"$dir/ppolicyd.log" 2>&1 &
+  # shellcheck disable=SC2086  # the wrapper is words
+  $wrapper "$PPOLICYD" "${args[@]}" >"$dir/ppolicyd.log" 2>&1 &
   echo "$!" >"$dir/master.pid"
   bench_pid "$!"
   wait_port "$port"
