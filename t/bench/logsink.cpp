@@ -4,9 +4,10 @@
 // t/bench/syslog-ns.sh), receives messages in batches (recvmmsg) and appends
 // them to a file through a large buffer, as rsyslog's file output does. It
 // lets `make bench` measure ppolicyd logging every decision to syslog on a
-// machine without a syslog daemon. Exits with its parent.
+// machine without a syslog daemon.
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,7 +21,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: logsink SOCKET FILE\n");
     return 2;
   }
+  // Exits with its parent (ppolicyd's master): PR_SET_PDEATHSIG, and in
+  // case that is lost (the parent changes its credentials), a check of
+  // getppid() at least twice a second.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  pid_t parent = getppid();
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
@@ -32,6 +37,8 @@ int main(int argc, char** argv) {
   }
   int big = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  timeval half{0, 500000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &half, sizeof half);
   FILE* out = std::fopen(argv[2], "a");
   if (!out) {
     std::perror(argv[2]);
@@ -51,6 +58,10 @@ int main(int argc, char** argv) {
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
     int n = recvmmsg(fd, msgs, k_batch, MSG_WAITFORONE, nullptr);
+    if (getppid() != parent) {
+      unlink(argv[1]);
+      return 0;
+    }
     if (n < 0) continue;
     for (int i = 0; i < n; ++i) {
       std::fwrite(iov[i].iov_base, 1, msgs[i].msg_len, out);
