@@ -29,9 +29,11 @@ namespace {
 // glibc's regcomp expands repetitions by copying the repeated subtree
 // ("a+" is "aa*", "x{3,5}" five copies), so stacked or nested repetitions
 // grow exponentially: /1++++++++++++++++++++++++++++++/ (found by the
-// policy fuzzer) took gigabytes to compile. Estimate the size of the
-// expanded tree and refuse patterns that would be too large, and refuse
-// back-references, whose matching time can explode on a hostile value.
+// policy fuzzer) took gigabytes to compile, and stacked stars ("1***...")
+// seconds. Estimate the size of the expanded tree and refuse patterns that
+// would be too large, refuse stacked repetition operators (undefined in
+// POSIX) and more than 100 of them, and refuse back-references, whose
+// matching time can explode on a hostile value.
 constexpr double k_max_regex_cost = 20000;
 
 double regex_cost(const std::string& p, std::string* why) {
@@ -41,12 +43,23 @@ double regex_cost(const std::string& p, std::string* why) {
     double seq = 0, alts = 0, last = 0;
   };
   std::vector<Level> st(1);
+  bool after_quantifier = false;
+  int quantifiers = 0;
   auto atom = [&](double c) {
     st.back().seq += c;
     st.back().last = c;
   };
   for (size_t i = 0; i < p.size(); ++i) {
     char c = p[i];
+    bool quantifier = c == '*' || c == '?' || c == '+' || (c == '{' && p.find('}', i) != std::string::npos);
+    if (quantifier && after_quantifier) {
+      // POSIX leaves "a**" undefined; glibc's closure computation over
+      // stacked stars takes seconds (found by the policy fuzzer).
+      *why = "stacked repetition operators (like \"a**\" or \"a+?\") are not allowed";
+      return -1;
+    }
+    after_quantifier = quantifier;
+    if (quantifier && ++quantifiers > 100) return k_max_regex_cost + 1;
     if (c == '\\') {
       if (i + 1 < p.size() && p[i + 1] >= '1' && p[i + 1] <= '9') {
         *why = "back-references (\\1 ...) are not supported";
