@@ -120,6 +120,7 @@ void settle_server(Config& c, ErrorList& errors) {
   s.worker_max_idle_s = o.integer("worker_max_idle");
   s.idle_timeout_s = o.integer("idle_timeout");
   s.request_timeout_ms = o.integer("request_timeout");
+  s.request_read_timeout_ms = o.integer("request_read_timeout");
   s.stop_timeout_s = o.integer("stop_timeout");
   std::string why;
   auto act = parse_plain_action(o.str("default_action"), &why);

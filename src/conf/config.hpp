@@ -37,6 +37,7 @@ struct ServerSettings {
   long max_requests = 10000;
   long worker_max_idle_s = 60, idle_timeout_s = 330, stop_timeout_s = 10;
   long request_timeout_ms = 10000;
+  long request_read_timeout_ms = 10000;  // first byte to last byte of one request
   std::string default_action;  // validated reply text ("DUNNO", "DEFER_IF_PERMIT Service ...")
   size_t max_line_length = 8192, max_request_size = 65536;
   long max_attributes = 1024;

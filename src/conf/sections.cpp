@@ -26,6 +26,9 @@ const Option k_server[] = {
    "close a client connection idle this long (keep above smtpd_policy_service_max_idle)", nullptr, 1},
   {"request_timeout", OptType::millis, "10s",
    "longest evaluation of one request; then default_action answers", nullptr, 100, 3600000},
+  {"request_read_timeout", OptType::millis, "10s",
+   "a request must arrive whole this long after its first byte, else the connection is closed "
+   "(Postfix sends a request in one write; slow senders only hold a worker)", nullptr, 100, 3600000},
   {"default_action", OptType::string, "DUNNO",
    "answer when the policy cannot be evaluated in time or fails"},
   {"max_line_length", OptType::size, "8k", "longest request line; longer: the connection is closed",

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 
 #include "conf/config.hpp"
 #include "core/handler.hpp"
@@ -40,17 +41,21 @@ size_t g_watch_len = 0;
 void on_term(int) { g_stop = 1; }
 void on_usr2(int) { g_retire = 1; }
 void on_alarm(int) {
+  // The timer is re-armed at the start of every request and not disarmed
+  // after it (one system call per request instead of two), so it may fire
+  // while no request runs: then it means nothing (the interrupted wait
+  // sees EINTR and carries on).
   int fd = g_watch_fd;
-  if (fd >= 0) {
-    ssize_t ignored = write(fd, g_watch_reply, g_watch_len);
-    (void)ignored;
-  }
+  if (fd < 0) return;
+  ssize_t ignored = write(fd, g_watch_reply, g_watch_len);
+  (void)ignored;
   _exit(k_exit_watchdog);
 }
 
-void set_handler(int sig, void (*fn)(int)) {
+void set_handler(int sig, void (*fn)(int), int flags = 0) {
   struct sigaction sa {};
   sa.sa_handler = fn;
+  sa.sa_flags = flags;
   sigemptyset(&sa.sa_mask);
   sigaction(sig, &sa, nullptr);
 }
@@ -107,6 +112,7 @@ private:
   Request d_request;
   long d_served = 0;
   SteadyClock::time_point d_flushed = SteadyClock::now();
+  itimerval d_watchdog{};  // request_timeout + 2s, one shot
   sigset_t d_waitmask{};  // signals unblocked only while waiting
 };
 
@@ -143,7 +149,9 @@ bool Worker::write_all(int fd, std::string_view data) {
       // Postfix reads every reply; a client that stops reading for the
       // whole idle timeout is gone.
       pollfd p{fd, POLLOUT, 0};
-      if (poll(&p, 1, static_cast<int>(d_config.server.idle_timeout_s * 1000)) <= 0) return false;
+      int n = poll(&p, 1, static_cast<int>(d_config.server.idle_timeout_s * 1000));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
       continue;
     }
     return false;
@@ -175,10 +183,16 @@ bool Worker::handoff(int fd, int listener) {
 Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
   const std::string& where = (*d_s.listeners)[listener].spec.text;
   d_reader.reset();
+  d_request.clear();  // gives back what a hostile previous request took
   d_reader.append(pending);
   std::string out;
   std::string why;
   auto last_input = SteadyClock::now();
+  // When the request now buffered in part began to arrive: Postfix writes
+  // a request at once, so one that trickles in (a slow-loris client) is
+  // cut off after request_read_timeout instead of holding this worker for
+  // the whole idle_timeout.
+  std::optional<SteadyClock::time_point> began;
   std::string peer;
   char buf[16384];
   while (true) {
@@ -186,18 +200,11 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     while ((st = d_reader.next(d_request, &why)) == RequestReader::Status::complete) {
       d_request.listener = where;
       // Arm the watchdog: a module stuck past the deadline (plus grace)
-      // must not hold Postfix longer.
-      std::string pre = "action=" + d_config.server.default_action + "\n\n";
-      g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
-      std::memcpy(g_watch_reply, pre.data(), g_watch_len);
+      // must not hold Postfix longer. (g_watch_reply is set in run().)
       g_watch_fd = fd;
-      long ms = d_config.server.request_timeout_ms + 2000;
-      itimerval it{{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
-      setitimer(ITIMER_REAL, &it, nullptr);
+      setitimer(ITIMER_REAL, &d_watchdog, nullptr);
       double elapsed = 0;
       Decision d = d_handler.handle(d_request, &elapsed);
-      itimerval off{};
-      setitimer(ITIMER_REAL, &off, nullptr);
       g_watch_fd = -1;
       out += "action=";
       out += d.reply;
@@ -214,6 +221,8 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
                why.c_str());
       return End::error;
     }
+    if (!d_reader.has_pending()) began.reset();
+    else if (!began) began = last_input;
     flush_stats(false);
     if (g_stop) return End::stop;
     // Between requests (nothing partial buffered) a retiring worker hands
@@ -227,6 +236,18 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
       return End::idle;
     }
     long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
+    if (began) {
+      long read_ms = d_config.server.request_read_timeout_ms -
+                     std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began).count();
+      if (read_ms <= 0) {
+        if (peer.empty()) peer = peer_name(fd);
+        log_warn("%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
+                 "request_read_timeout); closing the connection without reply",
+                 where.c_str(), peer.c_str(), d_config.server.request_read_timeout_ms, d_reader.pending().size());
+        return End::error;
+      }
+      wait_ms = std::min(wait_ms, read_ms);
+    }
     pollfd p[2] = {{fd, POLLIN, 0}, {d_s.master_fd, POLLIN, 0}};
     timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
     int n = ppoll(p, 2, &ts, &d_waitmask);
@@ -255,7 +276,7 @@ void Worker::run() {
   // check and the wait.
   set_handler(SIGTERM, on_term);
   set_handler(SIGUSR2, on_usr2);
-  set_handler(SIGALRM, on_alarm);
+  set_handler(SIGALRM, on_alarm, SA_RESTART);  // a late (idle) alarm must not fail a read or write
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);  // a terminal ^C reaches the whole group: the master decides
   signal(SIGUSR1, SIG_IGN);
@@ -270,6 +291,11 @@ void Worker::run() {
   sigdelset(&d_waitmask, SIGUSR2);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_NAME, "ppolicyd-worker");
+  std::string pre = "action=" + d_config.server.default_action + "\n\n";
+  g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
+  std::memcpy(g_watch_reply, pre.data(), g_watch_len);
+  long ms = d_config.server.request_timeout_ms + 2000;
+  d_watchdog.it_value = {ms / 1000, (ms % 1000) * 1000};
 
   for (const auto& m : d_config.modules) {
     try {

@@ -8,6 +8,9 @@
 namespace ppolicy {
 
 void RequestReader::reset() {
+  // A new connection: keep a buffer of ordinary size, not the largest a
+  // hostile client made it grow to.
+  if (d_buf.capacity() > 2 * 65536) std::string().swap(d_buf);
   d_buf.clear();
   d_off = d_scan = d_attrs = 0;
   d_request_seen = false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "proto/request.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "util/strings.hpp"
@@ -24,8 +25,15 @@ const char* const k_derived_names[] = {"sender_domain",    "sender_local", "reci
 const char* attr_name(Attr a) { return k_attr_names[static_cast<int>(a)]; }
 
 std::optional<Attr> attr_from_name(std::string_view name) {
+  // Called for every line of every request: compare lengths before bytes
+  // (string_view), not strlen() plus strcmp() over the table.
+  static const auto names = [] {
+    std::array<std::string_view, k_attr_count> a;
+    for (int i = 0; i < k_attr_count; ++i) a[static_cast<size_t>(i)] = k_attr_names[i];
+    return a;
+  }();
   for (int i = 0; i < k_attr_count; ++i)
-    if (name == k_attr_names[i]) return static_cast<Attr>(i);
+    if (name == names[static_cast<size_t>(i)]) return static_cast<Attr>(i);
   return std::nullopt;
 }
 
@@ -42,7 +50,25 @@ std::optional<Derived> derived_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+// Postfix sends about 30 attributes of at most a few hundred bytes; modules
+// add a few per instance (saveResult).
+constexpr size_t k_keep_entries = 128;
+constexpr size_t k_keep_bytes = 1024;
+}  // namespace
+
+void Request::trim() {
+  if (d_attrs.size() > k_keep_entries) d_attrs.resize(k_keep_entries);
+  d_attrs.shrink_to_fit();
+  for (auto& [k, v] : d_attrs) {
+    if (k.capacity() > k_keep_bytes) std::string().swap(k);
+    if (v.capacity() > k_keep_bytes) std::string().swap(v);
+  }
+  d_trim = false;
+}
+
 void Request::clear() {
+  if (d_trim) trim();
   d_n = 0;
   std::memset(d_known, 0xff, sizeof d_known);  // -1: absent
   listener.clear();
@@ -53,6 +79,7 @@ void Request::set(std::string_view name, std::string_view value) {
   if (a) {
     int16_t& slot = d_known[static_cast<int>(*a)];
     if (slot >= 0) {
+      if (value.size() > k_keep_bytes) d_trim = true;
       d_attrs[slot].second.assign(value);
       return;
     }
@@ -60,12 +87,14 @@ void Request::set(std::string_view name, std::string_view value) {
   } else {
     for (size_t i = 0; i < d_n; ++i) {
       if (d_attrs[i].first == name) {
+        if (value.size() > k_keep_bytes) d_trim = true;
         d_attrs[i].second.assign(value);
         return;
       }
     }
   }
   if (d_n == d_attrs.size()) d_attrs.emplace_back();
+  if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes) d_trim = true;
   d_attrs[d_n].first.assign(name);
   d_attrs[d_n].second.assign(value);
   ++d_n;

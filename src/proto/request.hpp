@@ -58,9 +58,14 @@ public:
 
 private:
   // Entries beyond d_n are kept (with their string capacity) for reuse:
-  // a worker parses thousands of requests without allocating.
+  // a worker parses thousands of requests without allocating. A request far
+  // larger than Postfix sends (many attributes, long values) sets d_trim, and
+  // the next clear() gives that memory back, so hostile requests cannot
+  // leave every worker holding max_attributes x max_line_length bytes.
+  void trim();
   std::vector<std::pair<std::string, std::string>> d_attrs;
   size_t d_n = 0;
+  bool d_trim = false;
   int16_t d_known[k_attr_count];
 };
 

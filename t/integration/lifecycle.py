@@ -81,6 +81,10 @@ def test_reload_during_inflight_request():
     d.signal(signal.SIGHUP)
     t.join(10)
     eq(result.get("r"), "REJECT woke up", "in-flight request across reload")
+    # Under load the reload may take longer than the nap: a request sent
+    # before the master has told the old worker to retire is the old
+    # configuration's to answer.
+    d.wait_log(r"configuration reloaded")
     eq(c.ask(), "REJECT version two")
 
 

@@ -109,8 +109,9 @@ def test_workers_run_unprivileged():
     if not IS_ROOT:
         return
     d = Daemon(CONFIG)
-    # The listeners accept before the master drops privileges: wait for that.
-    d.wait_log(r"ppolicyd started: listening")
+    # The port listens before the master drops privileges: wait for the start.
+    d.wait_log(r"ppolicyd started")
+    d.wait_workers(lambda n: n >= 3, what="3 workers")
     for pid in [d.pid] + d.workers():
         with open("/proc/%d/status" % pid) as f:
             uid_line = [l for l in f if l.startswith("Uid:")][0].split()

@@ -92,6 +92,13 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
       {"rule = true\n", "expected \"-> ACTION\" after the condition"},
       {"rule = (true -> OK\n", "expected \")\""},
       {"rule = sender =~ /[/ -> OK\n", "invalid regex /[/"},
+      // Found by the policy fuzzer: regcomp's memory grows exponentially with stacked repetitions.
+      {"rule = sender =~ /(((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+/ -> OK\n", "is too complex"},
+      {"rule = sender =~ /1+++++++++++++++++++++++++++++/ -> OK\n", "stacked repetition operators"},
+      {"rule = sender =~ /((a{100}){100}){100}/ -> OK\n", "is too complex"},
+      {"rule = sender =~ /(a|b)\\1/ -> OK\n", "back-references"},
+      {"rule = sender =~ /^(localhost|1********27)$/i -> OK\n", "stacked repetition operators"},
+      {"rule = sender =~ /a{2}{3}/ -> OK\n", "stacked repetition operators"},
       {"rule = sender =~ client_name -> OK\n", "right side of =~ must be a /regex/ or a string literal"},
       {"rule = dummy.nofield == 1 -> OK\n", "module dummy (Dummy) has no field \"nofield\" (fields: code, info, cached, time)"},
       {"rule = dummy(x = 1) == 0 -> OK\n", "module dummy (Dummy) has no argument \"x\""},
