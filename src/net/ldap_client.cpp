@@ -108,6 +108,8 @@ bool LdapConnection::open(const LdapSearch& s, size_t skip, Services& services, 
     if (rc == LDAP_SUCCESS) rc = wait_answer(ld, msgid, op, &res);
     if (rc == LDAP_SUCCESS)
       rc = result_code(ld, res, true, &err);
+    else if (rc == LDAP_TIMEOUT)  // the same words as a search that times out
+      err = format("no answer within %ld ms", std::min(s.timeout_ms, left));
     else
       err = ldap_err2string(rc);
     if (rc == LDAP_SUCCESS) {

@@ -128,7 +128,10 @@ class Page:
 
 def default_shown(default, tag, body):
     """Is a default value stated in the item's tag (or its text)?"""
-    if default in ("", "None"):
+    # The package data directory depends on the prefix; the pages name the
+    # packaged one.
+    default = re.sub(r"^/\S*/share/ppolicy/", "/usr/share/ppolicy/", default)
+    if default in ("", "None", "empty"):
         return re.search(r"\b(empty|none|unset|not set)\b", tag, re.I) is not None
     if default == "required":
         return "required" in tag.lower()

@@ -10,7 +10,7 @@ import time
 
 from dbtest import burst, result, show
 from mariadb import MariaDB
-from ppolicytest import Daemon, check, eq, request, run_tests
+from ppolicytest import Daemon, check, eq, request, run_tests, second_start
 
 db = MariaDB()
 
@@ -35,6 +35,7 @@ def state_machine(store, table):
     d = daemon("delay = 2\nmustRetry = 6\nexpiration = 4", store=store, table=table)
     c = d.client()
     ask = lambda **kw: result(c.ask(**kw))
+    second_start()
     # First sight: greylisted for the whole delay.
     code, f = ask(sender="alice@example.test")
     eq(code, -1, "first request")

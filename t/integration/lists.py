@@ -11,7 +11,7 @@ import time
 
 from dbtest import result, show
 from mariadb import MariaDB
-from ppolicytest import TOP_SRCDIR, Daemon, check, eq, request, run_tests
+from ppolicytest import TOP_SRCDIR, Daemon, check, eq, request, run_tests, second_start
 
 db = MariaDB()
 
@@ -188,6 +188,7 @@ def test_list_dyn_add_check_remove_expiry():
     eq(columns("dyn"), ["mail", "soft_expire", "hard_expire", "reason"])
     c = d.client()
     eq(result(c.ask(sender="a@example.test"))[0], -1, "not in list")
+    second_start()
     eq(result(c.ask(sender="a@example.test", policy_context="add"))[0], 1, "added")
     eq(result(c.ask(sender="a@example.test", policy_context="add"))[0], 1, "added again (refresh)")
     eq(db.value("SELECT COUNT(*) FROM dyn"), "1", "one row per key")
