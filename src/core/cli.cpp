@@ -88,6 +88,15 @@ int evaluate_stdin(Config& config) {
   config.register_stats(shm.stats());
   config.server.log_decisions = false;  // the trace says more
   Services services(config, &shm);
+  // As the daemon does at start (e.g. missing database tables), so that -e on
+  // a fresh database shows the policy's answers, not "table missing".
+  for (auto& m : config.modules) {
+    try {
+      m->module->prepare(services);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ppolicyd: module %s: %s\n", m->name.c_str(), e.what());
+    }
+  }
   for (auto& m : config.modules) m->module->start(services);
   StatsBuffer stats(&shm.stats());
   RequestHandler handler(config, services, &stats);

@@ -505,6 +505,12 @@ void Master::reload() {
   }
   ensure_workers();
   log_info("configuration reloaded (generation %d)", d_generation);
+  // New module instances may need database tables: the maintenance process
+  // creates missing ones (as prepare() did at start), so run it now rather
+  // than after maintenance_interval. It is a child: the master never waits
+  // for the database.
+  d_last_maintenance = SteadyClock::now();
+  maintenance();
 }
 
 void Master::begin_stop() {

@@ -6,6 +6,7 @@ and client networks, the null sender, 500 concurrent identical first
 requests creating exactly one row, SQL-looking senders stored verbatim,
 create_tables = no, and expiry by the maintenance process."""
 
+import signal
 import time
 
 from dbtest import burst, result, show
@@ -184,6 +185,32 @@ def test_database_down_answers_0_and_breaker_skips():
         check(i.startswith("database "), i)
     check("circuit breaker open" in infos[-1], infos)
     d.wait_log(r"circuit breaker for mysql 127.0.0.1:1/\S+ opened after 2 failures")
+
+
+def test_reload_creates_the_table_of_a_new_instance():
+    # A Greylist instance added by a reload gets its table at once (the
+    # maintenance process runs right after the reload), not after
+    # maintenance_interval, and answers -1 instead of "table missing".
+    d = Daemon(db.section() + "[policy main]\nrule = true -> DUNNO\n",
+               overrides=["ppolicyd.maintenance_interval=1h"])
+    eq(db.value("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'grey_reload'"), "0")
+    d.write_config(db.section() + """
+[module greylist]
+type = Greylist
+table = grey_reload
+delay = 60
+""" + show("greylist", "wait"))
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"configuration reloaded")
+    d.wait_log(r"created table grey_reload in database", timeout=15)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        code, f = result(d.ask(sender="new@example.test"))
+        if code == -1:
+            break
+        time.sleep(0.2)
+    eq(code, -1, "greylisted by the new instance (%s)" % f.get("info"))
+    eq(len(rows("grey_reload")), 1)
 
 
 def test_maintenance_expires_rows():
