@@ -194,6 +194,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
   // the whole idle_timeout.
   std::optional<SteadyClock::time_point> began;
   std::string peer;
+  bool drained = false;  // the socket was read once more after a stop
   char buf[16384];
   while (true) {
     RequestReader::Status st;
@@ -214,6 +215,16 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     if (!out.empty()) {
       if (!write_all(fd, out)) return End::closed;
       out.clear();
+      // SIGTERM/SIGUSR2 are blocked while a request is evaluated. One that
+      // came meanwhile is still pending, and ppoll() prefers a ready socket
+      // to a pending signal: the next request, already there, would be
+      // answered by a worker told to stop or retire (a reload would not
+      // take effect on this connection). Look for it now.
+      sigset_t waiting;
+      if (sigpending(&waiting) == 0) {
+        if (sigismember(&waiting, SIGTERM)) g_stop = 1;
+        if (sigismember(&waiting, SIGUSR2)) g_retire = 1;
+      }
     }
     if (st == RequestReader::Status::error) {
       if (peer.empty()) peer = peer_name(fd);
@@ -224,7 +235,19 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     if (!d_reader.has_pending()) began.reset();
     else if (!began) began = last_input;
     flush_stats(false);
-    if (g_stop) return End::stop;
+    if (g_stop) {
+      // A request already in the socket when the stop came was sent before
+      // it: answer it (and whatever else arrived with it), then close.
+      if (!drained) {
+        drained = true;
+        ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r > 0) {
+          d_reader.append(std::string_view(buf, static_cast<size_t>(r)));
+          continue;
+        }
+      }
+      return End::stop;
+    }
     // Between requests (nothing partial buffered) a retiring worker hands
     // the connection to the master, so Postfix never sees it closed.
     if (must_retire() && !d_reader.has_pending()) return handoff(fd, listener) ? End::handoff : End::stop;

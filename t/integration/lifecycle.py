@@ -69,6 +69,9 @@ def test_reload_good_config_same_connection():
 def test_reload_during_inflight_request():
     d = Daemon(CONFIG)
     c = d.client()
+    # A first answer: a worker has accepted this connection (a busy machine
+    # may take a while), so the next request is in flight once sent.
+    eq(c.ask(), "REJECT version one")
     result = {}
 
     def slow():
@@ -91,6 +94,9 @@ def test_reload_during_inflight_request():
 def test_sigterm_finishes_inflight_requests():
     d = Daemon(CONFIG)
     c = d.client()
+    # A first answer: a worker has accepted this connection (a busy machine
+    # may take a while), so the next request is in flight once sent.
+    eq(c.ask(), "REJECT version one")
     result = {}
 
     def slow():
