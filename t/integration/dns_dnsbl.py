@@ -165,6 +165,8 @@ def test_dnsblscore_treshold():
     eq((c, f["score"]), (-1, "3"), info)
     c, f, info = run("score5", client_address="192.0.2.66", sender="")
     eq((c, f["score"]), (1, "5.5"), "null sender: the address alone")
+    c, f, info = run("score5", client_address="unknown", sender="")
+    eq(c, 0, "nothing to look up: " + info)
 
 
 def test_dnsblscore_failures():

@@ -180,7 +180,9 @@ def test_database_down_answers_0_and_breaker_skips():
                overrides=["database.port=1", "ppolicyd.breaker_failures=2", "ppolicyd.breaker_cooldown=60s"])
     d.wait_log(r"cannot connect to database 127.0.0.1:1/")
     c = d.client()
-    infos = [result(c.ask(sender="s%d@example.test" % i))[1]["info"] for i in range(5)]
+    answers = [result(c.ask(sender="s%d@example.test" % i)) for i in range(5)]
+    eq([code for code, _ in answers], [0] * 5, "database down: code 0")
+    infos = [f["info"] for _, f in answers]
     for i in infos:
         check(i.startswith("database "), i)
     check("circuit breaker open" in infos[-1], infos)

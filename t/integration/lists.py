@@ -166,7 +166,8 @@ def test_list_mail_domain_search_order():
                "tableBlacklist = md_b\nmappingWhitelist = client_name:sender\n"
                "mappingBlacklist = client_name:sender\n", show("md", "list", "match"))
     eq(result(d.ask(client_name="mx.example.com"))[0], 1, "host name: @.example.com")
-    eq(result(d.ask(client_name="mx.other.org"))[1]["info"], "not listed")
+    code, f = result(d.ask(client_name="mx.other.org"))
+    eq((code, f["info"]), (0, "not listed"))
     d = daemon("[module md]\ntype = ListMailDomain\nparam = sender\ntableWhitelist = md_w\ncacheAll = no\n",
                show("md", "list"), overrides=["database.port=1"])
     code, f = result(d.ask())
@@ -203,8 +204,12 @@ def test_list_dyn_add_check_remove_expiry():
     eq(result(c.ask(sender="b@example.test"))[0], -1)
     d.wait_log(r"expired 1 rows of table dyn", timeout=30)
     eq(db.value("SELECT COUNT(*) FROM dyn"), "0", "hard-expired row deleted by maintenance")
-    d2 = daemon(mod, show("dyn"), overrides=["database.port=1"])
+    rules_down = (show("dyn", call='(operation = "add")', context="add") +
+                  show("dyn", call='(operation = "remove")', context="remove") + show("dyn"))
+    d2 = daemon(mod, rules_down, overrides=["database.port=1"])
     eq(result(d2.ask())[0], 0, "database down")
+    eq(result(d2.ask(policy_context="add"))[0], 0, "database down: add")
+    eq(result(d2.ask(policy_context="remove"))[0], 0, "database down: remove")
 
 
 # ---------------------------------------------------------------- DumpDataDB
@@ -228,8 +233,11 @@ def test_dump_data_db_verbatim_and_ids():
     eq(rows["sender"], "alice@example.test")
     eq(rows["result_dummy_code"], "0", "results of earlier modules")
     check("date" in rows, rows)
-    d3 = daemon(mod, rules, overrides=["database.port=1"])
-    eq(d3.ask(req), "DUNNO", "database down: code 0")
+    d3 = daemon(mod, rules + "rule = true -> WARN code=${dump} info=${dump.info}\n",
+                overrides=["database.port=1"])
+    code, f = result(d3.ask(req))
+    eq(code, 0, "database down: code 0")
+    check(f["info"].startswith("database"), f["info"])
 
 
 def test_dump_data_db_split_by_date_and_records():
