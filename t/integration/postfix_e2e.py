@@ -142,6 +142,7 @@ def test_greylisted_triplet_deferred_then_accepted():
     # After the delay the same triplet passes and the message is delivered.
     time.sleep(2.5)
     r = pf.swaks("sender@grey.test", "user@dest.test")
+    print(transcript(r))
     eq(r.returncode, 0, transcript(r))
     check(re.search(r"^<-  250 2\.0\.0 Ok: queued as ", transcript(r), re.M), transcript(r))
     pf.wait_log(r"discard\[\d+\]: \w+: to=<user@dest\.test>, .*status=sent")
