@@ -19,7 +19,8 @@ import time
 import dnsserver
 from dbtest import result
 from mariadb import MariaDB
-from ppolicytest import TOP_SRCDIR, Client, Daemon, check, encode, eq, free_port, request, run_tests
+from ppolicytest import (TOP_SRCDIR, Client, Daemon, check, encode, eq, free_port, ppolicyd, request, run_tests,
+                         workdir)
 from smtpserver import SmtpResponder
 
 dns = dnsserver.shared()
@@ -404,6 +405,18 @@ def test_schema_file_has_the_table():
     eq([result(d.ask(sender="a@schema.w.verify.test"))[0] for i in range(2)], [2, 2])
     eq(db().sql("SELECT vtype, target, code FROM ppolicy.verification", ), [["mx", "schema.w.verify.test", "2"]])
     check("created table" not in d.log(), d.log())
+
+
+def test_man_page_example_is_valid():
+    with open(os.path.join(TOP_SRCDIR, "man", "ppolicy-modules.5")) as f:
+        sec = f.read().split('.SH "Verification"\n', 1)[1].split("\n.SH ", 1)[0]
+    ex = sec.split(".SS Example\n.nf\n", 1)[1].split("\n.fi", 1)[0]
+    ex = ex.replace("\\-", "-").replace("\\e", "\\")
+    path = os.path.join(workdir(), "ppolicy.conf")
+    with open(path, "w") as f:
+        f.write("[ppolicyd]\n[database]\n" + ex + "\n")
+    r = ppolicyd("-c", path, "-t")
+    eq(r.returncode, 0, ex + r.stderr)
 
 
 run_tests(globals())
