@@ -69,6 +69,16 @@ def code(d, module, value, **kw):
     return ask(d, module, value, **kw)[0]
 
 
+def wait_rcpt(srv, addr, timeout=10):
+    """Wait until the server has received RCPT TO for `addr`."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if "RCPT TO:<%s>" % addr in srv.queries():
+            return
+        time.sleep(0.02)
+    raise AssertionError("RCPT TO:<%s> never arrived: %r" % (addr, srv.queries()))
+
+
 def sessions(srv):
     """The command lines of each SMTP session the server saw."""
     out, cur = [], None
@@ -172,7 +182,7 @@ def test_connection():
     # server listens on the port.
     c, info, t = ask(d, "conn_closed", "alice@c5.w.verify.test")
     eq(c, -3, info)
-    check("refused" in info and t < 1, "%s after %.2f s" % (info, t))
+    check("refused" in info and t < 2, "%s after %.2f s" % (info, t))
     srv2 = SmtpResponder(SCRIPT, port=closed)
     eq(code(d, "conn_closed", "alice@c5.w.verify.test"), 3, "refusal was cached")
     eq(sessions(srv2), [["QUIT"]])
@@ -264,12 +274,12 @@ def test_stall_is_bounded():
     c, info, t = ask(d, "user", "slow@ok.w.verify.test")
     eq(c, 0, info)
     check("timed out" in info and "RCPT TO" in info, info)
-    check(0.9 < t < 2.0, "stalled RCPT answered after %.2f s (timeout 1 s)" % t)
+    check(0.9 < t < 3.0, "stalled RCPT answered after %.2f s (timeout 1 s)" % t)
     # A step timeout beyond the request deadline: the deadline (8 s, minus a
     # reserve) bounds it, and the policy still gets the module's answer.
     c, info, t = ask(d, "patient", "slow@ok.w.verify.test")
     eq(c, 0, info)
-    check(7.0 < t < 8.0, "answered after %.2f s (request_timeout 8 s)" % t)
+    check(7.0 < t < 8.5, "answered after %.2f s (request_timeout 8 s)" % t)
     print("    stalled RCPT: timeout 1 s -> answered after ~1 s; timeout 30 s -> %.2f s" % t)
 
 
@@ -286,10 +296,10 @@ def test_in_flight_limit():
 
     a = threading.Thread(target=slow, args=("one", "a"))
     a.start()
-    time.sleep(0.7)
+    wait_rcpt(srv, "slow@ok.w.verify.test")
     c, info, t = ask(d, "one", "other@ok.w.verify.test")
     eq(c, 0, info)
-    check("maxInFlight" in info and t < 0.5, "%s after %.2f s" % (info, t))
+    check("maxInFlight" in info and t < 1.5, "%s after %.2f s" % (info, t))
     # Another domain is not limited.
     eq(code(d, "one", "x@other.w.verify.test"), 5)
     a.join()
@@ -315,10 +325,7 @@ def test_killed_worker_leaks_no_slot():
                extra="", overrides=["ppolicyd.request_timeout=30s"])
     c = Client(d.port, timeout=60)
     c.send_raw(encode(request(helo_name="one", sender="slow@ok.w.verify.test")))
-    end = time.time() + 10
-    while not any(q.startswith("RCPT") for q in srv.queries()) and time.time() < end:
-        time.sleep(0.05)
-    check(any(q.startswith("RCPT") for q in srv.queries()), "callout never reached RCPT")
+    wait_rcpt(srv, "slow@ok.w.verify.test")
     # Meanwhile the domain is busy ...
     c2, info, _ = ask(d, "one", "other@ok.w.verify.test")
     eq(c2, 0, info)
