@@ -52,8 +52,12 @@ Result dialogue(const CalloutSpec& spec, const MailAddr& m, SmtpClient& smtp) {
   };
   SmtpReply r;
   if (!smtp.command("EHLO " + spec.helo, r, &why)) return failure("EHLO");
-  if (r.kind() == 5 && !smtp.command("HELO " + spec.helo, r, &why)) return failure("HELO");
-  if (r.kind() != 2) return temporary("HELO", r);  // the host refuses us, not the address
+  const char* greeting = "EHLO";
+  if (r.kind() == 5) {  // an old server (502): HELO
+    greeting = "HELO";
+    if (!smtp.command("HELO " + spec.helo, r, &why)) return failure("HELO");
+  }
+  if (r.kind() != 2) return temporary(greeting, r);  // the host refuses us, not the address
 
   if (!smtp.command("MAIL FROM:" + spec.mail_from, r, &why)) return failure("MAIL FROM");
   // RFC 5321 4.5.5: the null sender must be accepted; a domain that refuses

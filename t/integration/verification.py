@@ -221,6 +221,7 @@ def test_domain():
     srv.set_table(dict(SCRIPT, helo="554 5.7.1 go away"))
     c, info, _ = ask(d, "dom", "alice@d5.w.verify.test")
     eq(c, 0, info)
+    check("HELO with 554 5.7.1 go away" in info, info)
     srv.set_table(dict(SCRIPT, mail="451 4.3.0 local problem"))
     c, info, _ = ask(d, "dom", "alice@d5.w.verify.test")
     eq(c, 0, info)
