@@ -119,7 +119,9 @@ bool rate_ok() {
   return ++count <= 10;  // at most 10 libspf2 warnings a minute per worker
 }
 
-[[noreturn]] void on_error(const char* file, int line, const char* msg) {
+// GNU noreturn, not [[noreturn]]: clang makes it part of the type, which
+// SPF_error_handler (declared noreturn) must match.
+__attribute__((noreturn)) void on_error(const char* file, int line, const char* msg) {
   log_error("libspf2: fatal error at %s:%d: %s", file ? file : "?", line, msg ? msg : "");
   std::abort();  // libspf2 cannot continue after SPF_error(); the master replaces the worker
 }
