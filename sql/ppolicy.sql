@@ -106,6 +106,25 @@ CREATE TABLE IF NOT EXISTS dump (
 --     JOIN dump g ON g.id = d.id AND g.`key` = 'result_greylist_code'
 --     WHERE d.`key` = 'date' AND d.value > UTC_TIMESTAMP() - INTERVAL 1 HOUR;
 
+-- ---------------------------------------------------------------- Verification
+-- Module Verification with cacheDB = yes (table = verification, shared by
+-- every instance that names it). One row per vtype (mx, connection, domain,
+-- user) and target (the domain; the address for vtype user): the definitive
+-- answer of a callout (code 2..5 or -2..-5) until `expire` (dbExpirePositive
+-- or dbExpireNegative after it was verified). Temporary failures are never
+-- stored. The table of ppolicy 2.x (param, soft_expire, hard_expire, code,
+-- codeEx) is not used: drop it or rename it away.
+CREATE TABLE IF NOT EXISTS verification (
+  vtype VARBINARY(10) NOT NULL,
+  target VARBINARY(255) NOT NULL,
+  code TINYINT NOT NULL,
+  info VARBINARY(255) NOT NULL,   -- why, e.g. the mail host and its reply
+  created INT UNSIGNED NOT NULL,  -- when it was verified
+  expire INT UNSIGNED NOT NULL,
+  PRIMARY KEY (vtype, target),
+  KEY expire (expire)
+) ENGINE=InnoDB;
+
 -- ---------------------------------------------------------------- lookup tables
 -- List, ListBW, ListMailDomain and LookupDB read tables whose columns come
 -- from their parameters (column / mapping: "NAME:COLUMN [TYPE]", default

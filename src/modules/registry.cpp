@@ -40,6 +40,7 @@ extern const ModuleType k_trap_type;
 // Network-service modules.
 extern const ModuleType k_lookup_ldap_type;
 extern const ModuleType k_p0f_type;
+extern const ModuleType k_verification_type;
 extern const ModuleType k_whois_type;
 
 namespace {
@@ -72,6 +73,7 @@ const ModuleType* const k_types[] = {
     // Network-service modules.
     &k_lookup_ldap_type,
     &k_p0f_type,
+    &k_verification_type,
     &k_whois_type,
 };
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Documentation of the network-service modules (LookupLDAP, P0f, Whois):
+"""Documentation of the network-service modules (LookupLDAP, P0f, Whois,
+Verification):
 `ppolicyd -M TYPE` shows the MODULES parameter names, defaults and return
 codes, its examples are valid configurations, the man page documents every
 parameter, field and return code, and conf/ppolicy.conf's commented examples
@@ -21,6 +22,12 @@ TYPES = {
              "socket": "/var/run/p0f.socket", "version": "3"}, ("1", "0", "-1")),
     "Whois": ({"cacheNegative": "3600", "cachePositive": "3600", "cacheUnknown": "900",
                "test1": "client_address", "param": "client_address"}, ("1", "0", "-1")),
+    "Verification": ({"cacheDB": "no", "cacheNegative": "3600", "cachePositive": "86400", "cacheUnknown": "900",
+                      "dbExpireNegative": "10800", "dbExpirePositive": "2419200", "param": "required",
+                      "saveResult": "yes", "saveResultPrefix": "result_", "table": "verification",
+                      "timeout": "20", "vtype": "mx"},
+                     ("5 (15)", "4 (14)", "3 (13)", "2 (12)", "1", "0", "-1", "-2 (-12)", "-3 (-13)", "-4 (-14)",
+                      "-5 (-15)")),
 }
 
 
@@ -97,7 +104,8 @@ def test_sample_configuration_examples_load():
     with open(path, "w") as f:
         f.write("[ppolicyd]\n" + "\n".join(lines) +
                 "\n[policy main]\nrule = lookup_ldap == -1 && p0f.os == \"Linux\" && whois.country == \"NL\""
-                " && lookup_ldap.mailHost == \"x\" -> REJECT 5.1.1 unknown user\ndefault = DUNNO\n")
+                " && lookup_ldap.mailHost == \"x\" -> REJECT 5.1.1 unknown user\n"
+                "rule = sender != \"\" && verify_sender < 0 -> 450 4.1.8 no mail server\ndefault = DUNNO\n")
     r = ppolicyd("-c", path, "-t")
     eq(r.returncode, 0, r.stderr)
 

@@ -14,7 +14,8 @@ only.
 Script keys (every reply is "CODE text", multi-line "250-a\\n250 b", or a
 special word: "hang" = read, then never answer; "close" = drop the connection):
   greeting      the banner (default "220 mx.test ESMTP scripted")
-  helo          reply to EHLO/HELO (default "250 mx.test")
+  helo          reply to HELO, and to EHLO unless "ehlo" is given (default "250 mx.test")
+  ehlo          reply to EHLO (default: the "helo" reply)
   mail          reply to MAIL FROM (default "250 2.1.0 OK")
   rcpt          {address (lower case, without <>): reply}
   rcpt_default  reply for other recipients (default "250 2.1.5 OK")
@@ -96,7 +97,9 @@ def _serve(d, host, port):
                             return
                     continue
                 verb = line.split(" ", 1)[0].upper()
-                if verb in ("EHLO", "HELO"):
+                if verb == "EHLO":
+                    r = t.get("ehlo", t.get("helo", "250 mx.test"))
+                elif verb == "HELO":
                     r = t.get("helo", "250 mx.test")
                 elif verb == "MAIL":
                     r = t.get("mail", "250 2.1.0 OK")
