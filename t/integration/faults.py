@@ -9,6 +9,7 @@ count. While the load runs, one fault per test:
 
   kill       kill -9 of a random worker every second for 10 s
   mariadb    MariaDB stopped for 20 s, then started again
+  db_kills   MariaDB kills every connection of ppolicyd every 50 ms for 10 s
   dns_stop   the DNS server (and the address ppolicyd asks) stopped, restarted
   dns_slow   the DNS server answers only after the module timeout
   slapd      slapd stopped, then started again
@@ -49,6 +50,9 @@ CONNS = 32
 MIN_WORKERS = 4  # the pool grows to CONNS + 1 (one spare) under load, then shrinks back
 DISTINCT = 50  # clients 10.0.0.0-49, senders, recipients rcpt0-49 (loadgen -D)
 REQUEST_TIMEOUT = 2.0
+DEADLINE = "DUNNO"  # default_action: the answer past request_timeout
+DNS_TIMEOUT = 1.0
+DNS_LATE = 2.5  # the late DNS server answers after this
 COOLDOWN = 2.0
 WARM = 3.0  # seconds of load before the fault
 AFTER = 7.0  # seconds of load after it
@@ -86,7 +90,7 @@ stats_listen = 127.0.0.1:%(stats)d
 [dns]
 nameservers = 127.0.0.1
 port = %(dns)d
-timeout = 300ms
+timeout = %(dns_timeout)dms
 
 [module greylist]
 type = Greylist
@@ -136,12 +140,12 @@ class Rig:
 
     def __init__(self):
         self.dns = dnsserver.shared()
-        self.proxy = DnsProxy(self.dns.port, delay=1.0)
+        self.proxy = DnsProxy(self.dns.port, delay=DNS_LATE)
         self.ldap = Slapd(extra_ldif=LDIF)
         self.stats = free_port()
         conf = db.section(connect_timeout="1s", read_timeout="1s", write_timeout="1s") + CONF % {
             "min": MIN_WORKERS, "timeout": REQUEST_TIMEOUT * 1000, "cooldown": COOLDOWN, "stats": self.stats,
-            "dns": self.proxy.port, "data": DNSBL_FILE, "ldap": self.ldap.uri}
+            "dns": self.proxy.port, "dns_timeout": DNS_TIMEOUT * 1000, "data": DNSBL_FILE, "ldap": self.ldap.uri}
         self.d = Daemon(conf, env=ENV)
         self.d.wait_workers(lambda n: n == MIN_WORKERS, what="min_workers started")
         self.fds0 = self.fds()
@@ -185,12 +189,13 @@ class Rig:
 
 def phase(rig, name, fault, fault_seconds):
     """Run the load, inject `fault` after WARM seconds, account for every
-    request. `fault` returns (start, in_place, end, details): wall-clock
-    times of its start, of the moment it is complete (e.g. the server has
-    exited) and of its end (e.g. the server is back)."""
+    request. `fault` returns (start, in_place, lifting, end, details):
+    wall-clock times of its start, of the moment it is complete (e.g. the
+    server has exited), of the start of its end (e.g. the server starts) and
+    of its end (the server is back)."""
     load = loadphase.Load(rig.d.port, RATE, CONNS, WARM + fault_seconds + AFTER, name, workdir=rig.d.dir)
     time.sleep(WARM)
-    start, in_place, end, details = fault()
+    times = fault()
     # The pool under load: one worker per connection and one spare, again.
     rig.d.wait_workers(lambda n: n == CONNS + 1, timeout=AFTER - 2,
                        what="%s: pool of %d workers under load after the fault" % (name, CONNS + 1))
@@ -204,7 +209,7 @@ def phase(rig, name, fault, fault_seconds):
     eq(rig.strays(), [], "%s: stray processes" % name)
     fds = rig.fds()
     check(fds <= rig.fds0, "%s: the master's fds grew from %d to %d" % (name, rig.fds0, fds))
-    return recs, (start, in_place, end), details
+    return recs, times[:4], times[4]
 
 
 def dos_check(rig, recs):
@@ -260,7 +265,7 @@ def greylist_check(tag, recs):
             zero += 1
             if not NOT_RUN.search(f.get("gi", "")):
                 unknown[key] += 1
-        elif r.status in ("closed", "timeout"):
+        elif g is None:  # no reply, or the deadline's: the module may have run
             unknown[key] += 1
         else:
             raise AssertionError("greylist answered %r" % r.reply)
@@ -290,12 +295,16 @@ def module_codes(recs, field, t0, t1):
 
 
 def module_recovery(recs, field, fault_end):
-    """Seconds after fault_end from which every reply has a non-zero code."""
-    last_zero = None
-    for r in recs:
-        if r.status == "ok" and r.end >= fault_end and loadphase.fields(r.reply).get(field) == "0":
-            last_zero = max(last_zero or 0, r.end)
-    return 0.0 if last_zero is None else last_zero - fault_end
+    """Seconds after fault_end until the first reply with a non-zero code
+    (None: none came)."""
+    for r in sorted(recs, key=lambda r: r.end):
+        if r.status == "ok" and r.end >= fault_end and loadphase.fields(r.reply).get(field) not in (None, "0", "9"):
+            return r.end - fault_end
+    return None
+
+
+def zeros(codes):
+    return sum(1 for c in codes if c == "0")
 
 
 def latency_recovery(recs, fault_end, limit=0.1):
@@ -312,7 +321,7 @@ def wrong_answers(recs):
     question is not)."""
     out = []
     for r in recs:
-        if r.status != "ok":
+        if r.status != "ok" or r.reply == DEADLINE:
             continue
         f = loadphase.fields(r.reply)
         listed = int(r.client.rsplit(".", 1)[1]) % 5 == 0
@@ -326,23 +335,23 @@ def wrong_answers(recs):
 
 def evaluate(rig, name, recs, times, details, field=None, closed_max=0):
     """Assert the per-fault properties; add the line of the table first."""
-    start, in_place, end = times
+    start, in_place, lifting, end = times
     stop = max(r.end for r in recs)
-    ok = [r for r in recs if r.status == "ok"]
     replies = [r for r in recs if r.status in ("ok", "invalid", "unexpected")]
-    invalid = [r for r in replies if r.status != "ok" or not r.reply.startswith("WARN g=")]
+    invalid = [r for r in replies if r.status != "ok" or not (r.reply.startswith("WARN g=") or r.reply == DEADLINE)]
+    deadline = [r for r in replies if r.status == "ok" and r.reply == DEADLINE]
     wrong = wrong_answers(recs)
     closed = [r for r in recs if r.status == "closed"]
     timeouts = [r for r in recs if r.status == "timeout"]
     service = [r.end - r.sent for r in replies]
     due = [r.end - r.due for r in replies]
-    rec_s = loadphase.recovery(recs, end, RATE, stop)
+    rec_s = loadphase.recovery(recs, end, RATE)
     lat_s = latency_recovery(recs, end)
     during = [n for _, n in loadphase.per_second(recs, start, end)]
     mod_rec = module_recovery(recs, field, end) if field else None
     counted, dos_lost, dos_doubled = dos_check(rig, recs)
     triplets, grey_lost, grey_doubled, grey_zero, grey_unknown = greylist_check(name, recs)
-    ROWS.append((name, len(recs), len(replies), len(invalid), len(wrong), len(closed) + len(timeouts),
+    ROWS.append((name, len(recs), len(replies), len(invalid), len(wrong), len(deadline), len(closed) + len(timeouts),
                  percentile_ms(service, 99), max(service) * 1000, percentile_ms(due, 99), max(due) * 1000,
                  min(during or [0]),
                  rec_s, lat_s, mod_rec, "%d/%d/%d" % (triplets, grey_lost, grey_doubled),
@@ -355,19 +364,35 @@ def evaluate(rig, name, recs, times, details, field=None, closed_max=0):
           (name, len(closed), closed_max))
     check(max(service) <= REQUEST_TIMEOUT + 0.5, "%s: slowest reply %.3fs (request_timeout %.1fs)" %
           (name, max(service), REQUEST_TIMEOUT))
-    check(rec_s is not None and rec_s <= 5, "%s: throughput not back to %d req/s within 5 s of the fault's end: %s"
+    # A request past request_timeout gets default_action: valid, but a stall
+    # of ppolicyd if more than a rare one (a busy machine) does.
+    check(len(deadline) <= len(recs) // 200, "%s: %d answers of the deadline (default_action)" %
+          (name, len(deadline)))
+    check(rec_s is not None and rec_s <= 5, "%s: the %d req/s not caught up within 5 s of the fault's end: %s"
           % (name, RATE, loadphase.per_second(recs, end, stop)))
     eq((dos_lost, dos_doubled), (0, 0), "%s: DOS counts lost, doubled" % name)
     eq((grey_lost, grey_doubled), (0, 0), "%s: greylist tries lost, doubled" % name)
     check(triplets > 0, "%s: greylist rows written" % name)
+    # The modules work before the fault (a rare 0: a DNS answer later than
+    # its timeout on a busy machine), the fault shows (0 from all of them),
+    # and the module answers again soon after the fault and from then on.
     for f in ("g", "b", "l"):
         before = module_codes(recs, f, 0, start)
-        check(before and "0" not in before, "%s: module %s answered 0 before the fault" % (name, f))
+        check(before and zeros(before) <= len(before) // 100, "%s: module %s answered 0 before the fault: %s" %
+              (name, f, collections.Counter(before)))
     if field:
-        codes = module_codes(recs, field, in_place + 1.0, end)
-        check(codes and all(c == "0" for c in codes), "%s: the fault did not show: %s" %
+        codes = module_codes(recs, field, in_place + 1.0, lifting)
+        check(codes and zeros(codes) == len(codes), "%s: the fault did not show: %s" %
               (name, collections.Counter(codes)))
-        check(mod_rec <= COOLDOWN + 4, "%s: module answered 0 until %.1fs after the fault" % (name, mod_rec))
+        check(mod_rec is not None and mod_rec <= COOLDOWN + 4, "%s: module answered 0 until %s s after the fault"
+              % (name, mod_rec))
+        after = module_codes(recs, field, end + mod_rec + 1.0, stop + 1)
+        t0 = min(r.due for r in recs)
+        check(zeros(after) <= len(after) // 100, "%s: module %s after its recovery: %s (load from 0 to %.2fs; fault"
+              " %.2f, in place %.2f, lifting %.2f, over %.2f; answers again at %.2f; zeros at %s)" %
+              (name, field, collections.Counter(after), stop - t0, start - t0, in_place - t0, lifting - t0, end - t0,
+               end + mod_rec - t0, ["%.2f %s" % (r.end - t0, r.reply) for r in recs if r.end >= end + mod_rec + 1.0
+                                    and loadphase.fields(r.reply).get(field) == "0"][:3]))
 
 
 def percentile_ms(values, p):
@@ -384,7 +409,8 @@ def test_kill_random_workers():
             os.kill(random.choice(rig.d.workers()), 9)
             kills += 1
             time.sleep(1)
-        return start, start, time.time(), "%d workers killed, 1/s" % kills
+        end = time.time()
+        return start, start, end, end, "%d workers killed, 1/s" % kills
 
     recs, times, details = phase(rig, "kill", fault, 10)
     rig.d.wait_log(r"died by signal 9", count=10)
@@ -403,8 +429,9 @@ def outage(stop, start, seconds, what):
         try:
             time.sleep(max(0.0, seconds - (down - t0)))
         finally:
+            lifting = time.time()
             start()
-        return t0, down, time.time(), "%s down %.1fs" % (what, time.time() - t0)
+        return t0, down, lifting, time.time(), "%s down %.1fs" % (what, time.time() - t0)
 
     return fault
 
@@ -412,6 +439,33 @@ def outage(stop, start, seconds, what):
 def test_mariadb_stopped():
     rig = Rig()
     evaluate(rig, "mariadb", *phase(rig, "mariadb", outage(db.stop, db.start, 20, "MariaDB"), 20), field="g")
+
+
+def test_mariadb_kills_connections():
+    """Every connection of ppolicyd killed by the server (KILL CONNECTION, as
+    by a DBA, a proxy or a failover) every 50 ms for 10 s: a request whose
+    greylist statement already ran must not run it again on a new
+    connection (the tries would be doubled)."""
+    rig = Rig()
+
+    def fault():
+        start = time.time()
+        kills = 0
+        while time.time() < start + 10:
+            ids = [r[0] for r in db.sql("SELECT id FROM information_schema.processlist WHERE user = '%s'" % db.user)]
+            if ids:
+                try:
+                    db.sql(";".join("KILL CONNECTION %s" % i for i in ids))
+                except AssertionError:  # a connection ended meanwhile: the others were killed
+                    pass
+                kills += len(ids)
+            time.sleep(0.05)
+        end = time.time()
+        return start, start, end, end, "%d database connections killed in 10s" % kills
+
+    recs, times, details = phase(rig, "db_kills", fault, 10)
+    evaluate(rig, "db_kills", recs, times, details)
+    check(int(details.split()[0]) >= 100, "connections killed: " + details)
 
 
 def test_dns_stopped():
@@ -439,7 +493,9 @@ def test_dns_answers_late():
             time.sleep(5)
         finally:
             rig.proxy.slow(False)
-        return start, start, time.time(), "DNS answers 1s late (timeout 300ms) for %.1fs" % (time.time() - start)
+        end = time.time()
+        return start, start, end, end, "DNS answers %.1fs late (timeout %.1fs) for %.1fs" % (
+            DNS_LATE, DNS_TIMEOUT, time.time() - start)
 
     evaluate(rig, "dns_slow", *phase(rig, "dns_slow", fault, 5), field="b")
 
@@ -453,17 +509,18 @@ def test_table():
     """The numbers per fault (one line each), for the record."""
     print("    %d req/s over %d connections; request_timeout %.1fs; latency: service = sent to reply, due = from"
           " the request's scheduled time;" % (RATE, CONNS, REQUEST_TIMEOUT))
-    print("    wrong: a module code not of its own request; min/s: fewest replies in a second of the fault; rec: s"
-          " after the fault until throughput >= 80%, lat: until due latency < 100ms, mod: until the module answers"
-          " again; grey: rows/lost/doubled tries, dos: counted/lost/doubled")
-    print("    %-9s %6s %6s %5s %5s %6s %6s %6s %6s %6s %5s %4s %4s %4s %-10s %-13s %s" % (
-        "fault", "sent", "answd", "inval", "wrong", "closed", "p99svc", "maxsvc", "p99due", "maxdue", "min/s", "rec",
-        "lat", "mod", "grey", "dos", "fault"))
+    print("    wrong: a module code not of its own request; dl: answers of the deadline (default_action); min/s:"
+          " fewest replies in a second of the fault; rec: s after the fault until the backlog is gone, lat: until"
+          " every due latency < 100ms, mod: until the module answers again; grey: rows/lost/doubled tries,"
+          " dos: counted/lost/doubled")
+    print("    %-9s %6s %6s %5s %5s %3s %6s %6s %6s %6s %6s %5s %4s %4s %4s %-10s %-13s %s" % (
+        "fault", "sent", "answd", "inval", "wrong", "dl", "closed", "p99svc", "maxsvc", "p99due", "maxdue", "min/s",
+        "rec", "lat", "mod", "grey", "dos", "fault"))
     for row in ROWS:
-        (name, sent, answered, invalid, wrong, closed, p99, mx, p99due, mxdue, mn, rec, lat, mod, grey, dos_,
+        (name, sent, answered, invalid, wrong, dl, closed, p99, mx, p99due, mxdue, mn, rec, lat, mod, grey, dos_,
          details) = row
-        print("    %-9s %6d %6d %5d %5d %6d %6.0f %6.0f %6.0f %6.0f %5d %4s %4.1f %4s %-10s %-13s %s" % (
-            name, sent, answered, invalid, wrong, closed, p99, mx, p99due, mxdue, mn,
+        print("    %-9s %6d %6d %5d %5d %3d %6d %6.0f %6.0f %6.0f %6.0f %5d %4s %4.1f %4s %-10s %-13s %s" % (
+            name, sent, answered, invalid, wrong, dl, closed, p99, mx, p99due, mxdue, mn,
             "-" if rec is None else "%.1f" % rec, lat, "-" if mod is None else "%.1f" % mod, grey, dos_, details))
     check(ROWS, "no fault test produced numbers")
 

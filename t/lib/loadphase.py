@@ -8,7 +8,7 @@ sender, recipient, reply), which this module reads back.
     time.sleep(3); ...inject a fault...
     recs = load.wait()                      # [Rec], in completion order
     per_second(recs, t0, t1)                # replies per 1 s window
-    recovery(recs, t_end, rate, stop)       # seconds until throughput is back
+    recovery(recs, t_end, rate)             # seconds until the backlog is gone
 
 loadgen is built on demand (make -C TOP_BUILDDIR t/bench/loadgen) when a
 test runs outside `make check`, which builds it. The generator is stopped by
@@ -93,21 +93,21 @@ def per_second(recs, t0, t1, step=1.0):
     return out
 
 
-def recovery(recs, fault_end, rate, stop, fraction=0.8):
-    """Seconds after fault_end until every 1 s window up to `stop` holds at
-    least fraction * rate replies (0: it never dropped); None: not recovered."""
-    windows = per_second(recs, fault_end, stop, step=0.25)
-    if not windows:
-        return None
-    last_bad = None
-    for t, n in windows:
-        if n < fraction * rate:
-            last_bad = t
-    if last_bad is None:
-        return 0.0
-    if last_bad + 0.25 + 1.0 > stop:
-        return None
-    return last_bad + 0.25 - fault_end
+def recovery(recs, fault_end, rate, limit_s=0.1, step=0.1):
+    """Seconds after fault_end until the server has caught up with the
+    offered load: the backlog is below limit_s seconds of requests (or one
+    per connection, whichever is more: the requests in flight). None: not
+    caught up before the load ended."""
+    dues = sorted(r.due for r in recs)
+    ends = sorted(r.end for r in recs)
+    stop = ends[-1] if ends else fault_end
+    limit = max(rate * limit_s, 32)
+    t = fault_end
+    while t <= stop:
+        if bisect.bisect_right(dues, t) - bisect.bisect_right(ends, t) < limit:
+            return t - fault_end
+        t += step
+    return None
 
 
 def percentile(values, p):
