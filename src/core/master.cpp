@@ -384,17 +384,23 @@ void Master::tick() {
     return;
   }
   const ServerSettings& s = d_config->server;
-  // Retire surplus idle workers, down to min_workers.
-  int total = 0;
-  for (const auto& [pid, w] : d_workers)
-    if (w.generation == d_generation && !w.retiring) ++total;
+  // Retire surplus idle workers, down to min_workers, but never the last
+  // available one: ensure_workers() would fork its replacement at once (a
+  // steadily busy pool would renew its spare every worker_max_idle).
+  int total = 0, available = 0;
+  for (const auto& [pid, w] : d_workers) {
+    if (w.generation != d_generation || w.retiring) continue;
+    ++total;
+    if (!w.reported || w.state == WorkerState::idle) ++available;
+  }
   for (auto& [pid, w] : d_workers) {
-    if (total <= s.min_workers) break;
+    if (total <= s.min_workers || available <= 1) break;
     if (w.generation != d_generation || w.retiring || !w.reported || w.state != WorkerState::idle) continue;
     if (now - w.since < std::chrono::seconds(s.worker_max_idle_s)) continue;
     w.retiring = true;
     kill(pid, SIGUSR2);
     --total;
+    --available;
   }
   if (d_throttle_ms && now > d_throttle_until + std::chrono::seconds(10)) d_throttle_ms = 0;
   ensure_workers();

@@ -191,12 +191,13 @@ bool Database::run(CheckContext* ctx, const Work& work, std::string& error) {
       error = "database: no time left before the request deadline";
       return false;
     }
-    bool connecting = !d_conn;
+    bool connecting = !d_conn, committing = false;
     auto started = SteadyClock::now();
     try {
       if (!d_conn) d_conn = std::make_unique<DbConnection>(d_settings);
       connecting = false;
       work(*d_conn);
+      committing = true;
       d_conn->commit();
       breakers.success(d_backend, d_services.now());
       return true;
@@ -209,9 +210,11 @@ bool Database::run(CheckContext* ctx, const Work& work, std::string& error) {
         d_conn.reset();  // its statements go with it
         // Reconnect and retry once when the connection was found dead at
         // once (server restarted, idle timeout); not after a timeout (a hung
-        // server would cost the request another wait).
+        // server would cost the request another wait), and not when it was
+        // lost during the COMMIT (the server may have committed: a retry
+        // would do the work twice).
         bool quick = SteadyClock::now() - started < std::chrono::milliseconds(500);
-        if (kind == DbFailure::lost && attempt == 1 && quick) continue;
+        if (kind == DbFailure::lost && attempt == 1 && quick && !committing) continue;
         breakers.failure(d_backend, d_services.now(), what);
         error = "database error: " + what;
         log_limited(what);

@@ -23,8 +23,12 @@
 // its row locks only while the server executes it (no client round trip
 // with a lock held), and a reader never keeps an old REPEATABLE READ
 // snapshot. Work that needs several statements under one lock calls
-// begin(); run() commits it (or rolls it back). Sessions use UTC, strict SQL
-// mode and innodb_lock_wait_timeout = read_timeout.
+// begin(); run() commits it (or rolls it back). Work that is not idempotent
+// must be such a transaction too: after a lost connection run() retries it,
+// and only a transaction is sure to be undone by the server (an autocommit
+// statement may have been applied before the connection was lost; a lost
+// COMMIT is never retried). Sessions use UTC, strict SQL mode and
+// innodb_lock_wait_timeout = read_timeout.
 // Not thread-safe (workers are single-threaded); never shared across fork.
 #pragma once
 

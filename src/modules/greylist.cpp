@@ -247,6 +247,11 @@ class Greylist final : public Module {
   }
 
   GreyOutcome mysql_step(DbConnection& c, const Triplet& tr) {
+    // One transaction (run() commits it): when the connection is lost after
+    // the upsert, the server rolls it back, so run()'s retry on a new
+    // connection cannot count the request twice; and the select reads the
+    // row as our upsert left it (it stays locked until the commit).
+    c.begin();
     auto& up = c.prepare(d_sql_upsert);
     up.setString(1, tr.sender);
     up.setString(2, tr.recipient);
@@ -262,8 +267,6 @@ class Greylist final : public Module {
     sel.setString(3, tr.client);
     std::unique_ptr<sql::ResultSet> rs(sel.executeQuery());
     if (!rs->next()) throw std::runtime_error("greylist row vanished right after its upsert");
-    // A concurrent request for the same triplet may have updated the row in
-    // between: its outcome is ours or a later state of the same triplet.
     GreyOutcome o;
     int last = rs->getInt(1);
     uint32_t first_seen = rs->getUInt(2), now = rs->getUInt(3);

@@ -15,7 +15,9 @@
 // far less CPU than the server it measures.
 //
 // Output: a human summary on stdout (unless -q) and one machine-readable
-// line: "loadgen key=value ..." or, with -j, one JSON object.
+// line: "loadgen key=value ..." or, with -j, one JSON object. With -L FILE,
+// also one line per request (times, outcome, request keys, reply), so that a
+// fault-injection test can tell what every request got and when.
 // Exit status: 0 all replies valid (and expected), 1 errors counted, 2 usage.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -38,6 +40,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -62,10 +65,28 @@ struct Options {
   bool json = false;
   bool quiet = false;
   std::string label;
+  std::string log_path;  // -L: one line per request
+  std::string tag;       // -K: put into sender domains (distinct keys per run)
 };
 
 Options g_opt;
 std::atomic<bool> g_stop{false};
+
+// -L: the request log, shared by the threads. Times are wall-clock seconds
+// (derived from the steady clock and one wall-clock reading at start), so a
+// test can compare them with the times it injected faults at.
+FILE* g_log = nullptr;
+std::mutex g_log_mutex;
+Clock::time_point g_steady0;
+double g_wall0 = 0;
+double wall(Clock::time_point t) {
+  return g_wall0 + std::chrono::duration<double>(t - g_steady0).count();
+}
+std::string num6(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.6f", v);
+  return b;
+}
 
 // Latency histogram in microseconds: exact below 1024 us, then 512
 // sub-buckets per power of two (0.2% precision), up to ~70 minutes.
@@ -156,10 +177,32 @@ bool expected(std::string_view a) {
   return a == e;
 }
 
+// The client, sender and recipient of request number k (numbers below -D).
+struct Keys {
+  uint64_t c = 0, s = 0, r = 0;
+};
+
+std::string client_of(const Keys& k) {
+  char b[32];
+  std::snprintf(b, sizeof b, "10.%u.%u.%u", static_cast<unsigned>((k.c >> 16) & 255),
+                static_cast<unsigned>((k.c >> 8) & 255), static_cast<unsigned>(k.c & 255));
+  return b;
+}
+std::string sender_of(const Keys& k) {
+  char b[160];
+  std::snprintf(b, sizeof b, "user%llu@sender%llu.%s%stest", static_cast<unsigned long long>(k.s),
+                static_cast<unsigned long long>(k.s % 997), g_opt.tag.c_str(),
+                g_opt.tag.empty() ? "" : ".");
+  return b;
+}
+std::string recipient_of(const Keys& k) {
+  return "rcpt" + std::to_string(k.r) + "@example.org";
+}
+
 // One realistic RCPT request (Postfix 3.7 attribute set). Request number k
 // picks client, sender and recipient with different strides so that the
 // triples vary too; queue_id/instance change like in a real session.
-void build_request(std::string& out, uint64_t k) {
+void build_request(std::string& out, uint64_t k, Keys* keys) {
   // Scrambled (splitmix64), so that a cache smaller than the number of
   // distinct values still hits (a cyclic order would defeat any LRU).
   auto mix = [](uint64_t x) {
@@ -170,26 +213,24 @@ void build_request(std::string& out, uint64_t k) {
   };
   uint64_t d = static_cast<uint64_t>(g_opt.distinct);
   uint64_t c = mix(k) % d, s = mix(k ^ 0x5555) % d, r = mix(k ^ 0xaaaa) % d;
-  char buf[1600];
+  *keys = Keys{c, s, r};
+  std::string client = client_of(*keys), sender = sender_of(*keys), recipient = recipient_of(*keys);
+  char buf[1800];
   int n = std::snprintf(
       buf, sizeof buf,
       "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
-      "client_address=10.%u.%u.%u\nclient_name=mx%llu.client.test\nclient_port=%u\n"
+      "client_address=%s\nclient_name=mx%llu.client.test\nclient_port=%u\n"
       "reverse_client_name=mx%llu.client.test\nserver_address=127.0.0.1\nserver_port=25\n"
-      "helo_name=mx%llu.client.test\nsender=user%llu@sender%llu.test\nrecipient=rcpt%llu@example."
-      "org\n"
+      "helo_name=mx%llu.client.test\nsender=%s\nrecipient=%s\n"
       "recipient_count=%llu\nqueue_id=%s\ninstance=%llx.%llx.0\nsize=%llu\netrn_domain=\nstress=\n"
       "sasl_method=\nsasl_username=\nsasl_sender=\nccert_subject=\nccert_issuer=\nccert_"
       "fingerprint=\n"
       "ccert_pubkey_fingerprint=\nencryption_protocol=TLSv1.3\nencryption_cipher=TLS_AES_256_GCM_"
       "SHA384\n"
       "encryption_keysize=256\npolicy_context=\n\n",
-      static_cast<unsigned>((c >> 16) & 255), static_cast<unsigned>((c >> 8) & 255),
-      static_cast<unsigned>(c & 255), static_cast<unsigned long long>(c),
-      static_cast<unsigned>(1024 + k % 60000), static_cast<unsigned long long>(c),
-      static_cast<unsigned long long>(c), static_cast<unsigned long long>(s),
-      static_cast<unsigned long long>(s % 997), static_cast<unsigned long long>(r),
-      static_cast<unsigned long long>(k % 3), (k % 3) ? "4Xy1Zq2LmNp3" : "",
+      client.c_str(), static_cast<unsigned long long>(c), static_cast<unsigned>(1024 + k % 60000),
+      static_cast<unsigned long long>(c), static_cast<unsigned long long>(c), sender.c_str(),
+      recipient.c_str(), static_cast<unsigned long long>(k % 3), (k % 3) ? "4Xy1Zq2LmNp3" : "",
       static_cast<unsigned long long>(k / 3), static_cast<unsigned long long>(c),
       static_cast<unsigned long long>((k % 3) ? 4096 + k % 100000 : 0));
   out.assign(buf, static_cast<size_t>(n));
@@ -201,6 +242,8 @@ struct Conn {
   size_t out_off = 0;
   std::string in;
   Clock::time_point started{};   // when the request was due (rate) or sent
+  Clock::time_point sent{};      // when it was sent
+  Keys keys;                     // of the outstanding request (-L)
   bool waiting = false;          // a request is outstanding
   Clock::time_point retry_at{};  // reconnect not before
 };
@@ -226,6 +269,7 @@ class Worker {
   void on_writable(Conn& c);
   bool want_more() const { return d_left != 0 && !g_stop; }
   void error(const char* what, const std::string& detail);
+  void log(const Conn& c, const char* status, Clock::time_point end, std::string_view reply);
 
   int d_first;
   std::vector<Conn> d_conns;
@@ -240,6 +284,21 @@ class Worker {
 
 void Worker::error(const char* what, const std::string& detail) {
   if (counters.first_error.empty()) counters.first_error = std::string(what) + ": " + detail;
+}
+
+// One line per request: due, sent and end times, outcome, client, sender,
+// recipient, the reply's action value (or "-"); tab-separated.
+void Worker::log(const Conn& c, const char* status, Clock::time_point end, std::string_view reply) {
+  if (!g_log) return;
+  std::string line = num6(wall(c.started)) + "\t" + num6(wall(c.sent)) + "\t" + num6(wall(end)) +
+                     "\t" + status + "\t" + client_of(c.keys) + "\t" + sender_of(c.keys) + "\t" +
+                     recipient_of(c.keys) + "\t";
+  for (char ch : reply.substr(0, 1000))
+    line += ch == '\t' || ch == '\n' ? ' ' : ch;
+  if (reply.empty()) line += "-";
+  line += "\n";
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  std::fwrite(line.data(), 1, line.size(), g_log);
 }
 
 bool Worker::open(Conn& c) {
@@ -281,6 +340,12 @@ bool Worker::open(Conn& c) {
 }
 
 void Worker::drop(Conn& c, uint64_t* counter, const char* why) {
+  if (c.waiting && counter)
+    log(c,
+        counter == &counters.timeouts  ? "timeout"
+        : counter == &counters.invalid ? "invalid"
+                                       : "closed",
+        Clock::now(), {});
   if (counter) {
     ++*counter;
     error(why, "connection " + std::to_string(d_first + (&c - d_conns.data())));
@@ -294,7 +359,9 @@ void Worker::drop(Conn& c, uint64_t* counter, const char* why) {
 void Worker::start_request(Conn& c, Clock::time_point now) {
   if (d_left > 0) --d_left;
   build_request(c.out,
-                d_seq++ * static_cast<uint64_t>(g_opt.threads) + static_cast<uint64_t>(d_first));
+                d_seq++ * static_cast<uint64_t>(g_opt.threads) + static_cast<uint64_t>(d_first),
+                &c.keys);
+  c.sent = now;
   c.out_off = 0;
   c.waiting = true;
   if (d_rate > 0) {
@@ -354,15 +421,19 @@ void Worker::on_readable(Conn& c, Clock::time_point now) {
   c.waiting = false;
   // The first line must be action=...; other lines are tolerated.
   std::string_view first = reply.substr(0, reply.find('\n'));
+  const char* status = "ok";
   if (first.substr(0, 7) != "action=" || !valid_action(first.substr(7))) {
     ++counters.invalid;
+    status = "invalid";
     error("invalid reply", std::string(reply.substr(0, 200)));
   } else if (!expected(first.substr(7))) {
     ++counters.unexpected;
+    status = "unexpected";
     error("unexpected action", std::string(first.substr(7, 200)));
   } else {
     ++counters.ok;
   }
+  log(c, status, now, first.substr(0, 7) == "action=" ? first.substr(7) : reply);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count();
   hist.add(static_cast<uint64_t>(std::max<int64_t>(us, 0)));
   c.in.clear();
@@ -458,6 +529,11 @@ void usage() {
                "  -T MS        reply timeout; later replies count as timeouts (30000)\n"
                "  -e ACTION    expected action (\"DUNNO\", or a prefix ending in '*')\n"
                "  -l LABEL     label copied into the result line\n"
+               "  -K TAG       put TAG into every sender domain (userN@senderM.TAG.test), so\n"
+               "               that runs use distinct keys\n"
+               "  -L FILE      write one line per request to FILE: due, sent and end time\n"
+               "               (wall clock, s), ok|invalid|unexpected|closed|timeout, client,\n"
+               "               sender, recipient, reply action (or -); tab-separated\n"
                "  -j           result as one JSON line instead of key=value\n"
                "  -q           no human summary\n");
   std::exit(2);
@@ -467,7 +543,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   int ch;
-  while ((ch = getopt(argc, argv, "H:p:U:c:t:n:d:r:D:T:e:l:jqh")) != -1) {
+  while ((ch = getopt(argc, argv, "H:p:U:c:t:n:d:r:D:T:e:l:K:L:jqh")) != -1) {
     switch (ch) {
       case 'H':
         g_opt.host = optarg;
@@ -505,6 +581,12 @@ int main(int argc, char** argv) {
       case 'l':
         g_opt.label = optarg;
         break;
+      case 'K':
+        g_opt.tag = optarg;
+        break;
+      case 'L':
+        g_opt.log_path = optarg;
+        break;
       case 'j':
         g_opt.json = true;
         break;
@@ -524,6 +606,17 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  if (!g_opt.log_path.empty()) {
+    g_log = std::fopen(g_opt.log_path.c_str(), "w");
+    if (!g_log) {
+      std::fprintf(stderr, "loadgen: %s: %s\n", g_opt.log_path.c_str(), std::strerror(errno));
+      return 2;
+    }
+    setvbuf(g_log, nullptr, _IOFBF, 1 << 20);
+  }
+  g_steady0 = Clock::now();
+  g_wall0 =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
   auto end = Clock::now() + std::chrono::milliseconds(static_cast<long>(g_opt.duration_s * 1000));
   std::vector<std::unique_ptr<Worker>> workers;
@@ -541,6 +634,11 @@ int main(int argc, char** argv) {
     threads.emplace_back([&w] { w->run(); });
   for (auto& t : threads)
     t.join();
+
+  if (g_log && std::fclose(g_log) != 0) {
+    std::fprintf(stderr, "loadgen: %s: %s\n", g_opt.log_path.c_str(), std::strerror(errno));
+    return 2;
+  }
 
   Histogram h;
   Counters c;

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The worker pool: it grows to serve 200 concurrent persistent connections
 (one worker each, as Postfix smtpd processes hold them), shrinks back to
-min_workers when they go, replaces a worker killed while busy without
-disturbing other connections, and throttles workers that die at once."""
+min_workers when they go, keeps its one spare while the others are busy
+(instead of renewing it every worker_max_idle), replaces a worker killed
+while busy without disturbing other connections, and throttles workers that
+die at once."""
 
 import os
 import signal
@@ -61,6 +63,25 @@ def test_200_concurrent_connections_then_shrink():
     # Surplus idle workers exit after worker_max_idle (2 s), down to min_workers.
     d.wait_workers(lambda n: n <= 3 + 1, timeout=30, what="pool shrinking to min_workers")
     eq(d.ask(sender="reject@example.test"), "REJECT go away")
+
+
+def test_busy_pool_keeps_its_spare():
+    """Every worker but one holds a connection: the idle one is the spare
+    that takes the next connection. It must not be retired after
+    worker_max_idle only to be forked again at once (that renewed the spare,
+    with its database and LDAP connections, every worker_max_idle forever)."""
+    d = Daemon(CONFIG)
+    clients = [d.client() for _ in range(5)]
+    for c in clients:
+        eq(c.ask(), "OK")
+    d.wait_workers(lambda n: n == 6, what="5 busy workers and one spare")
+    before = d.workers()
+    time.sleep(3 * 2 + 1.5)  # three times worker_max_idle, and a tick
+    eq(d.workers(), before, "the pool's workers after 3 x worker_max_idle")
+    for c in clients:
+        eq(c.ask(), "OK")
+        c.close()
+    d.wait_workers(lambda n: n == 3, timeout=30, what="pool shrinking to min_workers")
 
 
 def test_kill_busy_worker_replaced_others_undisturbed():
