@@ -74,7 +74,12 @@ class MariaDB:
         with open(os.path.join(self.dir, "install-db.log"), "wb") as log:
             rc = subprocess.call([INSTALL_DB] + self._common() +
                                  ["--auth-root-authentication-method=normal", "--skip-test-db",
-                                  "--skip-name-resolve"], stdout=log, stderr=log)
+                                  "--skip-name-resolve",
+                                  # Its own temporary directory: a server starting
+                                  # removes the #sql* files of its tmpdir, and
+                                  # tests run in parallel (the default /tmp is shared).
+                                  "--tmpdir=" + os.path.join(self.dir, "tmp")],
+                                 stdout=log, stderr=log)
         if rc != 0:
             raise AssertionError("mariadb-install-db failed:\n" +
                                  open(os.path.join(self.dir, "install-db.log")).read()[-3000:])
