@@ -218,7 +218,15 @@ void Master::start() {
 }
 
 void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
+  // Until the worker has its own handlers, the master's (libevent's) would
+  // swallow a signal sent to it: a SIGTERM in that window was lost and the
+  // stop waited stop_timeout for this worker. Blocked, it stays pending
+  // until the worker waits with its own handlers in place.
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
   pid_t pid = fork();
+  if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     log_warn("fork: %s", std::strerror(errno));
     return;

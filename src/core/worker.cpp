@@ -309,9 +309,10 @@ void Worker::run() {
   sigemptyset(&block);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGUSR2);
-  sigprocmask(SIG_BLOCK, &block, &d_waitmask);
-  sigdelset(&d_waitmask, SIGTERM);
-  sigdelset(&d_waitmask, SIGUSR2);
+  // The master forked us with every signal blocked (see Master::spawn):
+  // from here only TERM and USR2 stay blocked outside the waits.
+  sigprocmask(SIG_SETMASK, &block, nullptr);
+  sigemptyset(&d_waitmask);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_NAME, "ppolicyd-worker");
   std::string pre = "action=" + d_config.server.default_action + "\n\n";
