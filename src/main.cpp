@@ -22,11 +22,11 @@
 #include "conf/config.hpp"
 #include "config.h"
 #include "core/cli.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "core/master.hpp"
 #include "core/privs.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 #ifndef PPOLICY_CONFIG
 #define PPOLICY_CONFIG "/etc/ppolicy/ppolicy.conf"

@@ -9,14 +9,14 @@
 
 #include "conf/ini.hpp"
 #include "conf/sections.hpp"
-#include "core/listener.hpp"
+#include "base/listen_spec.hpp"
 #include "dns/resolver.hpp"
 #include "policy/action.hpp"
 #include "policy/compile.hpp"
 #include "policy/parser.hpp"
 #include "proto/request.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "conf/option.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "modules/module.hpp"
 #include "policy/ast.hpp"
 #include "shm/stats.hpp"
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 namespace ppolicy {
 

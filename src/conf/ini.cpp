@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "config.h"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -14,7 +14,7 @@
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
 #include "shm/segment.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

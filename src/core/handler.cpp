@@ -2,10 +2,10 @@
 #include "core/handler.hpp"
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "proto/request.hpp"
 #include "shm/stats.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Listener specifications ("inet:127.0.0.1:10030", "inet:[::1]:10030",
-// "unix:/run/ppolicyd/ppolicyd.sock") and binding them in the master, before
+// Binding the listeners (base/listen_spec.hpp) in the master, before
 // privileges are dropped. Workers inherit the listening sockets by fork.
 #pragma once
 
@@ -11,17 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/listen_spec.hpp"
+
 namespace ppolicy {
-
-struct ListenSpec {
-  bool unix_socket = false;
-  std::string host;  // numeric address (no brackets)
-  int port = 0;
-  std::string path;  // unix socket path
-  std::string text;  // canonical form, what requests report as their listener
-
-  static std::optional<ListenSpec> parse(std::string_view spec, std::string* why);
-};
 
 struct Listener {
   ListenSpec spec;

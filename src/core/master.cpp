@@ -14,7 +14,7 @@
 #include <map>
 
 #include "core/listener.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "core/privs.hpp"
 #include "core/proto_master.hpp"
 #include "core/stats_http.hpp"
@@ -22,7 +22,7 @@
 #include "core/worker.hpp"
 #include "modules/services.hpp"
 #include "shm/segment.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/listener.hpp"
-#include "core/log.hpp"
-#include "util/strings.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

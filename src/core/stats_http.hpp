@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 struct event_base;
 struct evhttp;

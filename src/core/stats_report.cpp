@@ -5,10 +5,10 @@
 #include <ctime>
 #include <map>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "shm/breaker.hpp"
 #include "shm/segment.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

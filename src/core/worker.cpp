@@ -17,13 +17,13 @@
 
 #include "conf/config.hpp"
 #include "core/handler.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "core/proto_master.hpp"
 #include "modules/services.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
 #include "shm/segment.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -7,7 +7,7 @@
 #include "db/identifiers.hpp"
 #include "db/param_values.hpp"
 #include "db/schema.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

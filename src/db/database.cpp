@@ -12,9 +12,9 @@
 #include <ctime>
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "modules/module.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

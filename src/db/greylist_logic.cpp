@@ -4,8 +4,8 @@
 #include <cctype>
 #include <cstring>
 
-#include "util/net.hpp"
-#include "util/strings.hpp"
+#include "base/net.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

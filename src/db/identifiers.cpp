@@ -7,7 +7,7 @@
 
 #include "conf/error.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -10,11 +10,12 @@
 #include <cstring>
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
+#include "base/codec.hpp"
 #include "db/database.hpp"
 #include "db/schema.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -29,36 +30,23 @@ std::string join_key(const std::vector<std::string>& key) {
 }
 
 std::string encode_row(bool found, const DbRow& row) {
-  std::string out(1, found ? '1' : '0');
-  for (const auto& [k, v] : row) {
-    uint32_t a = static_cast<uint32_t>(k.size()), b = static_cast<uint32_t>(v.size());
-    out.append(reinterpret_cast<const char*>(&a), 4).append(k);
-    out.append(reinterpret_cast<const char*>(&b), 4).append(v);
-  }
+  std::string out;
+  ByteWriter w(out);
+  w.u8(found ? '1' : '0');
+  for (const auto& [k, v] : row) w.str(k).str(v);
   return out;
 }
 
 bool decode_row(std::string_view in, bool& found, DbRow& row) {
-  if (in.empty()) return false;
-  found = in[0] == '1';
-  in.remove_prefix(1);
+  ByteReader rd(in);
+  found = rd.u8() == '1';
   row.clear();
-  auto str = [&](std::string& s) {
-    uint32_t n;
-    if (in.size() < 4) return false;
-    std::memcpy(&n, in.data(), 4);
-    in.remove_prefix(4);
-    if (in.size() < n) return false;
-    s.assign(in.data(), n);
-    in.remove_prefix(n);
-    return true;
-  };
-  while (!in.empty()) {
-    std::string k, v;
-    if (!str(k) || !str(v)) return false;
+  while (rd.ok() && !rd.done()) {
+    std::string k(rd.str());
+    std::string v(rd.str());
     row.emplace_back(std::move(k), std::move(v));
   }
-  return true;
+  return rd.ok();
 }
 
 bool numeric_type(const std::string& t) {

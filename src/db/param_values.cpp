@@ -2,7 +2,7 @@
 #include "db/param_values.hpp"
 
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

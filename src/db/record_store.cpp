@@ -9,7 +9,7 @@
 #include "db/schema.hpp"
 #include "modules/module.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

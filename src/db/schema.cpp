@@ -9,10 +9,10 @@
 #include <memory>
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

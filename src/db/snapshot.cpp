@@ -10,7 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "util/strings.hpp"
+#include "base/codec.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -18,43 +19,13 @@ namespace {
 constexpr char k_magic[8] = {'P', 'P', 'S', 'N', 'A', 'P', '0', '1'};
 constexpr uint32_t k_null = 0xffffffffu;
 
-void put32(std::string& out, uint32_t v) {
-  out.append(reinterpret_cast<const char*>(&v), 4);
+// A reader at byte `pos` of the mapped file (failing at once past its end).
+ByteReader reader_at(const unsigned char* base, size_t size, size_t pos) {
+  std::string_view all(reinterpret_cast<const char*>(base), size);
+  ByteReader r(pos <= size ? all.substr(pos) : std::string_view());
+  if (pos > size) r.bytes(1);
+  return r;
 }
-void put64(std::string& out, uint64_t v) {
-  out.append(reinterpret_cast<const char*>(&v), 8);
-}
-void put_str(std::string& out, std::string_view s) {
-  put32(out, static_cast<uint32_t>(s.size()));
-  out.append(s);
-}
-
-// Bounds-checked reading of the mapped file.
-struct Cursor {
-  const unsigned char* base;
-  size_t size, pos;
-  bool ok = true;
-  bool need(size_t n) {
-    if (!ok || pos > size || size - pos < n) ok = false;
-    return ok;
-  }
-  uint32_t u32() {
-    uint32_t v = 0;
-    if (need(4)) std::memcpy(&v, base + pos, 4), pos += 4;
-    return v;
-  }
-  uint64_t u64() {
-    uint64_t v = 0;
-    if (need(8)) std::memcpy(&v, base + pos, 8), pos += 8;
-    return v;
-  }
-  std::string_view bytes(size_t n) {
-    if (!need(n)) return {};
-    std::string_view s(reinterpret_cast<const char*>(base) + pos, n);
-    pos += n;
-    return s;
-  }
-};
 
 bool write_all(int fd, const std::string& data) {
   size_t done = 0;
@@ -78,24 +49,23 @@ bool write_snapshot(const std::string& path, uint64_t fingerprint,
                          [](const SnapshotRow& a, const SnapshotRow& b) { return a.key == b.key; }),
              rows.end());
   std::string head(k_magic, sizeof k_magic);
-  put64(head, fingerprint);
-  put64(head, static_cast<uint64_t>(time(nullptr)));
-  put32(head, static_cast<uint32_t>(columns.size()));
-  for (const auto& c : columns)
-    put_str(head, c);
-  put32(head, static_cast<uint32_t>(rows.size()));
+  ByteWriter h(head);
+  h.u64(fingerprint).u64(static_cast<uint64_t>(time(nullptr))).u32(static_cast<uint32_t>(columns.size()));
+  for (const auto& c : columns) h.str(c);
+  h.u32(static_cast<uint32_t>(rows.size()));
   size_t data_start = head.size() + 8 * rows.size();
   std::string index, data;
   index.reserve(8 * rows.size());
+  ByteWriter x(index), d(data);
   for (const auto& r : rows) {
-    put64(index, data_start + data.size());
-    put_str(data, r.key);
+    x.u64(data_start + data.size());
+    d.str(r.key);
     for (size_t i = 0; i < columns.size(); ++i) {
       const auto& v = i < r.values.size() ? r.values[i] : std::nullopt;
       if (v)
-        put_str(data, *v);
+        d.str(*v);
       else
-        put32(data, k_null);
+        d.u32(k_null);
     }
   }
   std::string tmp = path + ".tmp." + std::to_string(getpid());
@@ -115,14 +85,13 @@ bool write_snapshot(const std::string& path, uint64_t fingerprint,
 long snapshot_age(const std::string& path, uint64_t fingerprint) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  unsigned char head[24];
+  char head[24];
   ssize_t r = read(fd, head, sizeof head);
   close(fd);
-  uint64_t fp, created;
-  if (r != static_cast<ssize_t>(sizeof head) || std::memcmp(head, k_magic, 8) != 0) return -1;
-  std::memcpy(&fp, head + 8, 8);
-  std::memcpy(&created, head + 16, 8);
-  if (fp != fingerprint) return -1;
+  ByteReader c(std::string_view(head, r > 0 ? static_cast<size_t>(r) : 0));
+  std::string_view magic = c.bytes(8);
+  uint64_t fp = c.u64(), created = c.u64();
+  if (!c.ok() || magic != std::string_view(k_magic, 8) || fp != fingerprint) return -1;
   long age = static_cast<long>(time(nullptr)) - static_cast<long>(created);
   return age < 0 ? 0 : age;
 }
@@ -155,20 +124,19 @@ bool SnapshotReader::map() {
   d_size = static_cast<size_t>(st.st_size);
   d_ino = st.st_ino;
   d_mtime = st.st_mtime;
-  Cursor c{d_base, d_size, 0};
+  ByteReader c = reader_at(d_base, d_size, 0);
   std::string_view magic = c.bytes(8);
   uint64_t fp = c.u64();
   d_created = c.u64();
   uint32_t ncols = c.u32();
-  if (!c.ok || magic != std::string_view(k_magic, 8) || fp != d_fingerprint || ncols > 4096) {
+  if (!c.ok() || magic != std::string_view(k_magic, 8) || fp != d_fingerprint || ncols > 4096) {
     unmap();
     return false;
   }
-  for (uint32_t i = 0; i < ncols && c.ok; ++i)
-    d_columns.emplace_back(c.bytes(c.u32()));
+  for (uint32_t i = 0; i < ncols && c.ok(); ++i) d_columns.emplace_back(c.str());
   d_rows = c.u32();
-  d_index = c.pos;
-  if (!c.ok || !c.need(8 * static_cast<size_t>(d_rows))) {
+  d_index = d_size - c.left();
+  if (!c.ok() || c.left() < 8 * static_cast<size_t>(d_rows)) {
     unmap();
     return false;
   }
@@ -193,17 +161,19 @@ bool SnapshotReader::available(time_t now) {
 bool SnapshotReader::find(std::string_view key,
                           std::vector<std::optional<std::string>>& values) const {
   if (!d_base) return false;
-  auto row_key = [&](uint32_t i, Cursor& c) -> std::string_view {
-    c.pos = d_index + 8 * static_cast<size_t>(i);
-    c.pos = static_cast<size_t>(c.u64());
-    return c.bytes(c.u32());
+  // The reader is left after the key, at the row's values.
+  auto row_key = [&](uint32_t i, ByteReader& c) -> std::string_view {
+    ByteReader slot = reader_at(d_base, d_size, d_index + 8 * static_cast<size_t>(i));
+    uint64_t at = slot.u64();
+    c = reader_at(d_base, d_size, slot.ok() ? static_cast<size_t>(at) : d_size + 1);
+    return c.str();
   };
   uint32_t lo = 0, hi = d_rows;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    Cursor c{d_base, d_size, 0};
+    ByteReader c({});
     std::string_view k = row_key(mid, c);
-    if (!c.ok) return false;  // a damaged file: treat as not found
+    if (!c.ok()) return false;  // a damaged file: treat as not found
     if (k < key) {
       lo = mid + 1;
     } else if (key < k) {
@@ -217,7 +187,7 @@ bool SnapshotReader::find(std::string_view key,
         else
           values.emplace_back(std::string(c.bytes(n)));
       }
-      return c.ok;
+      return c.ok();
     }
   }
   return false;

@@ -8,10 +8,10 @@
 #include <stdexcept>
 
 #include "conf/error.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "dns/resolver.hpp"
-#include "policy/value.hpp"
-#include "util/strings.hpp"
+#include "base/value.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy::dns {
 namespace {

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "conf/option.hpp"
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 namespace ppolicy::dns {
 

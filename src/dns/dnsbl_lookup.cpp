@@ -6,8 +6,8 @@
 #include <set>
 #include <unordered_map>
 
-#include "core/log.hpp"
-#include "util/strings.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy::dns {
 namespace {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/value.hpp"
+#include "base/value.hpp"
 
 namespace ppolicy::dns {
 

@@ -14,8 +14,8 @@
 #include <set>
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
-#include "util/strings.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy::dns {
 namespace {

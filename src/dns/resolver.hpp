@@ -33,7 +33,7 @@
 #include "conf/option.hpp"
 #include "modules/module.hpp"
 #include "modules/services.hpp"
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 struct dns_ctx;
 struct dns_query;

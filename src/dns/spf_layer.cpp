@@ -16,7 +16,7 @@ extern "C" {
 #include <cstring>
 #include <ctime>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 
 namespace ppolicy::dns {
 namespace {

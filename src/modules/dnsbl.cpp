@@ -8,7 +8,7 @@
 #include "dns/dnsbl_lookup.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

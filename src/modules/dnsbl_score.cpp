@@ -7,12 +7,12 @@
 // answer), and only when no list answered at all is the result 0.
 #include <cmath>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "dns/dnsbl_data.hpp"
 #include "dns/dnsbl_lookup.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

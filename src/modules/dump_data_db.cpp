@@ -21,13 +21,13 @@
 #include <ctime>
 #include <set>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -12,10 +12,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -41,7 +41,7 @@
 #include "modules/module.hpp"
 #include "proto/request.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

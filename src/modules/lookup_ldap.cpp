@@ -10,7 +10,7 @@
 #include "modules/module.hpp"
 #include "net/ldap_client.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -34,16 +34,15 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "conf/option.hpp"
-#include "policy/value.hpp"
+#include "base/value.hpp"
 
 namespace ppolicy {
 
 class Config;
 class Request;
 class Services;
-
-using SteadyClock = std::chrono::steady_clock;
 
 struct Result {
   int code = 0;

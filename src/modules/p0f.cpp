@@ -15,7 +15,7 @@
 #include "net/p0f_proto.hpp"
 #include "net/socket_io.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

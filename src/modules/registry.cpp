@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "modules/module.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "modules/module.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -21,11 +21,11 @@ extern "C" {
 #include <spf2/spf.h>
 }
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "dns/spf_layer.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

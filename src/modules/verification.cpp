@@ -46,7 +46,7 @@
 #include "net/inflight.hpp"
 #include "net/smtp_client.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

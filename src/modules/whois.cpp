@@ -16,8 +16,8 @@
 #include "net/socket_io.hpp"
 #include "net/whois_text.hpp"
 #include "proto/request.hpp"
-#include "util/net.hpp"
-#include "util/strings.hpp"
+#include "base/net.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -9,7 +9,7 @@
 #include "modules/services.hpp"
 #include "net/resolve_host.hpp"
 #include "net/smtp_client.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

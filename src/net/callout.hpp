@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "modules/module.hpp"
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 namespace ppolicy {
 

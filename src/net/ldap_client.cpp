@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/log.hpp"
-#include "util/strings.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 namespace ppolicy {
 

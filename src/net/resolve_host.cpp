@@ -11,7 +11,7 @@
 #include <list>
 #include <memory>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

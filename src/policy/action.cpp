@@ -3,7 +3,7 @@
 
 #include <cctype>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

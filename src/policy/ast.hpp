@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "modules/module.hpp"
-#include "policy/value.hpp"
+#include "base/value.hpp"
 
 namespace ppolicy {
 

@@ -2,11 +2,11 @@
 #include "policy/compile.hpp"
 
 #include "conf/config.hpp"
-#include "core/listener.hpp"
+#include "base/listen_spec.hpp"
 #include "policy/action.hpp"
 #include "policy/parser.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -4,13 +4,13 @@
 #include <cmath>
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "modules/services.hpp"
 #include "policy/action.hpp"
 #include "proto/request.hpp"
 #include "shm/stats.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

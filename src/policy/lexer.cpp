@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "util/net.hpp"
-#include "util/strings.hpp"
+#include "base/net.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -3,7 +3,7 @@
 
 #include "conf/config.hpp"
 #include "proto/request.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

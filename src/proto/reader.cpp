@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

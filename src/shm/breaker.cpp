@@ -3,9 +3,9 @@
 
 #include <cstring>
 
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "shm/table.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

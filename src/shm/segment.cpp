@@ -10,8 +10,8 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "core/log.hpp"
-#include "util/strings.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <new>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -8,8 +8,8 @@
 #include <new>
 #include <stdexcept>
 
-#include "core/log.hpp"
-#include "util/strings.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

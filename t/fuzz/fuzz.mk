@@ -12,7 +12,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omi
 FUZZ_FLAGS = -std=c++20 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unused-command-line-argument
 OBJ = t/fuzz/obj
 LIB_OBJECTS = $(patsubst $(srcdir)/%.cpp,$(OBJ)/%.o,$(addprefix $(srcdir)/,$(filter %.cpp,$(LIB_SOURCES))))
-READER_OBJECTS = $(OBJ)/src/proto/reader.o $(OBJ)/src/proto/request.o $(OBJ)/src/util/strings.o
+READER_OBJECTS = $(OBJ)/src/proto/reader.o $(OBJ)/src/proto/request.o $(OBJ)/src/base/strings.o
 TARGETS = t/fuzz/fuzz-reader t/fuzz/fuzz-config t/fuzz/fuzz-policy
 
 all: $(TARGETS)

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "conf/config.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "fuzz_common.hpp"
 
 using namespace ppolicy;

@@ -13,7 +13,7 @@
 
 #include "conf/config.hpp"
 #include "core/handler.hpp"
-#include "core/log.hpp"
+#include "base/log.hpp"
 #include "fuzz_common.hpp"
 #include "modules/services.hpp"
 #include "policy/action.hpp"

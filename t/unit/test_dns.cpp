@@ -38,11 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-long ms_since(Clock::time_point t) {
-  return static_cast<long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
-}
-
 // A tiny DNS responder on 127.0.0.1 run by a thread. What it does depends
 // on the first label of the query name:
 //   ok*    A 127.0.0.2 (TTL 123) for A queries, no data for other types

@@ -2,8 +2,8 @@
 // util/strings and util/net.
 #include <boost/test/unit_test.hpp>
 
-#include "util/net.hpp"
-#include "util/strings.hpp"
+#include "base/net.hpp"
+#include "base/strings.hpp"
 
 using namespace ppolicy;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "policy/value.hpp"
+#include "base/value.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

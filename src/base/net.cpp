@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 #include <cerrno>
 #include <cmath>
