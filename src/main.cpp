@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "conf/config.hpp"
+#include "runtime/generation.hpp"
 #include "config.h"
 #include "core/cli.hpp"
 #include "base/log.hpp"
@@ -151,9 +151,9 @@ int main(int argc, char** argv) {
   LogTarget early;
   early.level = LogLevel::info;
   log_open(early);
-  std::unique_ptr<Config> config;
+  std::unique_ptr<Generation> gen;
   try {
-    config = Config::load(opts.config_path, opts.overrides);
+    gen = Generation::load(opts.config_path, opts.overrides);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     std::fprintf(stderr, "ppolicyd: configuration has errors, %s\n", test ? "see above" : "not starting");
@@ -161,23 +161,23 @@ int main(int argc, char** argv) {
   }
   if (test) {
     try {
-      if (geteuid() == 0) resolve_run_as(config->server.user, config->server.group);
-      resolve_group(config->server.unix_socket_group);
+      if (geteuid() == 0) resolve_run_as(gen->server().user, gen->server().group);
+      resolve_group(gen->server().unix_socket_group);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s: %s\nppolicyd: configuration has errors, see above\n", opts.config_path.c_str(),
                    e.what());
       return 1;
     }
     std::printf("ppolicyd: configuration %s OK (%zu modules, %zu policies)\n", opts.config_path.c_str(),
-                config->modules.size(), config->policies.size());
+                gen->modules.size(), gen->policies.size());
     return 0;
   }
   if (eval) {
-    LogTarget t = config->server.log;
+    LogTarget t = gen->server().log;
     t.use_syslog = false;
     t.level = LogLevel::warning;
     log_open(t);
-    return evaluate_stdin(*config);
+    return evaluate_stdin(*gen);
   }
 
   // Test hook (t/integration/shm_crash.py): pause inside every shared-memory
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   if (const char* pause = std::getenv("PPOLICY_TEST_SHM_PAUSE_US"))
     ShmTable::set_test_pause(static_cast<unsigned>(std::strtoul(pause, nullptr, 10)));
 
-  log_open(log_target_for(config->server, opts.foreground));
+  log_open(log_target_for(gen->server(), opts.foreground));
   if (!opts.foreground && daemonize(opts) != 0) return 1;
-  return run_master(std::move(config), opts);
+  return run_master(std::move(gen), opts);
 }

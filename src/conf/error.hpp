@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ppolicy {
@@ -30,15 +31,17 @@ private:
 class ErrorList {
 public:
   void add(const std::string& file, int line, const std::string& msg);
-  void add(const std::string& msg) { d_errors.push_back(msg); }
+  void add(const std::string& msg) { d_errors.push_back({0, msg}); }
   bool empty() const { return d_errors.empty(); }
   size_t size() const { return d_errors.size(); }
-  const std::vector<std::string>& errors() const { return d_errors; }
-  // Throws ConfigError with all messages when there are any.
+  // The messages, sorted by line (those without a line first), each kept
+  // whole (a policy error carries its statement and a caret line).
+  std::vector<std::string> errors() const;
+  // Throws ConfigError with all messages, as errors(), when there are any.
   void raise_if_any() const;
 
 private:
-  std::vector<std::string> d_errors;
+  std::vector<std::pair<int, std::string>> d_errors;  // line, message
 };
 
 }  // namespace ppolicy

@@ -3,6 +3,7 @@
 
 #include <ini.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,13 +15,22 @@
 namespace ppolicy {
 
 void ErrorList::add(const std::string& file, int line, const std::string& msg) {
-  d_errors.push_back(line > 0 ? format("%s:%d: %s", file.c_str(), line, msg.c_str())
-                              : format("%s: %s", file.c_str(), msg.c_str()));
+  d_errors.push_back({line > 0 ? line : 0, line > 0 ? format("%s:%d: %s", file.c_str(), line, msg.c_str())
+                                                  : format("%s: %s", file.c_str(), msg.c_str())});
+}
+
+std::vector<std::string> ErrorList::errors() const {
+  auto sorted = d_errors;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (auto& e : sorted) out.push_back(std::move(e.second));
+  return out;
 }
 
 void ErrorList::raise_if_any() const {
   if (d_errors.empty()) return;
-  throw ConfigError(join(d_errors, "\n"));
+  throw ConfigError(join(errors(), "\n"));
 }
 
 std::string strip_comment(std::string_view v) {

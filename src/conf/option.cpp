@@ -40,6 +40,7 @@ bool OptionValues::parse(const Option& row, OptValue& v, std::string* why) const
       return false;
     }
     v.i = x;
+    v.d = static_cast<double>(x);
     return true;
   };
   switch (row.type) {
@@ -122,7 +123,8 @@ void OptionValues::apply(const IniEntry& e, ErrorList& errors) {
   v.explicit_ = true;
   v.present = true;
   std::string why;
-  if (!parse(row, v, &why))
+  v.bad = !parse(row, v, &why);
+  if (v.bad)
     errors.add(d_file, e.line, format("[%s] \"%s\": %s", d_section.c_str(), e.key.c_str(), why.c_str()));
 }
 
@@ -140,6 +142,17 @@ void OptionValues::finish(ErrorList& errors) {
     } else if (row.required) {
       errors.add(d_file, 0, format("[%s]: \"%s\" is required", d_section.c_str(), row.name));
     }
+  }
+}
+
+void OptionValues::store(void* obj, ErrorList& errors, size_t first) const {
+  for (size_t i = first; i < d_rows.size(); ++i) {
+    const Option& row = d_rows[i];
+    const OptValue& v = d_values[i];
+    std::string why;
+    if (row.store && v.present && !v.bad && !row.store(obj, v, &why))
+      errors.add(d_file, v.line,
+                 format("[%s] \"%s\": %s", d_section.c_str(), row.name, why.c_str()));
   }
 }
 

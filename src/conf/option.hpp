@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "conf/error.hpp"
@@ -29,6 +30,14 @@ enum class OptType {
   choice,    // one word of `choices` ("a|b|c"), case-insensitive
 };
 
+struct OptValue;
+
+// Stores a parsed value into a member of a settings struct (see bind<>
+// below). A custom store may refuse a value with a short phrase in *why
+// (an octal mode, an address list); the framework adds file, line, section
+// and key.
+using OptStore = bool (*)(void* obj, const OptValue& value, std::string* why);
+
 struct Option {
   const char* name;
   OptType type;
@@ -38,6 +47,8 @@ struct Option {
   long long min = LLONG_MIN;
   long long max = LLONG_MAX;
   bool required = false;
+  OptStore store = nullptr;   // where the value goes (OptionValues::store)
+  bool restart_only = false;  // set up before privileges are dropped: a reload keeps the old value
 };
 
 const char* opt_type_name(OptType t);
@@ -45,12 +56,42 @@ const char* opt_type_name(OptType t);
 struct OptValue {
   bool present = false;   // has a value (explicit or default)
   bool explicit_ = false; // set in the file or with -o
+  bool bad = false;       // did not parse (an error was reported): not stored
   int line = 0;
   std::string text;       // the text as written (joined continuation lines)
   long long i = 0;        // integer, duration, millis, size, boolean (0/1)
-  double d = 0;
+  double d = 0;           // number (and every integer type, as a double)
   std::vector<std::string> list;
 };
+
+namespace option_detail {
+inline bool assign(std::string& to, const OptValue& v) { return to = v.text, true; }
+inline bool assign(bool& to, const OptValue& v) { return to = v.i != 0, true; }
+inline bool assign(double& to, const OptValue& v) { return to = v.d, true; }
+inline bool assign(std::vector<std::string>& to, const OptValue& v) { return to = v.list, true; }
+template <class T>
+  requires std::is_integral_v<T>
+bool assign(T& to, const OptValue& v) {
+  return to = static_cast<T>(v.i), true;
+}
+template <class M>
+struct member;
+template <class S, class T>
+struct member<T S::*> {
+  using owner = S;
+};
+template <auto M>
+bool store_member(void* obj, const OptValue& v, std::string*) {
+  return assign(static_cast<typename member<decltype(M)>::owner*>(obj)->*M, v);
+}
+}  // namespace option_detail
+
+// The store of a row whose value goes into the member M as it is:
+//   {"port", OptType::integer, "53", "...", ..., .store = bind<&DnsSettings::port>()}
+template <auto M>
+constexpr OptStore bind() {
+  return &option_detail::store_member<M>;
+}
 
 class OptionValues {
 public:
@@ -62,6 +103,12 @@ public:
   void apply(const IniEntry& e, ErrorList& errors);
   // Defaults for what was not set; required keys checked.
   void finish(ErrorList& errors);
+  // Every present value of rows [first, end) into the struct those rows
+  // are bound to (their store functions); refused values go to errors.
+  void store(void* obj, ErrorList& errors, size_t first = 0) const;
+  // The value of row `i` as parsed (for reloads and `ppolicyd -n`).
+  const OptValue& value(size_t i) const { return d_values[i]; }
+  void set_value(size_t i, const OptValue& v) { d_values[i] = v; }
 
   bool has(std::string_view name) const;           // present (set or defaulted)
   bool is_explicit(std::string_view name) const;   // set by the user
@@ -78,8 +125,9 @@ public:
   // Stable text of all values, for fingerprints (cache keys across reloads).
   std::string canonical() const;
 
-private:
   const OptValue& get(std::string_view name) const;
+
+private:
   int index(std::string_view name) const;
   bool parse(const Option& row, OptValue& v, std::string* why) const;
 

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "conf/config.hpp"
-#include "conf/sections.hpp"
-#include "core/handler.hpp"
-#include "modules/services.hpp"
+#include "runtime/generation.hpp"
+#include "conf/settings.hpp"
+#include "runtime/handler.hpp"
+#include "svc/services.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
 #include "shm/segment.hpp"
@@ -82,26 +82,27 @@ bool print_module_docs(const std::string& type) {
   return true;
 }
 
-int evaluate_stdin(Config& config) {
+int evaluate_stdin(Generation& gen) {
+  const ServerSettings& server = gen.server();
   // A small private segment: the result cache works as in the daemon.
   Segment shm(1 << 20, 1 << 20, 16384);
-  config.register_stats(shm.stats());
-  config.server.log_decisions = false;  // the trace says more
-  Services services(config, &shm);
+  gen.register_stats(shm.stats());
+  Services services(gen.config(), &shm);
   // As the daemon does at start (e.g. missing database tables), so that -e on
   // a fresh database shows the policy's answers, not "table missing".
-  for (auto& m : config.modules) {
+  for (auto& m : gen.modules) {
     try {
       m->module->prepare(services);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "ppolicyd: module %s: %s\n", m->name.c_str(), e.what());
     }
   }
-  for (auto& m : config.modules) m->module->start(services);
+  for (auto& m : gen.modules) m->module->start(services);
   StatsBuffer stats(&shm.stats());
-  RequestHandler handler(config, services, &stats);
-  RequestReader reader(ProtocolLimits{config.server.max_line_length, config.server.max_request_size,
-                                      static_cast<size_t>(config.server.max_attributes)});
+  RequestHandler handler(gen, services, &stats);
+  handler.log_decisions(false);  // the trace says more
+  RequestReader reader(ProtocolLimits{server.max_line_length, server.max_request_size,
+                                      static_cast<size_t>(server.max_attributes)});
   Request request;
   char buf[16384];
   ssize_t r;
@@ -120,7 +121,7 @@ int evaluate_stdin(Config& config) {
     }
     RequestReader::Status st;
     while ((st = reader.next(request, &why)) == RequestReader::Status::complete) {
-      request.listener = config.server.listen.empty() ? "" : config.server.listen.front();
+      request.listener = server.listen.empty() ? "" : server.listen.front();
       double ms = 0;
       Decision d = handler.handle(request, &ms);
       std::printf("request %d: %s", ++n, RequestHandler::trace(request, d, ms).c_str());
@@ -131,7 +132,7 @@ int evaluate_stdin(Config& config) {
       return 1;
     }
   }
-  for (auto& m : config.modules) m->module->stop();
+  for (auto& m : gen.modules) m->module->stop();
   if (n == 0) {
     std::fprintf(stderr, "ppolicyd: no request on standard input (name=value lines, an empty line after each)\n");
     return 1;

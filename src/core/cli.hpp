@@ -7,7 +7,7 @@
 
 namespace ppolicy {
 
-class Config;
+class Generation;
 
 // MODULES-style documentation of one module type, or of all ("" = all).
 // Returns false when `type` is unknown.
@@ -19,6 +19,6 @@ void print_defaults();
 
 // Read Postfix policy requests from stdin and print, for each, the action,
 // the rule that decided and every module run. Returns the exit status.
-int evaluate_stdin(Config& config);
+int evaluate_stdin(Generation& gen);
 
 }  // namespace ppolicy

@@ -20,7 +20,7 @@
 #include "core/stats_http.hpp"
 #include "core/stats_report.hpp"
 #include "core/worker.hpp"
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "shm/segment.hpp"
 #include "base/strings.hpp"
 
@@ -39,7 +39,7 @@ struct WorkerInfo {
 
 class Master {
 public:
-  Master(std::unique_ptr<Config> config, const MasterOptions& opts) : d_config(std::move(config)), d_opts(opts) {}
+  Master(std::unique_ptr<Generation> gen, const MasterOptions& opts) : d_gen(std::move(gen)), d_opts(opts) {}
   ~Master();
   int run();
 
@@ -60,7 +60,7 @@ private:
 
   static void on_event(evutil_socket_t fd, short what, void* arg);
 
-  std::unique_ptr<Config> d_config;
+  std::unique_ptr<Generation> d_gen;
   MasterOptions d_opts;
   RunAs d_run_as;
   std::vector<Listener> d_listeners;
@@ -118,7 +118,7 @@ void Master::on_event(evutil_socket_t fd, short what, void* arg) {
 }
 
 void Master::start() {
-  const ServerSettings& s = d_config->server;
+  const ServerSettings& s = d_gen->server();
   d_run_as = resolve_run_as(s.user, s.group);
   gid_t sock_group = s.unix_socket_group.empty() ? (d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1))
                                                  : resolve_group(s.unix_socket_group);
@@ -126,7 +126,7 @@ void Master::start() {
   if (!s.stats_listen.empty()) d_stats_http = std::make_unique<StatsHttp>(s.stats_listen, s.stats_allow);
 
   d_shm = std::make_unique<Segment>(s.cache_size, s.records_size, k_stats_capacity);
-  d_config->register_stats(d_shm->stats());
+  d_gen->register_stats(d_shm->stats());
   StatsArea& st = d_shm->stats();
   d_gauge_busy = st.reg("ppolicy_workers{state=\"busy\"}");
   d_gauge_idle = st.reg("ppolicy_workers{state=\"idle\"}");
@@ -164,8 +164,8 @@ void Master::start() {
 
   // Once, privileged, before any worker exists: e.g. database tables.
   {
-    Services services(*d_config, d_shm.get());
-    for (auto& m : d_config->modules) {
+    Services services(d_gen->config(), d_shm.get());
+    for (auto& m : d_gen->modules) {
       try {
         m->module->prepare(services);
       } catch (const std::exception& e) {
@@ -214,7 +214,7 @@ void Master::start() {
   for (const auto& l : d_listeners) names.push_back(l.spec.text);
   if (d_stats_http) log_info("statistics served at http://%s/metrics", d_stats_http->where().c_str());
   log_info("ppolicyd started: listening on %s, %d workers, running as %s", join(names, ", ").c_str(),
-           d_config->server.min_workers, d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
+           d_gen->server().min_workers, d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
 }
 
 void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
@@ -239,7 +239,7 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
     if (d_opts.ready_fd >= 0) close(d_opts.ready_fd);  // the starting parent waits for its EOF
     if (d_stats_http) d_stats_http->close_in_child();
     WorkerSetup ws;
-    ws.config = d_config.get();
+    ws.gen = d_gen.get();
     ws.listeners = &d_listeners;
     ws.shm = d_shm.get();
     ws.generation = d_generation;
@@ -262,7 +262,7 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
 
 void Master::ensure_workers() {
   if (d_stopping) return;
-  const ServerSettings& s = d_config->server;
+  const ServerSettings& s = d_gen->server();
   int total = 0, available = 0;
   for (const auto& [pid, w] : d_workers) {
     if (w.generation != d_generation || w.retiring) continue;
@@ -391,7 +391,7 @@ void Master::tick() {
     }
     return;
   }
-  const ServerSettings& s = d_config->server;
+  const ServerSettings& s = d_gen->server();
   // Retire surplus idle workers, down to min_workers, but never the last
   // available one: ensure_workers() would fork its replacement at once (a
   // steadily busy pool would renew its spare every worker_max_idle).
@@ -443,8 +443,8 @@ void Master::maintenance() {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     prctl(PR_SET_NAME, "ppolicyd-maint");
     if (d_stats_http) d_stats_http->close_in_child();
-    Services services(*d_config, d_shm.get());
-    for (auto& m : d_config->modules) {
+    Services services(d_gen->config(), d_shm.get());
+    for (auto& m : d_gen->modules) {
       try {
         m->module->maintain(services);
       } catch (const std::exception& e) {
@@ -467,8 +467,8 @@ void Master::update_gauges() {
   st.set(d_gauge_busy, busy);
   st.set(d_gauge_idle, idle);
   st.set(d_gauge_gen, d_generation);
-  st.set(d_gauge_min, d_config->server.min_workers);
-  st.set(d_gauge_max, d_config->server.max_workers);
+  st.set(d_gauge_min, d_gen->server().min_workers);
+  st.set(d_gauge_max, d_gen->server().max_workers);
   ShmTable* tables[] = {&d_shm->cache(), &d_shm->records()};
   for (int i = 0; i < 2; ++i) {
     st.set(d_shm_used[i], tables[i]->used());
@@ -479,39 +479,28 @@ void Master::update_gauges() {
 void Master::reload() {
   if (d_stopping) return;
   log_info("reloading %s", d_opts.config_path.c_str());
-  std::unique_ptr<Config> fresh;
+  std::unique_ptr<Generation> fresh;
   try {
-    fresh = Config::load(d_opts.config_path, d_opts.overrides);
+    ErrorList errors;
+    auto config = Config::load(d_opts.config_path, d_opts.overrides, errors);
+    // What was set up before privileges were dropped cannot change now.
+    if (config)
+      for (const auto& key : config->keep_restart_only(d_gen->config()))
+        log_warn("reload: [ppolicyd] %s changes only on restart; keeping the running value",
+                 key.c_str());
+    if (!config) errors.raise_if_any();
+    fresh = Generation::build(std::move(config), errors);
   } catch (const std::exception& e) {
     for (const auto& line : split(e.what(), "\n"))
       if (!line.empty()) log_error("%s", line.c_str());
     log_error("reload failed: the new configuration has errors; still running the previous one");
     return;
   }
-  const ServerSettings& a = d_config->server;
-  ServerSettings& b = fresh->server;
-  // What was set up before privileges were dropped cannot change now.
-  auto keep = [&](const char* key, bool changed) {
-    if (changed) log_warn("reload: [ppolicyd] %s changes only on restart; keeping the running value", key);
-  };
-  keep("listen", a.listen != b.listen);
-  keep("user", a.user != b.user);
-  keep("group", a.group != b.group);
-  keep("cache_size", a.cache_size != b.cache_size);
-  keep("records_size", a.records_size != b.records_size);
-  keep("pid_file", a.pid_file != b.pid_file);
-  keep("state_file", a.state_file != b.state_file);
-  keep("stats_listen", a.stats_listen != b.stats_listen);
-  b.listen = a.listen;
-  b.pid_file = a.pid_file;
-  b.state_file = a.state_file;
-  b.state_dir = a.state_dir;
-  b.stats_listen = a.stats_listen;
   fresh->register_stats(d_shm->stats());
-  d_config = std::move(fresh);
-  if (d_stats_http) d_stats_http->set_allow(d_config->server.stats_allow);
+  d_gen = std::move(fresh);
+  if (d_stats_http) d_stats_http->set_allow(d_gen->server().stats_allow);
   ++d_generation;
-  log_open(log_target_for(d_config->server, d_opts.foreground));
+  log_open(log_target_for(d_gen->server(), d_opts.foreground));
   for (auto& [pid, w] : d_workers) {
     if (w.generation == d_generation || w.retiring) continue;
     w.retiring = true;
@@ -530,7 +519,7 @@ void Master::reload() {
 void Master::begin_stop() {
   if (d_stopping) return;
   d_stopping = true;
-  d_stop_deadline = SteadyClock::now() + std::chrono::seconds(d_config->server.stop_timeout_s);
+  d_stop_deadline = SteadyClock::now() + std::chrono::seconds(d_gen->server().stop_timeout_s);
   log_info("stopping: waiting for %zu workers to finish their requests", d_workers.size());
   for (const auto& [pid, w] : d_workers) kill(pid, SIGTERM);
   if (d_maintenance_pid > 0) kill(d_maintenance_pid, SIGTERM);
@@ -538,7 +527,7 @@ void Master::begin_stop() {
 }
 
 void Master::finish_stop() {
-  const ServerSettings& s = d_config->server;
+  const ServerSettings& s = d_gen->server();
   if (!s.state_file.empty()) {
     long n = d_shm->save(s.state_file);
     if (n >= 0) log_info("saved %ld cache and record entries to %s", n, s.state_file.c_str());
@@ -585,8 +574,8 @@ LogTarget log_target_for(const ServerSettings& s, bool foreground) {
   return t;
 }
 
-int run_master(std::unique_ptr<Config> config, const MasterOptions& options) {
-  Master m(std::move(config), options);
+int run_master(std::unique_ptr<Generation> gen, const MasterOptions& options) {
+  Master m(std::move(gen), options);
   return m.run();
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "conf/config.hpp"
+#include "runtime/generation.hpp"
 
 namespace ppolicy {
 
@@ -29,6 +30,6 @@ struct MasterOptions {
 LogTarget log_target_for(const ServerSettings& s, bool foreground);
 
 // Runs until stopped; returns the process exit status.
-int run_master(std::unique_ptr<Config> config, const MasterOptions& options);
+int run_master(std::unique_ptr<Generation> gen, const MasterOptions& options);
 
 }  // namespace ppolicy

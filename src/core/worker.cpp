@@ -15,11 +15,11 @@
 #include <cstring>
 #include <optional>
 
-#include "conf/config.hpp"
-#include "core/handler.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/handler.hpp"
 #include "base/log.hpp"
 #include "core/proto_master.hpp"
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
 #include "shm/segment.hpp"
@@ -82,12 +82,13 @@ class Worker {
 public:
   explicit Worker(WorkerSetup& s)
       : d_s(s),
-        d_config(*s.config),
-        d_services(*s.config, s.shm),
+        d_gen(*s.gen),
+        d_server(s.gen->server()),
+        d_services(s.gen->config(), s.shm),
         d_stats(s.shm ? &s.shm->stats() : nullptr),
-        d_handler(*s.config, d_services, &d_stats),
-        d_reader(ProtocolLimits{s.config->server.max_line_length, s.config->server.max_request_size,
-                                static_cast<size_t>(s.config->server.max_attributes)}) {}
+        d_handler(*s.gen, d_services, &d_stats),
+        d_reader(ProtocolLimits{d_server.max_line_length, d_server.max_request_size,
+                                static_cast<size_t>(d_server.max_attributes)}) {}
 
   [[noreturn]] void run();
 
@@ -99,12 +100,13 @@ private:
   void report(WorkerState st);
   void flush_stats(bool force);
   bool must_retire() const {
-    return g_retire || (d_config.server.max_requests > 0 && d_served >= d_config.server.max_requests);
+    return g_retire || (d_server.max_requests > 0 && d_served >= d_server.max_requests);
   }
   [[noreturn]] void finish(int code);
 
   WorkerSetup& d_s;
-  const Config& d_config;
+  const Generation& d_gen;
+  const ServerSettings& d_server;
   Services d_services;
   StatsBuffer d_stats;
   RequestHandler d_handler;
@@ -132,7 +134,7 @@ void Worker::flush_stats(bool force) {
 
 void Worker::finish(int code) {
   flush_stats(true);
-  for (const auto& m : d_config.modules) m->module->stop();
+  for (const auto& m : d_gen.modules) m->module->stop();
   d_services.release();  // e.g. say goodbye to the database instead of dropping the connection
   _exit(code);  // no static destructors: the master's objects are not ours
 }
@@ -149,7 +151,7 @@ bool Worker::write_all(int fd, std::string_view data) {
       // Postfix reads every reply; a client that stops reading for the
       // whole idle timeout is gone.
       pollfd p{fd, POLLOUT, 0};
-      int n = poll(&p, 1, static_cast<int>(d_config.server.idle_timeout_s * 1000));
+      int n = poll(&p, 1, static_cast<int>(d_server.idle_timeout_s * 1000));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       continue;
@@ -252,21 +254,21 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     // the connection to the master, so Postfix never sees it closed.
     if (must_retire() && !d_reader.has_pending()) return handoff(fd, listener) ? End::handoff : End::stop;
 
-    long idle_ms = d_config.server.idle_timeout_s * 1000 -
+    long idle_ms = d_server.idle_timeout_s * 1000 -
                    std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input).count();
     if (idle_ms <= 0) {
-      log_debug("%s: client idle for %lds, closing", where.c_str(), d_config.server.idle_timeout_s);
+      log_debug("%s: client idle for %lds, closing", where.c_str(), d_server.idle_timeout_s);
       return End::idle;
     }
     long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
     if (began) {
-      long read_ms = d_config.server.request_read_timeout_ms -
+      long read_ms = d_server.request_read_timeout_ms -
                      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began).count();
       if (read_ms <= 0) {
         if (peer.empty()) peer = peer_name(fd);
         log_warn("%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
                  "request_read_timeout); closing the connection without reply",
-                 where.c_str(), peer.c_str(), d_config.server.request_read_timeout_ms, d_reader.pending().size());
+                 where.c_str(), peer.c_str(), d_server.request_read_timeout_ms, d_reader.pending().size());
         return End::error;
       }
       wait_ms = std::min(wait_ms, read_ms);
@@ -315,13 +317,13 @@ void Worker::run() {
   sigemptyset(&d_waitmask);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_NAME, "ppolicyd-worker");
-  std::string pre = "action=" + d_config.server.default_action + "\n\n";
+  std::string pre = "action=" + d_server.default_action + "\n\n";
   g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
   std::memcpy(g_watch_reply, pre.data(), g_watch_len);
-  long ms = d_config.server.request_timeout_ms + 2000;
+  long ms = d_server.request_timeout_ms + 2000;
   d_watchdog.it_value = {ms / 1000, (ms % 1000) * 1000};
 
-  for (const auto& m : d_config.modules) {
+  for (const auto& m : d_gen.modules) {
     try {
       m->module->start(d_services);
     } catch (const std::exception& e) {

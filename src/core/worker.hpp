@@ -12,11 +12,11 @@
 
 namespace ppolicy {
 
-class Config;
+class Generation;
 class Segment;
 
 struct WorkerSetup {
-  const Config* config = nullptr;
+  const Generation* gen = nullptr;  // the configuration this worker serves
   const std::vector<Listener>* listeners = nullptr;
   Segment* shm = nullptr;
   int generation = 0;

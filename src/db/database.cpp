@@ -13,30 +13,9 @@
 
 #include "conf/config.hpp"
 #include "base/log.hpp"
-#include "modules/module.hpp"
 #include "base/strings.hpp"
 
 namespace ppolicy {
-
-DbSettings DbSettings::from(const Config& config) {
-  const OptionValues& o = config.db_opts;
-  DbSettings s;
-  s.host = o.str("host");
-  s.port = static_cast<int>(o.integer("port"));
-  s.socket = o.str("socket");
-  s.user = o.str("user");
-  s.password = o.str("password");
-  s.database = o.str("database");
-  s.connect_timeout = static_cast<int>(o.integer("connect_timeout"));
-  s.read_timeout = static_cast<int>(o.integer("read_timeout"));
-  s.write_timeout = static_cast<int>(o.integer("write_timeout"));
-  s.create_tables = o.boolean("create_tables");
-  return s;
-}
-
-std::string DbSettings::where() const {
-  return (socket.empty() ? format("%s:%d", host.c_str(), port) : socket) + "/" + database;
-}
 
 namespace {
 sql::Driver* driver() {
@@ -151,7 +130,7 @@ void DbConnection::rollback() noexcept {
 }
 
 std::unique_ptr<Database> Database::create(Services& services) {
-  return std::make_unique<Database>(services, DbSettings::from(services.config()));
+  return std::make_unique<Database>(services, services.config().db);
 }
 
 Database::Database(Services& services, DbSettings settings)
@@ -180,14 +159,14 @@ void Database::log_limited(const std::string& what) {
   log_warn("database %s: %s", d_settings.where().c_str(), what.c_str());
 }
 
-bool Database::run(CheckContext* ctx, const Work& work, std::string& error) {
+bool Database::run(Deadline deadline, const Work& work, std::string& error) {
   Breakers& breakers = d_services.breakers();
   if (!breakers.allow(d_backend, d_services.now())) {
     error = "database " + d_settings.where() + " unavailable (circuit breaker open)";
     return false;
   }
   for (int attempt = 1;; ++attempt) {
-    if (ctx && ctx->remaining_ms() < 20) {
+    if (ms_until(deadline) < 20) {
       error = "database: no time left before the request deadline";
       return false;
     }

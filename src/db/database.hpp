@@ -39,7 +39,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "modules/services.hpp"
+#include "base/clock.hpp"
+#include "conf/settings.hpp"
+#include "svc/services.hpp"
 
 namespace sql {
 class Connection;
@@ -50,21 +52,8 @@ class SQLException;
 
 namespace ppolicy {
 
-class CheckContext;
 class Config;
 
-struct DbSettings {
-  std::string host = "127.0.0.1";
-  int port = 3306;
-  std::string socket, user, password, database;
-  int connect_timeout = 3, read_timeout = 5, write_timeout = 5;
-  bool create_tables = true;
-
-  static DbSettings from(const Config& config);
-  // "127.0.0.1:3306/ppolicy" or "/run/mysqld/mysqld.sock/ppolicy": for
-  // messages and as the circuit breaker's name.
-  std::string where() const;
-};
 
 // Load the client library once, in the master before fork (its
 // initialisation is not thread-safe); later calls are free.
@@ -117,9 +106,8 @@ class Database final : public WorkerResource {
   using Work = std::function<void(DbConnection&)>;
   // Run `work` (see above; a transaction it began is committed). True on success; else
   // `error` says why (for the module's info) and the problem is logged
-  // (rate-limited). `ctx` bounds the time: no attempt starts after its
-  // deadline.
-  bool run(CheckContext* ctx, const Work& work, std::string& error);
+  // (rate-limited). No attempt starts after `deadline`.
+  bool run(Deadline deadline, const Work& work, std::string& error);
   const DbSettings& settings() const { return d_settings; }
   // Drop the connection (e.g. worker exit).
   void close();

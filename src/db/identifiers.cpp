@@ -87,6 +87,10 @@ bool keyable_sql_type(std::string_view t) {
   return t.find("TEXT") == std::string_view::npos && t.find("BLOB") == std::string_view::npos;
 }
 
+bool numeric_sql_type(std::string_view t) {
+  return t.find("INT") != std::string_view::npos || t == "DOUBLE" || t.substr(0, 7) == "DECIMAL";
+}
+
 std::vector<std::string> split_top_level(std::string_view text) {
   std::vector<std::string> out;
   int depth = 0;

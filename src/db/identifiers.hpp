@@ -29,6 +29,8 @@ std::string checked_identifier(std::string_view name, const char* key);
 std::string canonical_sql_type(std::string_view type);
 // Types that can be (part of) a unique key without a prefix length.
 bool keyable_sql_type(std::string_view canonical);
+// A number column (INT..., DOUBLE, DECIMAL): its values are numbers in the policy language.
+bool numeric_sql_type(std::string_view canonical);
 
 // One entry of a mapping: request attribute (the original's dictName) to
 // column and type.

@@ -49,9 +49,6 @@ bool decode_row(std::string_view in, bool& found, DbRow& row) {
   return rd.ok();
 }
 
-bool numeric_type(const std::string& t) {
-  return t.find("INT") != std::string::npos || t == "DOUBLE" || t.rfind("DECIMAL", 0) == 0;
-}
 
 }  // namespace
 
@@ -210,9 +207,8 @@ void KeyedTable::refresh_snapshot(Services& services, bool force) {
            n);
 }
 
-bool KeyedTable::find(CheckContext& ctx, const std::vector<std::string>& key, bool& found,
-                      DbRow& row, std::string& error, bool remember) {
-  Services& sv = ctx.services();
+bool KeyedTable::find(Services& sv, Deadline deadline, const std::vector<std::string>& key,
+                      bool& found, DbRow& row, std::string& error, bool remember) {
   row.clear();
   if (d_spec.cache_all) {
     if (!d_reader) {
@@ -238,17 +234,17 @@ bool KeyedTable::find(CheckContext& ctx, const std::vector<std::string>& key, bo
         decode_row(blob, found, row))
       return true;
   }
-  if (!find_sql(ctx, key, found, row, error)) return false;
+  if (!find_sql(sv, deadline, key, found, row, error)) return false;
   if (cache && mkey.size() < ShmTable::k_max_entry)
     cache->put(mkey, encode_row(found, row), sv.now() + static_cast<uint32_t>(d_spec.mem_cache),
                sv.now());
   return true;
 }
 
-bool KeyedTable::find_sql(CheckContext& ctx, const std::vector<std::string>& key, bool& found,
-                          DbRow& row, std::string& error) {
-  return ctx.services().resource<Database>().run(
-      &ctx,
+bool KeyedTable::find_sql(Services& sv, Deadline deadline, const std::vector<std::string>& key,
+                          bool& found, DbRow& row, std::string& error) {
+  return sv.resource<Database>().run(
+      deadline,
       [&](DbConnection& c) {
         auto& st = c.prepare(d_select);
         for (size_t i = 0; i < key.size(); ++i)
@@ -268,42 +264,6 @@ bool KeyedTable::find_sql(CheckContext& ctx, const std::vector<std::string>& key
         }
       },
       error);
-}
-
-void add_row_fields(Result& r, const DbRow& row, const std::vector<ColumnMap>& retcols) {
-  for (const auto& [col, value] : row) {
-    // A retcol's field is named like the retcol (its mapping name).
-    std::string name = col;
-    bool number = false;
-    for (const auto& m : retcols)
-      if (m.column == col) name = m.name, number = numeric_type(m.type);
-    if (number)
-      r.set(name, parse_double(value).value_or(0));
-    else
-      r.set(name, value);
-  }
-}
-
-std::string row_text(const DbRow& row) {
-  std::vector<std::string> v;
-  for (const auto& [k, x] : row)
-    v.push_back(x);
-  return join(v, ", ");
-}
-
-void RowFields::add(const std::vector<ColumnMap>& retcols) {
-  for (const auto& m : retcols) {
-    if (find(m.name)) continue;
-    d_names.push_back(std::make_unique<std::string>(m.name));
-    d_fields.push_back({d_names.back()->c_str(), numeric_type(m.type) ? Type::number : Type::string,
-                        "a column returned by the lookup"});
-  }
-}
-
-const FieldSpec* RowFields::find(std::string_view name) const {
-  for (const auto& f : d_fields)
-    if (name == f.name) return &f;
-  return nullptr;
 }
 
 }  // namespace ppolicy

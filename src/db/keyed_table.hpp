@@ -24,7 +24,8 @@
 
 #include "db/identifiers.hpp"
 #include "db/snapshot.hpp"
-#include "modules/module.hpp"
+#include "base/clock.hpp"
+#include "conf/option.hpp"
 
 namespace ppolicy {
 
@@ -55,7 +56,8 @@ class KeyedTable {
   // Look one key (one value per key column, already case-folded when the
   // table is case-insensitive) up. False with `error` on failure.
   // `remember`: use the per-key memory (mem_cache) for this lookup.
-  bool find(CheckContext& ctx, const std::vector<std::string>& key, bool& found, DbRow& row,
+  bool find(Services& sv, Deadline deadline, const std::vector<std::string>& key, bool& found,
+            DbRow& row,
             std::string& error, bool remember = false);
 
   TableDef table_def() const;
@@ -66,7 +68,8 @@ class KeyedTable {
  private:
   std::string snapshot_path(const Services& services) const;
   void refresh_snapshot(Services& services, bool force);
-  bool find_sql(CheckContext& ctx, const std::vector<std::string>& key, bool& found, DbRow& row,
+  bool find_sql(Services& sv, Deadline deadline, const std::vector<std::string>& key,
+                bool& found, DbRow& row,
                 std::string& error);
 
   KeyedTableSpec d_spec;
@@ -85,22 +88,5 @@ std::vector<ColumnMap> parse_retcols(const OptionValues& params, const char* key
 // Request values -> case-folded key values (ASCII lower-case unless the
 // table is case-sensitive).
 std::string fold_key(const std::string& value, bool case_sensitive);
-
-// Result helpers shared by the list modules: info text and fields of a hit.
-// Columns whose mapped type is numeric become number fields.
-void add_row_fields(Result& r, const DbRow& row, const std::vector<ColumnMap>& retcols);
-std::string row_text(const DbRow& row);
-
-// Instance fields of the list modules: one per retcol (numeric SQL types
-// give numbers, others strings).
-class RowFields {
- public:
-  void add(const std::vector<ColumnMap>& retcols);
-  const FieldSpec* find(std::string_view name) const;
-
- private:
-  std::vector<std::unique_ptr<std::string>> d_names;
-  std::vector<FieldSpec> d_fields;
-};
 
 }  // namespace ppolicy

@@ -7,7 +7,7 @@
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
-#include "modules/module.hpp"
+#include "svc/services.hpp"
 #include "shm/table.hpp"
 #include "base/strings.hpp"
 
@@ -23,11 +23,11 @@ class ShmStore final : public RecordStore {
  public:
   explicit ShmStore(const std::string& instance) : d_prefix("R\n" + instance + "\n") {}
 
-  bool update(CheckContext& ctx, const std::string& key, const Fn& fn,
+  bool update(Services& sv, Deadline, const std::string& key, const Fn& fn,
               std::string& error) override {
-    ShmTable* t = ctx.services().records();
+    ShmTable* t = sv.records();
     if (!t) return error = "no shared memory", false;
-    uint32_t now = ctx.services().now();
+    uint32_t now = sv.now();
     bool ok = t->update(
         bounded_key(d_prefix + key, k_shm_key_max), now,
         [&](std::string& v, uint32_t& expire, bool found) { return fn(v, expire, found, now); });
@@ -35,11 +35,11 @@ class ShmStore final : public RecordStore {
     return ok;
   }
 
-  bool get(CheckContext& ctx, const std::string& key, std::string& value, bool& found,
+  bool get(Services& sv, Deadline, const std::string& key, std::string& value, bool& found,
            uint32_t& now, std::string& error) override {
-    ShmTable* t = ctx.services().records();
+    ShmTable* t = sv.records();
     if (!t) return error = "no shared memory", false;
-    now = ctx.services().now();
+    now = sv.now();
     found = t->get(bounded_key(d_prefix + key, k_shm_key_max), value, now);
     return true;
   }
@@ -66,11 +66,11 @@ class MysqlStore final : public RecordStore {
     d_delete = format("DELETE FROM `%s` WHERE name = ? AND k = ?", t);
   }
 
-  bool update(CheckContext& ctx, const std::string& key, const Fn& fn,
+  bool update(Services& sv, Deadline deadline, const std::string& key, const Fn& fn,
               std::string& error) override {
     std::string k = bounded_key(key, k_sql_key_max);
-    return ctx.services().resource<Database>().run(
-        &ctx,
+    return sv.resource<Database>().run(
+        deadline,
         [&](DbConnection& c) {
           c.begin();
           auto& ensure = c.prepare(d_ensure);
@@ -102,11 +102,11 @@ class MysqlStore final : public RecordStore {
         error);
   }
 
-  bool get(CheckContext& ctx, const std::string& key, std::string& value, bool& found,
+  bool get(Services& sv, Deadline deadline, const std::string& key, std::string& value, bool& found,
            uint32_t& now, std::string& error) override {
     std::string k = bounded_key(key, k_sql_key_max);
-    return ctx.services().resource<Database>().run(
-        &ctx,
+    return sv.resource<Database>().run(
+        deadline,
         [&](DbConnection& c) {
           auto& read = c.prepare(d_read);
           bind(read, k, 1);

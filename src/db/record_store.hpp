@@ -24,9 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.hpp"
+
 namespace ppolicy {
 
-class CheckContext;
 class Services;
 struct TableDef;
 
@@ -38,11 +39,11 @@ class RecordStore {
   // record (value "" then); return true to store `value` with `expire`
   // (absolute seconds; an empty value deletes the record).
   using Fn = std::function<bool(std::string& value, uint32_t& expire, bool found, uint32_t now)>;
-  virtual bool update(CheckContext& ctx, const std::string& key, const Fn& fn,
+  virtual bool update(Services& sv, Deadline deadline, const std::string& key, const Fn& fn,
                       std::string& error) = 0;
   // Read without changing; `now` is the store's clock.
-  virtual bool get(CheckContext& ctx, const std::string& key, std::string& value, bool& found,
-                   uint32_t& now, std::string& error) = 0;
+  virtual bool get(Services& sv, Deadline deadline, const std::string& key, std::string& value,
+                   bool& found, uint32_t& now, std::string& error) = 0;
   // Largest value this store can keep for a key of `key_size` bytes.
   virtual size_t max_value(size_t key_size) const = 0;
 

@@ -24,7 +24,7 @@ void require_database(const Config& config, const char* key) {
 
 bool with_admin_connection(const Config& config, const std::string& who,
                            const std::function<void(DbConnection&, const DbSettings&)>& fn) {
-  DbSettings settings = DbSettings::from(config);
+  const DbSettings& settings = config.db;
   auto conn = open_admin_connection(settings, who.c_str());
   if (!conn) return false;
   try {

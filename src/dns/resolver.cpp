@@ -149,26 +149,6 @@ std::string normal_name(std::string_view name) {
   return lower(name);
 }
 
-Settings Settings::from(const OptionValues& dns) {
-  Settings s;
-  s.servers = dns.list("nameservers");
-  s.port = static_cast<int>(dns.integer("port"));
-  s.timeout_ms = static_cast<long>(dns.integer("timeout"));
-  return s;
-}
-
-void check_settings(const OptionValues& dns, ErrorList& errors) {
-  if (!dns.has("nameservers")) return;
-  const auto& list = dns.list("nameservers");
-  for (const auto& s : list)
-    if (!IpAddress::parse(s))
-      errors.add(dns.file(), dns.line("nameservers"),
-                 format("[dns] \"nameservers\": \"%s\" is not an IP address", s.c_str()));
-  if (list.size() > DNS_MAXSERV)
-    errors.add(dns.file(), dns.line("nameservers"),
-               format("[dns] \"nameservers\": at most %d servers", DNS_MAXSERV));
-}
-
 std::vector<std::string> resolv_conf_servers(const std::string& path) {
   std::vector<std::string> out;
   std::ifstream in(path);
@@ -186,10 +166,10 @@ std::vector<std::string> resolv_conf_servers(const std::string& path) {
 }
 
 std::unique_ptr<Resolver> Resolver::create(Services& services) {
-  return std::make_unique<Resolver>(&services, Settings::from(services.config().dns_opts));
+  return std::make_unique<Resolver>(&services, services.config().dns);
 }
 
-Resolver::Resolver(Services* services, const Settings& settings)
+Resolver::Resolver(Services* services, const DnsSettings& settings)
     : d_services(services), d_timeout_ms(settings.timeout_ms) {
   // dns_reset(), not dns_init(): nothing is read from /etc/resolv.conf or
   // the environment unless we decide so.
@@ -201,7 +181,7 @@ Resolver::Resolver(Services* services, const Settings& settings)
   }
   dns_add_serv(d_ctx, nullptr);
   auto servers =
-      settings.servers.empty() ? resolv_conf_servers("/etc/resolv.conf") : settings.servers;
+      settings.nameservers.empty() ? resolv_conf_servers("/etc/resolv.conf") : settings.nameservers;
   std::vector<std::string> shown;
   for (const auto& s : servers) {
     std::string text;

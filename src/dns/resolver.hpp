@@ -31,8 +31,9 @@
 
 #include "conf/error.hpp"
 #include "conf/option.hpp"
-#include "modules/module.hpp"
-#include "modules/services.hpp"
+#include "base/clock.hpp"
+#include "conf/settings.hpp"
+#include "svc/services.hpp"
 #include "base/net.hpp"
 
 struct dns_ctx;
@@ -100,15 +101,6 @@ bool valid_name(std::string_view name);
 // Lower case, without a trailing dot.
 std::string normal_name(std::string_view name);
 
-// The [dns] settings, checked when the configuration is loaded.
-struct Settings {
-  std::vector<std::string> servers;  // addresses; empty: /etc/resolv.conf
-  int port = 53;
-  long timeout_ms = 2000;
-  static Settings from(const OptionValues& dns);
-};
-// Adds "[dns]: ..." errors for nameservers that are not IP addresses.
-void check_settings(const OptionValues& dns, ErrorList& errors);
 // "nameserver ADDR" lines of a resolv.conf file (127.0.0.1 when none).
 std::vector<std::string> resolv_conf_servers(const std::string& path);
 
@@ -116,7 +108,7 @@ class Resolver : public WorkerResource {
  public:
   static std::unique_ptr<Resolver> create(Services& services);
   // `services` may be null (unit tests: no breakers).
-  Resolver(Services* services, const Settings& settings);
+  Resolver(Services* services, const DnsSettings& settings);
   ~Resolver() override;
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;

@@ -11,8 +11,8 @@
 // them is over the limit. Exemptions (postmaster, the null sender) belong
 // in the policy. Never cached: every request must be counted.
 #include "db/identifiers.hpp"
-#include "db/param_values.hpp"
-#include "db/rate_logic.hpp"
+#include "modules/param_values.hpp"
+#include "modules/rate_logic.hpp"
 #include "db/record_store.hpp"
 #include "db/schema.hpp"
 #include "modules/module.hpp"
@@ -93,7 +93,7 @@ class Dos final : public Module {
       DosOutcome out;
       std::string error;
       bool ok = d_store->update(
-          ctx, key,
+          ctx.services(), ctx.deadline(), key,
           [&](std::string& v, uint32_t& expire, bool found, uint32_t now) {
             Window w;
             if (found && !decode_window(v, d_spec, w)) found = false;

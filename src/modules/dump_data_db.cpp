@@ -107,7 +107,7 @@ class DumpDataDb final : public Module {
     std::string error;
     Database& db = ctx.services().resource<Database>();
     bool ok = db.run(
-        &ctx,
+        ctx.deadline(),
         [&](DbConnection& c) {
           if (d_ensured != table && db.settings().create_tables) {
             // The first request of a period (split = date) creates its table.

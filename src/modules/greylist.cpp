@@ -35,7 +35,7 @@
 
 #include "conf/config.hpp"
 #include "db/database.hpp"
-#include "db/greylist_logic.hpp"
+#include "modules/greylist_logic.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
 #include "modules/module.hpp"
@@ -231,7 +231,7 @@ class Greylist final : public Module {
     std::string error;
     Database& db = sv.resource<Database>();
     bool ok = db.run(
-        &ctx, [&](DbConnection& c) { out = mysql_step(c, tr); }, error);
+        ctx.deadline(), [&](DbConnection& c) { out = mysql_step(c, tr); }, error);
     if (!ok) {
       store_cache(cache, ckey, CacheEntry{0, 0}, now, d_cache_unknown);
       return Result(0, error).set("wait", 0);

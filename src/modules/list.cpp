@@ -8,14 +8,12 @@
 // argument) make a cartesian product; the first combination found wins.
 // cacheAll keeps the table in a shared snapshot (db/snapshot.hpp) refreshed
 // off the request path; memCache* remember single combinations when a call
-// has several (in the shared cache). Lookups: db/keyed_table.hpp.
-#include "db/identifiers.hpp"
-#include "db/keyed_table.hpp"
-#include "db/param_values.hpp"
-#include "db/schema.hpp"
-#include "modules/module.hpp"
-#include "proto/request.hpp"
+// has several (in the shared cache). Lookups: modules/keyed_lookup.hpp.
 #include "base/strings.hpp"
+#include "db/identifiers.hpp"
+#include "db/schema.hpp"
+#include "modules/keyed_lookup.hpp"
+#include "modules/param_values.hpp"
 
 namespace ppolicy {
 namespace {
@@ -31,82 +29,57 @@ const Option k_params[] = {
      "(default: the param names)"},
     {"retcols", OptType::string, nullptr,
      "name of columns returned by check method (comma list, or * for all)"},
-    {"cacheCaseSensitive", OptType::boolean, "no",
-     "case-sensitive cache (set to yes if you are using case-sensitive text comparator on DB "
-     "column)"},
+    k_case_sensitive_row,
     {"memCacheExpire", OptType::duration, "900",
      "memory cache expiration - used only if param value is array"},
     {"memCacheSize", OptType::integer, "1000",
      "memory cache max size - used only if param value is array (the shared cache_size bounds it)",
      nullptr, 0},
-    {"cacheAll", OptType::boolean, "no", "cache all records in memory (a shared snapshot)"},
-    {"cacheAllRefresh", OptType::duration, "900", "refresh time in case of caching all records",
-     nullptr, 1},
+    k_cache_all_row,
+    k_cache_all_refresh_row,
 };
 
 const ArgSpec k_args[] = {k_values_arg};
 
 class List final : public Module {
  public:
-  explicit List(const ModuleSetup& s) {
+  explicit List(const ModuleSetup& s) : d_lookup(s.params.list("param"), spec(s)) {}
+
+  void prepare(Services& s) override { d_lookup.prepare(s); }
+  void maintain(Services& s) override { d_lookup.maintain(s); }
+  const FieldSpec* instance_field(std::string_view name) const override {
+    return d_lookup.field(name);
+  }
+  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
+    return d_lookup.cache_key(request, args, key);
+  }
+  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
+    return d_lookup.check(request, args, ctx);
+  }
+
+ private:
+  static KeyedTableSpec spec(const ModuleSetup& s) {
     require_database(s.config, "table");
-    d_params = s.params.list("param");
-    std::vector<std::string> columns = s.params.has("column") ? s.params.list("column") : d_params;
-    if (columns.size() != d_params.size())
+    const auto& params = s.params.list("param");
+    std::vector<std::string> columns = s.params.has("column") ? s.params.list("column") : params;
+    if (columns.size() != params.size())
       throw KeyError("column", format("%zu columns for %zu params: give one column per param",
-                                      columns.size(), d_params.size()));
+                                      columns.size(), params.size()));
     KeyedTableSpec spec;
     spec.who = "module " + s.name + " (List)";
     spec.instance = s.name;
     spec.table = checked_identifier(s.params.str("table"), "table");
     for (size_t i = 0; i < columns.size(); ++i)
-      spec.keys.push_back({d_params[i], checked_identifier(columns[i], "column"), "VARCHAR(255)"});
+      spec.keys.push_back({params[i], checked_identifier(columns[i], "column"), "VARCHAR(255)"});
     spec.retcols = parse_retcols(s.params, "retcols", {}, spec.all_columns);
     spec.case_sensitive = s.params.boolean("cacheCaseSensitive");
     spec.cache_all = s.params.boolean("cacheAll");
     spec.refresh = s.params.integer("cacheAllRefresh");
     spec.mem_cache = s.params.integer("memCacheSize") > 0 ? s.params.integer("memCacheExpire") : 0;
-    d_fields.add(spec.retcols);
-    d_table = std::make_unique<KeyedTable>(std::move(spec));
+    return spec;
   }
 
-  void prepare(Services& s) override { d_table->prepare(s); }
-  void maintain(Services& s) override { d_table->maintain(s); }
-  const FieldSpec* instance_field(std::string_view name) const override {
-    return d_fields.find(name);
-  }
-
-  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
-    // A snapshot lookup is as cheap as the result cache and always fresher.
-    if (d_table->spec().cache_all) return false;
-    append_key(key, param_values(request, args, d_params, !d_table->spec().case_sensitive).values);
-    return true;
-  }
-
-  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
-    const auto& spec = d_table->spec();
-    ParamValues pv = param_values(request, args, d_params, !spec.case_sensitive);
-    if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
-    auto combos = cartesian(pv.values);
-    if (combos.empty()) return Result(0, "too many value combinations");
-    for (const auto& combo : combos) {
-      bool found = false;
-      DbRow row;
-      std::string error;
-      if (!d_table->find(ctx, combo, found, row, error, combos.size() > 1)) return Result(0, error);
-      if (found) {
-        Result r(1, row.empty() ? "found " + describe_combination(d_params, combo) : row_text(row));
-        add_row_fields(r, row, spec.retcols);
-        return r;
-      }
-    }
-    return Result(-1, "not found");
-  }
-
- private:
-  std::vector<std::string> d_params;
-  std::unique_ptr<KeyedTable> d_table;
-  RowFields d_fields;
+  KeyedLookup d_lookup;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

@@ -7,8 +7,8 @@
 // List values (the `values` call argument) make a cartesian product; the
 // first listed combination decides. Tables, cacheAll and lookups:
 // db/bw_lists.hpp, db/keyed_table.hpp.
-#include "db/bw_lists.hpp"
-#include "db/param_values.hpp"
+#include "modules/bw_lists.hpp"
+#include "modules/param_values.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
 

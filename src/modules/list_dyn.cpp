@@ -20,8 +20,8 @@
 
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
-#include "db/keyed_table.hpp"
-#include "db/param_values.hpp"
+#include "modules/keyed_lookup.hpp"
+#include "modules/param_values.hpp"
 #include "db/schema.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
@@ -136,7 +136,7 @@ class ListDyn final : public Module {
       if (const Value* v = args.get("hardExpire")) hard = static_cast<long>(v->n);
       std::vector<std::optional<std::string>> values = retcol_values(request, args);
       bool ok = db.run(
-          &ctx,
+          ctx.deadline(),
           [&](DbConnection& c) {
             for (const auto& combo : combos) {
               auto& st = c.prepare(d_sql_add);
@@ -163,7 +163,7 @@ class ListDyn final : public Module {
     if (op == Op::remove) {
       int removed = 0;
       bool ok = db.run(
-          &ctx,
+          ctx.deadline(),
           [&](DbConnection& c) {
             removed = 0;
             for (const auto& combo : combos) {
@@ -181,7 +181,7 @@ class ListDyn final : public Module {
     int code = -1;
     DbRow best;
     bool ok = db.run(
-        &ctx,
+        ctx.deadline(),
         [&](DbConnection& c) {
           code = -1;
           best.clear();

@@ -9,14 +9,12 @@
 // snapshot (db/snapshot.hpp; the original's cacheAll hung its thread). The
 // table the master creates has a plain index on the key columns (a lookup
 // table may hold several rows per key; the first one is returned).
-// Lookups: db/keyed_table.hpp.
-#include "db/identifiers.hpp"
-#include "db/keyed_table.hpp"
-#include "db/param_values.hpp"
-#include "db/schema.hpp"
-#include "modules/module.hpp"
-#include "proto/request.hpp"
+// Lookups: modules/keyed_lookup.hpp.
 #include "base/strings.hpp"
+#include "db/identifiers.hpp"
+#include "db/schema.hpp"
+#include "modules/keyed_lookup.hpp"
+#include "modules/param_values.hpp"
 
 namespace ppolicy {
 namespace {
@@ -31,27 +29,38 @@ const Option k_params[] = {
      "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."},
     {"retcols", OptType::string, nullptr,
      "names of columns returned by check method (comma list, or * for all)"},
-    {"cacheCaseSensitive", OptType::boolean, "no",
-     "case-sensitive cache (set to yes if you are using case-sensitive text comparator on DB "
-     "column)"},
-    {"cacheAll", OptType::boolean, "no", "cache all records in memory (a shared snapshot)"},
-    {"cacheAllRefresh", OptType::duration, "900", "refresh time in case of caching all records",
-     nullptr, 1},
+    k_case_sensitive_row,
+    k_cache_all_row,
+    k_cache_all_refresh_row,
 };
 
 const ArgSpec k_args[] = {k_values_arg};
 
 class LookupDb final : public Module {
  public:
-  explicit LookupDb(const ModuleSetup& s) {
+  explicit LookupDb(const ModuleSetup& s) : d_lookup(s.params.list("param"), spec(s)) {}
+
+  void prepare(Services& s) override { d_lookup.prepare(s); }
+  void maintain(Services& s) override { d_lookup.maintain(s); }
+  const FieldSpec* instance_field(std::string_view name) const override {
+    return d_lookup.field(name);
+  }
+  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
+    return d_lookup.cache_key(request, args, key);
+  }
+  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
+    return d_lookup.check(request, args, ctx);
+  }
+
+ private:
+  static KeyedTableSpec spec(const ModuleSetup& s) {
     require_database(s.config, "table");
-    d_params = s.params.list("param");
     auto mapping = parse_mapping(s.params.str("mapping"), "mapping");
     KeyedTableSpec spec;
     spec.who = "module " + s.name + " (LookupDB)";
     spec.instance = s.name;
     spec.table = checked_identifier(s.params.str("table"), "table");
-    for (const auto& p : d_params) {
+    for (const auto& p : s.params.list("param")) {
       ColumnMap m = mapped(mapping, p);
       checked_identifier(m.column, "param");
       if (!keyable_sql_type(m.type))
@@ -64,46 +73,10 @@ class LookupDb final : public Module {
     spec.unique = false;
     spec.cache_all = s.params.boolean("cacheAll");
     spec.refresh = s.params.integer("cacheAllRefresh");
-    d_fields.add(spec.retcols);
-    d_table = std::make_unique<KeyedTable>(std::move(spec));
+    return spec;
   }
 
-  void prepare(Services& s) override { d_table->prepare(s); }
-  void maintain(Services& s) override { d_table->maintain(s); }
-  const FieldSpec* instance_field(std::string_view name) const override {
-    return d_fields.find(name);
-  }
-
-  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
-    if (d_table->spec().cache_all) return false;  // the snapshot is as cheap and fresher
-    append_key(key, param_values(request, args, d_params, !d_table->spec().case_sensitive).values);
-    return true;
-  }
-
-  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
-    const auto& spec = d_table->spec();
-    ParamValues pv = param_values(request, args, d_params, !spec.case_sensitive);
-    if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
-    auto combos = cartesian(pv.values);
-    if (combos.empty()) return Result(0, "too many value combinations");
-    for (const auto& combo : combos) {
-      bool found = false;
-      DbRow row;
-      std::string error;
-      if (!d_table->find(ctx, combo, found, row, error)) return Result(0, error);
-      if (found) {
-        Result r(1, row.empty() ? "found " + describe_combination(d_params, combo) : row_text(row));
-        add_row_fields(r, row, spec.retcols);
-        return r;
-      }
-    }
-    return Result(-1, "not found");
-  }
-
- private:
-  std::vector<std::string> d_params;
-  std::unique_ptr<KeyedTable> d_table;
-  RowFields d_fields;
+  KeyedLookup d_lookup;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "modules/module.hpp"
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "net/p0f_proto.hpp"
 #include "net/socket_io.hpp"
 #include "proto/request.hpp"

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "modules/instance.hpp"
 #include "modules/module.hpp"
 #include "base/strings.hpp"
 
@@ -44,6 +45,12 @@ extern const ModuleType k_verification_type;
 extern const ModuleType k_whois_type;
 
 namespace {
+
+template <long CacheLifetimes::*M>
+bool store_lifetime(void* obj, const OptValue& v, std::string*) {
+  static_cast<ModuleInstance*>(obj)->cache.*M = static_cast<long>(v.i);
+  return true;
+}
 
 const ModuleType* const k_types[] = {
     // Core modules.
@@ -98,15 +105,26 @@ std::span<const Option> module_param_rows(const ModuleType& type) {
   if (it != rows.end()) return it->second;
   std::vector<Option> r(type.params.begin(), type.params.end());
   auto text = [&](long v) { return texts.emplace_back(std::to_string(v)).c_str(); };
-  r.push_back({"cachePositive", OptType::duration, text(type.cache.positive),
-               "how long a positive result (code > 0) is shared from the result cache (0: never)"});
-  r.push_back({"cacheUnknown", OptType::duration, text(type.cache.unknown),
-               "how long an unknown result (code 0) is shared from the result cache (0: never)"});
-  r.push_back({"cacheNegative", OptType::duration, text(type.cache.negative),
-               "how long a negative result (code < 0) is shared from the result cache (0: never)"});
-  r.push_back({"saveResult", OptType::boolean, "yes",
-               "save code, info, cache hit and time into the request for later modules and dumps"});
-  r.push_back({"saveResultPrefix", OptType::string, "result_", "prefix of the saved attribute names"});
+  // Their values go into the ModuleInstance (Generation::make_instance).
+  r.push_back({.name = "cachePositive", .type = OptType::duration, .def = text(type.cache.positive),
+               .help = "how long a positive result (code > 0) is shared from the result cache "
+                       "(0: never)",
+               .store = store_lifetime<&CacheLifetimes::positive>});
+  r.push_back({.name = "cacheUnknown", .type = OptType::duration, .def = text(type.cache.unknown),
+               .help = "how long an unknown result (code 0) is shared from the result cache "
+                       "(0: never)",
+               .store = store_lifetime<&CacheLifetimes::unknown>});
+  r.push_back({.name = "cacheNegative", .type = OptType::duration, .def = text(type.cache.negative),
+               .help = "how long a negative result (code < 0) is shared from the result cache "
+                       "(0: never)",
+               .store = store_lifetime<&CacheLifetimes::negative>});
+  r.push_back({.name = "saveResult", .type = OptType::boolean, .def = "yes",
+               .help = "save code, info, cache hit and time into the request for later modules "
+                       "and dumps",
+               .store = bind<&ModuleInstance::save_result>()});
+  r.push_back({.name = "saveResultPrefix", .type = OptType::string, .def = "result_",
+               .help = "prefix of the saved attribute names",
+               .store = bind<&ModuleInstance::save_prefix>()});
   return rows.emplace(&type, std::move(r)).first->second;
 }
 

@@ -11,7 +11,7 @@
 #include <algorithm>
 
 #include "db/identifiers.hpp"
-#include "db/rate_logic.hpp"
+#include "modules/rate_logic.hpp"
 #include "db/record_store.hpp"
 #include "db/schema.hpp"
 #include "modules/module.hpp"
@@ -89,7 +89,7 @@ class Trap final : public Module {
     bool ok;
     if (is_trap) {
       ok = d_store->update(
-          ctx, client,
+          ctx.services(), ctx.deadline(), client,
           [&](std::string& v, uint32_t& expire, bool found, uint32_t now) {
             hits = found ? decode_hits(v) : std::vector<uint32_t>{};
             trap_hit(hits, now, d_expire, threshold);
@@ -102,7 +102,7 @@ class Trap final : public Module {
       std::string v;
       bool found = false;
       uint32_t now = 0;
-      ok = d_store->get(ctx, client, v, found, now, error);
+      ok = d_store->get(ctx.services(), ctx.deadline(), client, v, found, now, error);
       if (ok && found) {
         hits = decode_hits(v);
         live_hits(hits, now);

@@ -41,8 +41,8 @@
 #include "dns/mailhosts.hpp"
 #include "dns/resolver.hpp"
 #include "modules/module.hpp"
-#include "modules/services.hpp"
-#include "net/callout.hpp"
+#include "svc/services.hpp"
+#include "modules/callout.hpp"
 #include "net/inflight.hpp"
 #include "net/smtp_client.hpp"
 #include "proto/request.hpp"
@@ -267,7 +267,7 @@ class Verification final : public Module {
     int code = 0;
     std::string info, error;
     bool ok = ctx.services().resource<Database>().run(
-        &ctx,
+        ctx.deadline(),
         [&](DbConnection& c) {
           auto& st = c.prepare(d_sql_read);
           st.setString(1, vtype_name(d_vtype));
@@ -290,7 +290,7 @@ class Verification final : public Module {
     std::string error;
     std::string info = r.info.substr(0, 255);
     ctx.services().resource<Database>().run(
-        &ctx,
+        ctx.deadline(),
         [&](DbConnection& c) {
           auto& st = c.prepare(d_sql_write);
           st.setString(1, vtype_name(d_vtype));

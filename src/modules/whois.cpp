@@ -11,7 +11,7 @@
 // Server names are resolved by net/resolve_host.cpp; answers are read by
 // net/whois_text.cpp. Addresses only: no domain whois.
 #include "modules/module.hpp"
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "net/resolve_host.hpp"
 #include "net/socket_io.hpp"
 #include "net/whois_text.hpp"

@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "net/socket_io.hpp"
 
 namespace ppolicy {

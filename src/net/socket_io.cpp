@@ -33,19 +33,6 @@ void Fd::reset() {
   d_fd = -1;
 }
 
-long ms_until(Deadline deadline) {
-  // Rounded up: a wait of this long ends at or after the deadline, never
-  // just before it (the evaluator then knows the module ran out of time).
-  auto left = std::chrono::duration_cast<std::chrono::microseconds>(
-      deadline - std::chrono::steady_clock::now());
-  return left.count() > 0 ? static_cast<long>((left.count() + 999) / 1000) : 0;
-}
-
-Deadline deadline_in(long ms, Deadline request_deadline) {
-  Deadline d = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  return d < request_deadline ? d : request_deadline;
-}
-
 Fd connect_by(const sockaddr* addr, socklen_t len, Deadline deadline, std::string* why) {
   Fd fd(socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {

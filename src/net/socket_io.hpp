@@ -9,13 +9,13 @@
 
 #include <sys/socket.h>
 
-#include <chrono>
 #include <string>
 #include <string_view>
 
+#include "base/clock.hpp"
+
 namespace ppolicy {
 
-using Deadline = std::chrono::steady_clock::time_point;
 
 // An owned file descriptor.
 class Fd {
@@ -43,11 +43,6 @@ class Fd {
  private:
   int d_fd = -1;
 };
-
-// Milliseconds until `deadline`, rounded up (0 when past it).
-long ms_until(Deadline deadline);
-// The earlier of the request deadline and now + `ms`.
-Deadline deadline_in(long ms, Deadline request_deadline);
 
 // Connect a stream socket to `addr` (AF_INET, AF_INET6 or AF_UNIX) by the
 // deadline. Returns an invalid Fd and sets *why on failure.

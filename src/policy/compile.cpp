@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "policy/compile.hpp"
 
-#include "conf/config.hpp"
 #include "base/listen_spec.hpp"
-#include "policy/action.hpp"
+#include "proto/action.hpp"
 #include "policy/parser.hpp"
 #include "proto/request.hpp"
 #include "base/strings.hpp"
@@ -30,7 +29,7 @@ const char* const k_states[] = {"CONNECT", "EHLO", "HELO", "MAIL", "RCPT", "DATA
 
 class Compiler {
 public:
-  Compiler(Policy& p, Config& c, ErrorList& e) : d_p(p), d_config(c), d_errors(e) {}
+  Compiler(Policy& p, const PolicyScope& c, ErrorList& e) : d_p(p), d_scope(c), d_errors(e) {}
 
   void statement(const Source& src);
   void selector(const Source& src);
@@ -43,7 +42,7 @@ private:
   std::unique_ptr<Node> parse_expr(const Source& src, size_t start, size_t* end, bool* arrow);
 
   Policy& d_p;
-  Config& d_config;
+  const PolicyScope& d_scope;
   ErrorList& d_errors;
   std::vector<Type> d_var_types;
   bool d_finished = false;
@@ -58,13 +57,13 @@ void Compiler::error(const Source& src, const std::string& msg, size_t pos, size
   for (size_t i = 0; i < pos && i < src.text.size(); ++i)
     if (src.text[i] == '\t') caret[i] = '\t';
   caret += std::string(len, '^');
-  d_errors.add(d_config.path, src.line_at(pos),
+  d_errors.add(d_scope.file, src.line_at(pos),
                format("[policy %s] %s: %s\n    %s\n    %s", d_p.name.c_str(), src.key.c_str(), msg.c_str(),
                       src.text.c_str(), caret.c_str()));
 }
 
 std::unique_ptr<Node> Compiler::parse_expr(const Source& src, size_t start, size_t* end, bool* arrow) {
-  ExprParser p(src.text, start, d_p, d_config, d_var_types);
+  ExprParser p(src.text, start, d_p, d_scope, d_var_types);
   auto n = p.expression();
   *arrow = p.at(Tok::arrow);
   if (!p.at(Tok::end) && !*arrow) {
@@ -92,7 +91,7 @@ Action Compiler::action(const Source& src, size_t start) {
   while (i < stop) {
     if (src.text.compare(i, 2, "${") == 0) {
       if (!lit.empty()) a.text.push_back({std::move(lit), nullptr}), lit.clear();
-      ExprParser p(src.text, i + 2, d_p, d_config, d_var_types);
+      ExprParser p(src.text, i + 2, d_p, d_scope, d_var_types);
       auto n = p.expression();
       if (!p.at(Tok::rbrace))
         throw PolicyError("expected \"}\" closing ${...}", p.current().pos, p.current().len ? p.current().len : 1);
@@ -155,7 +154,7 @@ void Compiler::statement(const Source& src) {
       for (char c : var)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
           throw PolicyError(format("invalid variable name \"%s\"", var.c_str()), 0, 1);
-      if (d_config.module(var) || attr_from_name(var) || derived_from_name(var) || is_builtin_name(var) ||
+      if (d_scope.module(var) || attr_from_name(var) || derived_from_name(var) || is_builtin_name(var) ||
           var == "true" || var == "false")
         throw PolicyError(format("\"%s\" is a module, attribute or function name; choose another", var.c_str()), 0, 1);
       int slot = -1;
@@ -204,7 +203,7 @@ void Compiler::selector(const Source& src) {
         continue;
       }
       bool known = false;
-      for (const auto& l : d_config.server.listen) {
+      for (const auto& l : d_scope.listen) {
         auto other = ListenSpec::parse(l, &why);
         known = known || (other && other->text == spec->text);
       }
@@ -235,24 +234,24 @@ void Compiler::selector(const Source& src) {
 }  // namespace
 
 std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
-                                       const std::vector<const IniEntry*>& entries, Config& config,
-                                       ErrorList& errors) {
+                                       const std::vector<IniEntry>& entries,
+                                       const PolicyScope& scope, ErrorList& errors) {
   auto p = std::make_unique<Policy>();
   p->name = name;
   p->line = line;
   // Join continuation lines into their statements first.
   std::vector<Source> sources;
-  for (const auto* e : entries) {
-    if (e->continuation && !sources.empty()) {
+  for (const auto& e : entries) {
+    if (e.continuation && !sources.empty()) {
       Source& s = sources.back();
       s.text += ' ';
-      s.lines.emplace_back(s.text.size(), e->line);
-      s.text += e->value;
+      s.lines.emplace_back(s.text.size(), e.line);
+      s.text += e.value;
     } else {
-      sources.push_back({e->key, e->value, {{0, e->line}}});
+      sources.push_back({e.key, e.value, {{0, e.line}}});
     }
   }
-  Compiler c(*p, config, errors);
+  Compiler c(*p, scope, errors);
   size_t before = errors.size();
   for (const auto& src : sources) {
     auto words = split(src.key, " \t");
@@ -262,18 +261,29 @@ std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
       c.statement(src);
     } else if (src.key == "listen" || src.key == "context" || src.key == "state") {
       if (!p->statements.empty())
-        errors.add(config.path, src.line_at(0),
+        errors.add(scope.file, src.line_at(0),
                    format("[policy %s] %s: selectors go before the statements", name.c_str(), src.key.c_str()));
       else
         c.selector(src);
     } else {
-      errors.add(config.path, src.line_at(0),
+      errors.add(scope.file, src.line_at(0),
                  format("[policy %s]: unknown key \"%s\" (rule, set NAME, run, default, listen, context, state)",
                         name.c_str(), src.key.c_str()));
     }
   }
   if (errors.size() != before) return nullptr;
   return p;
+}
+
+bool policy_selects(const Policy& p, const Request& request) {
+  auto in = [](const std::vector<std::string>& list, std::string_view v) {
+    for (const auto& x : list)
+      if (x == v) return true;
+    return false;
+  };
+  if (!p.listen.empty() && !in(p.listen, request.listener)) return false;
+  if (!p.context.empty() && !in(p.context, request.get(Attr::policy_context))) return false;
+  return p.state.empty() || in(p.state, upper(request.get(Attr::protocol_state)));
 }
 
 }  // namespace ppolicy

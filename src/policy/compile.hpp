@@ -11,8 +11,10 @@
 // offending token.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conf/error.hpp"
@@ -21,10 +23,24 @@
 
 namespace ppolicy {
 
-class Config;
+class Request;
+
+struct ModuleInstance;
+
+// What a policy is compiled against: the module instances it may call, and
+// the listeners its `listen` selector may name.
+struct PolicyScope {
+  const std::string& file;                 // for messages
+  const std::vector<std::string>& listen;  // [ppolicyd] listen
+  const std::vector<std::string>& broken;  // instances whose sections have errors
+  std::function<ModuleInstance*(std::string_view name)> module;
+};
 
 std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
-                                       const std::vector<const IniEntry*>& entries, Config& config,
-                                       ErrorList& errors);
+                                       const std::vector<IniEntry>& entries,
+                                       const PolicyScope& scope, ErrorList& errors);
+
+// Does `policy` take `request` (its listen, context and state selectors)?
+bool policy_selects(const Policy& policy, const Request& request);
 
 }  // namespace ppolicy

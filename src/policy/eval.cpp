@@ -3,24 +3,22 @@
 
 #include <cmath>
 
-#include "conf/config.hpp"
 #include "base/log.hpp"
-#include "modules/services.hpp"
-#include "policy/action.hpp"
+#include "proto/action.hpp"
 #include "proto/request.hpp"
 #include "shm/stats.hpp"
-#include "shm/table.hpp"
 #include "base/strings.hpp"
 
 namespace ppolicy {
 
-Evaluation::Evaluation(const Config& config, const Policy& policy, Request& request, Services& services,
-                       SteadyClock::time_point deadline, StatsBuffer* stats)
-    : d_config(config),
-      d_policy(policy),
+Evaluation::Evaluation(const Policy& policy, Request& request, CallRunner& runner,
+                       SteadyClock::time_point deadline, const std::string& default_action,
+                       StatsBuffer* stats)
+    : d_policy(policy),
       d_request(request),
-      d_services(services),
+      d_runner(runner),
       d_deadline(deadline),
+      d_default_action(default_action),
       d_stats(stats),
       d_memo(policy.calls.size(), -1),
       d_vars(policy.vars.size()) {}
@@ -46,10 +44,10 @@ Decision Evaluation::decide() {
           if (!finish_action_text(st.action.word, text, &why)) {
             log_warn("policy %s rule %d (line %d): expanded action is invalid (%s); answering %s",
                      d_policy.name.c_str(), st.number, st.line, why.c_str(),
-                     d_config.server.default_action.c_str());
+                     d_default_action.c_str());
             d.failed = true;
             d.note = "invalid expanded action: " + why;
-            d.reply = d_config.server.default_action;
+            d.reply = d_default_action;
           } else {
             d.reply = text.empty() ? st.action.word : st.action.word + " " + text;
           }
@@ -64,12 +62,12 @@ Decision Evaluation::decide() {
   } catch (const Timeout&) {
     d.timed_out = true;
     d.note = "request_timeout reached";
-    d.reply = d_config.server.default_action;
+    d.reply = d_default_action;
   } catch (const std::exception& e) {
     log_error("policy %s: evaluation failed: %s", d_policy.name.c_str(), e.what());
     d.failed = true;
     d.note = e.what();
-    d.reply = d_config.server.default_action;
+    d.reply = d_default_action;
   }
   d.runs = std::move(d_runs);
   return d;
@@ -81,71 +79,13 @@ std::string Evaluation::expand(const Action& a) {
   return out;
 }
 
-void Evaluation::save_result(const ModuleRun& run) {
-  const ModuleInstance& m = *run.inst;
-  // A second run of the same module in one request (other arguments) is
-  // saved as <prefix><name>#1_..., like the original.
-  int n = 0;
-  for (auto& [name, count] : d_saved) {
-    if (name == m.name) n = count++;
-  }
-  if (n == 0) d_saved.emplace_back(m.name, 1);
-  std::string base = m.save_prefix + m.name + (n ? format("#%d", n) : "");
-  d_request.set(base + "_code", std::to_string(run.result.code));
-  d_request.set(base + "_info", run.result.info);
-  d_request.set(base + "_cache", run.cached ? "1" : "0");
-  d_request.set(base + "_time", format("%.3f", run.ms));
-}
-
 const ModuleRun& Evaluation::call(int site) {
   if (d_memo[site] >= 0) return d_runs[d_memo[site]];
-  auto start = SteadyClock::now();
-  if (start >= d_deadline) throw Timeout{};
-  const CallSite& cs = d_policy.calls[site];
-  ModuleInstance& m = *cs.inst;
-  ModuleRun run;
-  run.inst = &m;
-  run.args = cs.args.key();
-
-  std::string key;
-  bool cacheable = false;
-  ShmTable* cache = d_services.cache();
-  uint32_t now = d_services.now();
-  if (cache && (m.cache.positive > 0 || m.cache.negative > 0 || m.cache.unknown > 0)) {
-    key = m.key_prefix + run.args + '\0';
-    cacheable = m.module->cache_key(d_request, cs.args, key);
-    std::string blob;
-    if (cacheable && cache->get(key, blob, now) && Result::decode(blob, run.result)) run.cached = true;
-  }
-  if (!run.cached) {
-    CheckContext ctx(d_services, d_deadline, m.name);
-    try {
-      run.result = m.module->check(d_request, cs.args, ctx);
-    } catch (const std::exception& e) {
-      log_warn("module %s (%s): %s", m.name.c_str(), m.type->name, e.what());
-      run.result = Result(0, format("%s failed: %s", m.name.c_str(), e.what()));
-      if (d_stats) d_stats->add(m.stats.failures);
-      cacheable = false;  // a failure is never shared
-    }
-    if (cacheable && !run.result.transient) {
-      long life = run.result.code > 0 ? m.cache.positive : run.result.code < 0 ? m.cache.negative : m.cache.unknown;
-      if (life > 0) cache->put(key, run.result.encode(), now + static_cast<uint32_t>(life), now);
-    }
-  }
-  auto end = SteadyClock::now();
-  run.ms = std::chrono::duration<double, std::milli>(end - start).count();
-  if (d_stats) {
-    d_stats->add(m.stats.calls);
-    d_stats->add(run.cached ? m.stats.cache_hits : m.stats.cache_misses);
-    int c = std::clamp(run.result.code, ModuleStats::k_min_code, ModuleStats::k_max_code);
-    d_stats->add(m.stats.codes[c - ModuleStats::k_min_code]);
-    m.stats.latency.observe(*d_stats, run.ms / 1000.0);
-  }
-  if (m.save_result) save_result(run);
-  d_runs.push_back(std::move(run));
+  if (SteadyClock::now() >= d_deadline) throw Timeout{};
+  d_runs.push_back(d_runner.run(d_policy.calls[site], d_request, d_deadline));
   d_memo[site] = static_cast<int>(d_runs.size() - 1);
   // A module that overran the deadline cannot decide this request any more.
-  if (end > d_deadline) throw Timeout{};
+  if (SteadyClock::now() > d_deadline) throw Timeout{};
   return d_runs.back();
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Evaluating a compiled policy for one request: statements in order, module
-// call sites run lazily and at most once (memo), results from and into the
-// shared result cache, saveResult attributes, the request deadline, and the
-// trace of what ran (for the decision log line and `ppolicyd -e`).
+// call sites run lazily and at most once (memo), the request deadline, and
+// the trace of what ran (for the decision log line and `ppolicyd -e`).
+// Running a module is not the evaluator's business: it asks a CallRunner
+// (runtime/runner.hpp adds the result cache, counters and saveResult).
 #pragma once
 
 #include <string>
@@ -13,8 +14,7 @@
 
 namespace ppolicy {
 
-class Config;
-class Services;
+class Request;
 class StatsBuffer;
 struct ModuleInstance;
 
@@ -36,10 +36,19 @@ struct Decision {
   std::vector<ModuleRun> runs;             // modules run, in order
 };
 
+// Runs one call site of a policy for a request.
+class CallRunner {
+public:
+  virtual ~CallRunner() = default;
+  virtual ModuleRun run(const CallSite& site, Request& request, SteadyClock::time_point deadline) = 0;
+};
+
 class Evaluation {
 public:
-  Evaluation(const Config& config, const Policy& policy, Request& request, Services& services,
-             SteadyClock::time_point deadline, StatsBuffer* stats);
+  // `default_action` answers when the deadline passes or evaluation fails;
+  // `stats` (may be null) counts the rule that answered.
+  Evaluation(const Policy& policy, Request& request, CallRunner& runner,
+             SteadyClock::time_point deadline, const std::string& default_action, StatsBuffer* stats);
   Decision decide();
 
 private:
@@ -50,18 +59,16 @@ private:
   std::string eval_str(const Node& n);
   const ModuleRun& call(int site);
   std::string expand(const Action& a);
-  void save_result(const ModuleRun& run);
 
-  const Config& d_config;
   const Policy& d_policy;
   Request& d_request;
-  Services& d_services;
+  CallRunner& d_runner;
   SteadyClock::time_point d_deadline;
+  const std::string& d_default_action;
   StatsBuffer* d_stats;
   std::vector<int> d_memo;  // call site -> index in d_runs, -1 not run yet
   std::vector<Value> d_vars;
   std::vector<ModuleRun> d_runs;
-  std::vector<std::pair<std::string, int>> d_saved;  // instance name -> times saved
 };
 
 }  // namespace ppolicy

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "policy/parser.hpp"
 
-#include "conf/config.hpp"
+#include "modules/instance.hpp"
+#include "policy/compile.hpp"
 #include "proto/request.hpp"
 #include "base/strings.hpp"
 
@@ -51,9 +52,9 @@ void span_over(Node& n, const Node& a, const Node& b) {
 
 bool is_builtin_name(std::string_view name) { return find_builtin(name) != nullptr; }
 
-ExprParser::ExprParser(std::string_view text, size_t start, Policy& policy, Config& config,
+ExprParser::ExprParser(std::string_view text, size_t start, Policy& policy, const PolicyScope& scope,
                        std::vector<Type>& var_types)
-    : d_lex(text, start), d_policy(policy), d_config(config), d_var_types(var_types) {
+    : d_lex(text, start), d_policy(policy), d_scope(scope), d_var_types(var_types) {
   advance();
 }
 
@@ -549,7 +550,7 @@ std::unique_ptr<Node> ExprParser::primary() {
       return n;
     }
   }
-  if (ModuleInstance* inst = d_config.module(name)) return module_ref(t, inst);
+  if (ModuleInstance* inst = d_scope.module(name)) return module_ref(t, inst);
   if (auto a = attr_from_name(name)) {
     auto n = make(Op::attr, attr_is_numeric(*a) ? Type::number : Type::string, t);
     n->index = static_cast<int>(*a);
@@ -561,7 +562,7 @@ std::unique_ptr<Node> ExprParser::primary() {
     return n;
   }
   if (find_builtin(name)) fail(format("%s is a function: write %s(...)", name.c_str(), name.c_str()), t);
-  for (const auto& b : d_config.broken_modules)
+  for (const auto& b : d_scope.broken)
     if (b == name) fail(format("module %s cannot be used: its [module %s] section has errors", name.c_str(), name.c_str()), t);
   fail(format("unknown name \"%s\" (not a module, request attribute, variable or function; "
               "attr(\"%s\") reads any attribute)",

@@ -28,7 +28,7 @@
 
 namespace ppolicy {
 
-class Config;
+struct PolicyScope;
 
 bool is_builtin_name(std::string_view name);
 
@@ -36,7 +36,7 @@ class ExprParser {
 public:
   // `vars` are the variables set by earlier statements (name -> slot, type
   // in `var_types`); module references become call sites of `policy`.
-  ExprParser(std::string_view text, size_t start, Policy& policy, Config& config,
+  ExprParser(std::string_view text, size_t start, Policy& policy, const PolicyScope& scope,
              std::vector<Type>& var_types);
 
   std::unique_ptr<Node> expression();
@@ -67,7 +67,7 @@ private:
   Token d_cur;
   bool d_operand = true;  // an operand is expected next (regex vs division)
   Policy& d_policy;
-  Config& d_config;
+  const PolicyScope& d_scope;
   std::vector<Type>& d_var_types;
 };
 

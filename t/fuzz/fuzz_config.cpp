@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // libFuzzer target: the configuration reader (src/conf: our line reader over
 // inih, option rows, sections, module parameters, policy compilation) via
-// Config::load_text on arbitrary text. Only the Dummy, Sleep and
+// Generation::load_text on arbitrary text. Only the Dummy, Sleep and
 // DumpDataFile module types can be created (see fuzz_common.hpp); loading
 // never runs a module. Errors must be ConfigError-style exceptions with a
 // message, never crashes.
@@ -10,7 +10,7 @@
 #include <exception>
 #include <string>
 
-#include "conf/config.hpp"
+#include "runtime/generation.hpp"
 #include "base/log.hpp"
 #include "fuzz_common.hpp"
 
@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text = restrict_module_types(std::string(reinterpret_cast<const char*>(data), size),
                                            {"Dummy", "Sleep", "DumpDataFile"});
   try {
-    auto config = Config::load_text(text, "fuzz.conf", {});
+    auto config = Generation::load_text(text, "fuzz.conf", {});
     if (!config) __builtin_trap();
   } catch (const std::exception& e) {
     if (!*e.what()) __builtin_trap();  // errors always say what is wrong

@@ -11,12 +11,12 @@
 #include <exception>
 #include <string>
 
-#include "conf/config.hpp"
-#include "core/handler.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/handler.hpp"
 #include "base/log.hpp"
 #include "fuzz_common.hpp"
-#include "modules/services.hpp"
-#include "policy/action.hpp"
+#include "svc/services.hpp"
+#include "proto/action.hpp"
 #include "proto/request.hpp"
 
 using namespace ppolicy;
@@ -73,14 +73,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     body = stmts + reply + "\n";
   }
   std::string text = k_prelude + body;
-  std::unique_ptr<Config> config;
+  std::unique_ptr<Generation> config;
   try {
-    config = Config::load_text(text, "fuzz.conf", {});
+    config = Generation::load_text(text, "fuzz.conf", {});
   } catch (const std::exception& e) {
     if (!*e.what()) __builtin_trap();
     return 0;
   }
-  Services services(*config, nullptr);
+  Services services(config->config(), nullptr);
   RequestHandler handler(*config, services, nullptr);
   Request r;
   for (int variant = 0; variant < 2; ++variant) {

@@ -5,6 +5,7 @@
 #include "conf/config.hpp"
 #include "conf/error.hpp"
 #include "conf/ini.hpp"
+#include "runtime/generation.hpp"
 
 using namespace ppolicy;
 
@@ -12,7 +13,7 @@ namespace {
 
 std::string error_of(const std::string& text, std::vector<Override> ov = {}) {
   try {
-    Config::load_text(text, "p.conf", ov);
+    Generation::load_text(text, "p.conf", ov);
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -56,23 +57,23 @@ BOOST_AUTO_TEST_CASE(ini_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(defaults_and_values) {
-  auto c = Config::load_text(k_min, "p.conf", {});
-  BOOST_TEST(c->server.listen == std::vector<std::string>{"inet:127.0.0.1:10030"});
-  BOOST_TEST(c->server.user == "nobody");
-  BOOST_TEST(c->server.request_timeout_ms == 10000);
-  BOOST_TEST(c->server.idle_timeout_s == 330);
-  BOOST_TEST(c->server.default_action == "DUNNO");
-  BOOST_TEST(c->server.max_request_size == 65536u);
-  BOOST_TEST(c->server.state_file == "/var/lib/ppolicy/ppolicyd.state");
-  auto d = Config::load_text(
+  auto c = Generation::load_text(k_min, "p.conf", {});
+  BOOST_TEST(c->server().listen == std::vector<std::string>{"inet:127.0.0.1:10030"});
+  BOOST_TEST(c->server().user == "nobody");
+  BOOST_TEST(c->server().request_timeout_ms == 10000);
+  BOOST_TEST(c->server().idle_timeout_s == 330);
+  BOOST_TEST(c->server().default_action == "DUNNO");
+  BOOST_TEST(c->server().max_request_size == 65536u);
+  BOOST_TEST(c->server().state_file == "/var/lib/ppolicy/ppolicyd.state");
+  auto d = Generation::load_text(
       "[ppolicyd]\nlisten = inet:127.0.0.1:1, inet:[::1]:2\n  unix:/run/x.sock\nrequest_timeout = 250ms\n"
       "default_action = defer_if_permit Service temporarily unavailable\nunix_socket_mode = 0660\n"
       "[policy main]\ndefault = DUNNO\n",
       "p.conf", {});
-  BOOST_TEST(d->server.listen.size() == 3u);
-  BOOST_TEST(d->server.request_timeout_ms == 250);
-  BOOST_TEST(d->server.default_action == "DEFER_IF_PERMIT Service temporarily unavailable");
-  BOOST_TEST(d->server.unix_socket_mode == 0660u);
+  BOOST_TEST(d->server().listen.size() == 3u);
+  BOOST_TEST(d->server().request_timeout_ms == 250);
+  BOOST_TEST(d->server().default_action == "DEFER_IF_PERMIT Service temporarily unavailable");
+  BOOST_TEST(d->server().unix_socket_mode == 0660u);
 }
 
 BOOST_AUTO_TEST_CASE(errors_with_file_and_line) {
@@ -137,18 +138,18 @@ BOOST_AUTO_TEST_CASE(overrides) {
   BOOST_TEST(m->section == "module greylist");
   BOOST_TEST(m->key == "delay");
   BOOST_TEST(!parse_override("nodot=1").has_value());
-  auto c = Config::load_text("[ppolicyd]\nlisten = inet:127.0.0.1:1\n   inet:127.0.0.1:2\n[policy main]\ndefault = DUNNO\n",
+  auto c = Generation::load_text("[ppolicyd]\nlisten = inet:127.0.0.1:1\n   inet:127.0.0.1:2\n[policy main]\ndefault = DUNNO\n",
                              "p.conf", {*o, *parse_override("ppolicyd.min_workers=7")});
-  BOOST_TEST(c->server.listen == std::vector<std::string>{"inet:127.0.0.1:10031"});
-  BOOST_TEST(c->server.min_workers == 7);
+  BOOST_TEST(c->server().listen == std::vector<std::string>{"inet:127.0.0.1:10031"});
+  BOOST_TEST(c->server().min_workers == 7);
   std::string err = error_of(k_min, {*parse_override("ppolicyd.nokey=1")});
   BOOST_TEST(err.find("unknown key \"nokey\"") != std::string::npos, err);
 }
 
 BOOST_AUTO_TEST_CASE(module_fingerprints_change_with_parameters) {
-  auto a = Config::load_text("[module d]\ntype = Dummy\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
-  auto b = Config::load_text("[module d]\ntype = Dummy\ntest2 = x\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
-  auto c = Config::load_text("[module d]\ntype = dummy\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
+  auto a = Generation::load_text("[module d]\ntype = Dummy\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
+  auto b = Generation::load_text("[module d]\ntype = Dummy\ntest2 = x\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
+  auto c = Generation::load_text("[module d]\ntype = dummy\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
   BOOST_TEST(a->module("d")->key_prefix != b->module("d")->key_prefix);
   BOOST_TEST(a->module("d")->key_prefix == c->module("d")->key_prefix);  // type names are case-insensitive
   BOOST_TEST(a->module("d")->cache.positive == 900);

@@ -9,12 +9,12 @@
 #include <cstdlib>
 
 #include "conf/error.hpp"
-#include "db/bw_lists.hpp"
+#include "modules/bw_lists.hpp"
 #include "db/database.hpp"
-#include "db/greylist_logic.hpp"
+#include "modules/greylist_logic.hpp"
 #include "db/identifiers.hpp"
-#include "db/param_values.hpp"
-#include "db/rate_logic.hpp"
+#include "modules/param_values.hpp"
+#include "modules/rate_logic.hpp"
 #include "db/snapshot.hpp"
 
 using namespace ppolicy;

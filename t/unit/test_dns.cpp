@@ -154,9 +154,9 @@ class FakeDns {
   std::thread d_thread;
 };
 
-Settings settings(int port, long timeout_ms) {
-  Settings s;
-  s.servers = {"127.0.0.1"};
+DnsSettings settings(int port, long timeout_ms) {
+  DnsSettings s;
+  s.nameservers = {"127.0.0.1"};
   s.port = port;
   s.timeout_ms = timeout_ms;
   return s;
@@ -422,8 +422,8 @@ BOOST_AUTO_TEST_CASE(resolver_deadline_is_one_round_trip) {
 
 BOOST_AUTO_TEST_CASE(resolver_ipv6_nameserver) {
   FakeDns fake(true);
-  Settings s = settings(fake.port(), 1000);
-  s.servers = {"::1"};
+  DnsSettings s = settings(fake.port(), 1000);
+  s.nameservers = {"::1"};
   Resolver r(nullptr, s);
   BOOST_TEST_REQUIRE(r.usable());
   BOOST_TEST(r.servers() == "[::1]:" + std::to_string(fake.port()));

@@ -4,9 +4,10 @@
 // calls, saveResult attributes.
 #include <boost/test/unit_test.hpp>
 
-#include "conf/config.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/runner.hpp"
 #include "conf/error.hpp"
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "policy/eval.hpp"
 #include "proto/request.hpp"
 #include "shm/segment.hpp"
@@ -24,7 +25,7 @@ const std::string k_head =
 
 std::string load_error(const std::string& policy) {
   try {
-    Config::load_text(k_head + policy, "t.conf", {});
+    Generation::load_text(k_head + policy, "t.conf", {});
   } catch (const ConfigError& e) {
     return e.what();
   }
@@ -32,18 +33,20 @@ std::string load_error(const std::string& policy) {
 }
 
 struct Env {
-  std::unique_ptr<Config> cfg;
+  std::unique_ptr<Generation> cfg;
   Segment seg{1 << 20, 1 << 20, 4096};
   std::unique_ptr<Services> svc;
   explicit Env(const std::string& policy) {
-    cfg = Config::load_text(k_head + policy, "t.conf", {});
+    cfg = Generation::load_text(k_head + policy, "t.conf", {});
     cfg->register_stats(seg.stats());
-    svc = std::make_unique<Services>(*cfg, &seg);
+    svc = std::make_unique<Services>(cfg->config(), &seg);
   }
   Decision decide(Request& r, StatsBuffer* stats = nullptr) {
     const Policy* p = cfg->select_policy(r);
     BOOST_REQUIRE(p);
-    Evaluation ev(*cfg, *p, r, *svc, SteadyClock::now() + std::chrono::seconds(5), stats);
+    ModuleRunner runner(*cfg, *svc, stats);
+    Evaluation ev(*p, r, runner, SteadyClock::now() + std::chrono::seconds(5),
+                  cfg->server().default_action, stats);
     return ev.decide();
   }
   uint64_t counter(const std::string& name) {
@@ -237,14 +240,16 @@ BOOST_AUTO_TEST_CASE(result_cache_shared) {
 }
 
 BOOST_AUTO_TEST_CASE(deadline_gives_default_action) {
-  auto cfg = Config::load_text(
+  auto cfg = Generation::load_text(
       "[ppolicyd]\ndefault_action = DEFER_IF_PERMIT try later\n[module nap]\ntype = Sleep\nsleep = 2\n"
       "[policy main]\nrule = nap == 0 -> OK\n",
       "t.conf", {});
   Segment seg(1 << 20, 1 << 20, 64);
-  Services svc(*cfg, &seg);
+  Services svc(cfg->config(), &seg);
   Request r = req({});
-  Evaluation ev(*cfg, *cfg->policies[0], r, svc, SteadyClock::now() + std::chrono::milliseconds(100), nullptr);
+  ModuleRunner runner(*cfg, svc, nullptr);
+  Evaluation ev(*cfg->policies[0], r, runner, SteadyClock::now() + std::chrono::milliseconds(100),
+                cfg->server().default_action, nullptr);
   auto start = SteadyClock::now();
   Decision d = ev.decide();
   double s = std::chrono::duration<double>(SteadyClock::now() - start).count();
@@ -254,7 +259,7 @@ BOOST_AUTO_TEST_CASE(deadline_gives_default_action) {
 }
 
 BOOST_AUTO_TEST_CASE(policy_selection) {
-  auto cfg = Config::load_text(
+  auto cfg = Generation::load_text(
       "[ppolicyd]\nlisten = inet:127.0.0.1:10030, inet:127.0.0.1:10031\n"
       "[policy submission]\ncontext = submission\ndefault = OK sub\n"
       "[policy second_port]\nlisten = inet:127.0.0.1:10031\ndefault = OK port2\n"
@@ -276,7 +281,7 @@ BOOST_AUTO_TEST_CASE(policy_selection) {
 
 BOOST_AUTO_TEST_CASE(unreachable_policy_is_an_error) {
   try {
-    Config::load_text("[ppolicyd]\n[policy a]\ndefault = OK\n[policy b]\ncontext = x\ndefault = OK\n", "t.conf", {});
+    Generation::load_text("[ppolicyd]\n[policy a]\ndefault = OK\n[policy b]\ncontext = x\ndefault = OK\n", "t.conf", {});
     BOOST_FAIL("no error");
   } catch (const ConfigError& e) {
     BOOST_TEST(std::string(e.what()).find("t.conf:4: [policy b] can never be selected") != std::string::npos,

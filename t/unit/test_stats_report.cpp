@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_SUITE(stats_report)
 BOOST_AUTO_TEST_CASE(one_type_line_per_family_and_contiguous_samples) {
   Segment seg(1 << 20, 1 << 20, 256);
   StatsArea& st = seg.stats();
-  // Registered interleaved, as Config::register_stats does per module.
+  // Registered interleaved, as Generation::register_stats does per module.
   int a_calls = st.reg("ppolicy_module_calls_total{module=\"a\"}");
   st.reg("ppolicy_module_cache_hits_total{module=\"a\"}");
   int b_calls = st.reg("ppolicy_module_calls_total{module=\"b\"}");

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "net/callout.hpp"
+#include "modules/callout.hpp"
 
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 #include "net/resolve_host.hpp"
 #include "net/smtp_client.hpp"
 #include "base/strings.hpp"

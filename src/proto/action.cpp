@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "policy/action.hpp"
+#include "proto/action.hpp"
 
 #include <cctype>
 

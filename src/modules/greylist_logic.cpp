@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "db/greylist_logic.hpp"
+#include "modules/greylist_logic.hpp"
 
 #include <cctype>
 #include <cstring>

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "db/bw_lists.hpp"
+#include "modules/bw_lists.hpp"
 
 #include <algorithm>
 #include <iterator>
 
 #include "db/identifiers.hpp"
-#include "db/param_values.hpp"
+#include "modules/param_values.hpp"
 #include "db/schema.hpp"
 #include "base/strings.hpp"
 
@@ -27,12 +27,9 @@ const Option k_bw_params_nocache[k_bw_param_count] = {
      "names of whitelist columns returned by check method"},
     {"retcolsBlacklist", OptType::string, nullptr,
      "names of blacklist columns returned by check method"},
-    {"cacheCaseSensitive", OptType::boolean, "no",
-     "case-sensitive cache (set to yes if you are using case-sensitive text comparator on DB "
-     "column)"},
-    {"cacheAll", OptType::boolean, "no", "cache all records in memory (a shared snapshot)"},
-    {"cacheAllRefresh", OptType::duration, "900", "refresh time in case of caching all records",
-     nullptr, 1},
+    k_case_sensitive_row,
+    k_cache_all_row,
+    k_cache_all_refresh_row,
 };
 
 // ListMailDomain: the same rows, with cacheAll on by default.
@@ -94,9 +91,9 @@ Result BwLists::check(CheckContext& ctx, const std::vector<std::vector<std::stri
     bool in_black = false, in_white = false;
     DbRow black_row, white_row;
     std::string error;
-    if (d_black && !d_black->find(ctx, key, in_black, black_row, error))
+    if (d_black && !d_black->find(ctx.services(), ctx.deadline(), key, in_black, black_row, error))
       return Result(0, error).set("list", "");
-    if (!in_black && d_white && !d_white->find(ctx, key, in_white, white_row, error))
+    if (!in_black && d_white && !d_white->find(ctx.services(), ctx.deadline(), key, in_white, white_row, error))
       return Result(0, error).set("list", "");
     if (!in_black && !in_white) continue;
     std::string what = describe_combination(d_params, key);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "modules/services.hpp"
+#include "svc/services.hpp"
 
 #include <ctime>
 

@@ -10,26 +10,28 @@
 
 namespace ppolicy {
 
-class Config;
+class Generation;
 class Request;
 class Services;
 class StatsBuffer;
 
 class RequestHandler {
 public:
-  RequestHandler(const Config& config, Services& services, StatsBuffer* stats)
-      : d_config(config), d_services(services), d_stats(stats) {}
+  RequestHandler(const Generation& generation, Services& services, StatsBuffer* stats);
 
   // The decision for `request`; its reply is always a valid action value.
   Decision handle(Request& request, double* elapsed_ms);
+  // One log line per decision ([ppolicyd] log_decisions; -e prints its trace instead).
+  void log_decisions(bool on) { d_log = on; }
 
   static std::string log_line(const Request& request, const Decision& d, double ms);
   static std::string trace(const Request& request, const Decision& d, double ms);
 
 private:
-  const Config& d_config;
+  const Generation& d_gen;
   Services& d_services;
   StatsBuffer* d_stats;
+  bool d_log;
 };
 
 }  // namespace ppolicy

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "db/keyed_table.hpp"
+#include "modules/keyed_lookup.hpp"
 #include "modules/module.hpp"
 
 namespace ppolicy {

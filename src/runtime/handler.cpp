@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "core/handler.hpp"
+#include "runtime/handler.hpp"
 
-#include "conf/config.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/runner.hpp"
 #include "base/log.hpp"
 #include "proto/request.hpp"
 #include "shm/stats.hpp"
@@ -9,30 +10,39 @@
 
 namespace ppolicy {
 
+RequestHandler::RequestHandler(const Generation& generation, Services& services, StatsBuffer* stats)
+    : d_gen(generation),
+      d_services(services),
+      d_stats(stats),
+      d_log(generation.server().log_decisions) {}
+
 Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
   auto start = SteadyClock::now();
-  auto deadline = start + std::chrono::milliseconds(d_config.server.request_timeout_ms);
+  const ServerSettings& server = d_gen.server();
+  auto deadline = start + std::chrono::milliseconds(server.request_timeout_ms);
+  const RequestCounters& counters = d_gen.counters;
   Decision d;
-  const Policy* p = d_config.select_policy(request);
+  const Policy* p = d_gen.select_policy(request);
   if (!p) {
     d.reply = "DUNNO";
     d.note = "no [policy] section matches this request";
-    if (d_stats) d_stats->add(d_config.stats.no_policy);
+    if (d_stats) d_stats->add(counters.no_policy);
   } else {
-    Evaluation ev(d_config, *p, request, d_services, deadline, d_stats);
+    ModuleRunner runner(d_gen, d_services, d_stats);
+    Evaluation ev(*p, request, runner, deadline, server.default_action, d_stats);
     d = ev.decide();
   }
-  double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+  double ms = ms_since(start);
   if (elapsed_ms) *elapsed_ms = ms;
   if (d_stats) {
-    d_stats->add(d_config.stats.requests);
-    if (d.timed_out) d_stats->add(d_config.stats.timeouts);
-    if (d.failed) d_stats->add(d_config.stats.failures);
+    d_stats->add(counters.requests);
+    if (d.timed_out) d_stats->add(counters.timeouts);
+    if (d.failed) d_stats->add(counters.failures);
     std::string_view word = std::string_view(d.reply).substr(0, d.reply.find(' '));
-    d_stats->add(d_config.stats.action(word));
-    d_config.stats.latency.observe(*d_stats, ms / 1000.0);
+    d_stats->add(counters.action(word));
+    counters.latency.observe(*d_stats, ms / 1000.0);
   }
-  if (d_config.server.log_decisions) log_info("%s", log_line(request, d, ms).c_str());
+  if (d_log) log_info("%s", log_line(request, d, ms).c_str());
   return d;
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "db/rate_logic.hpp"
+#include "modules/rate_logic.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "db/param_values.hpp"
+#include "modules/param_values.hpp"
 
 #include "proto/request.hpp"
 #include "base/strings.hpp"

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// A module instance: one [module NAME] section made into a Module by its
+// type's factory, with the base parameters every instance has (result cache
+// lifetimes, saveResult) and the prefix of its result-cache keys. Built by
+// the runtime when a configuration is loaded (runtime/generation.cpp);
+// policies refer to instances by name, the module runner
+// (runtime/runner.cpp) calls them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "conf/option.hpp"
+#include "modules/module.hpp"
+
+namespace ppolicy {
+
+struct ModuleInstance {
+  std::string name;
+  const ModuleType* type = nullptr;
+  OptionValues params;
+  std::unique_ptr<Module> module;
+  CacheLifetimes cache{0, 0, 0};
+  bool save_result = true;
+  std::string save_prefix;
+  std::string key_prefix;  // name + fingerprint of type and parameters: cache keys change with them
+  int line = 0;
+  size_t index = 0;  // position among the generation's instances (its counters)
+};
+
+}  // namespace ppolicy

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "runtime/runner.hpp"
+
+#include <algorithm>
+
+#include "base/log.hpp"
+#include "base/strings.hpp"
+#include "proto/request.hpp"
+#include "runtime/generation.hpp"
+#include "shm/stats.hpp"
+#include "shm/table.hpp"
+#include "svc/services.hpp"
+
+namespace ppolicy {
+
+ModuleRun ModuleRunner::run(const CallSite& cs, Request& request, SteadyClock::time_point deadline) {
+  auto start = SteadyClock::now();
+  ModuleInstance& m = *cs.inst;
+  const ModuleCounters& mc = d_generation.module_counters[m.index];
+  ModuleRun run;
+  run.inst = &m;
+  run.args = cs.args.key();
+
+  std::string key;
+  bool cacheable = false;
+  ShmTable* cache = d_services.cache();
+  uint32_t now = d_services.now();
+  if (cache && (m.cache.positive > 0 || m.cache.negative > 0 || m.cache.unknown > 0)) {
+    key = m.key_prefix + run.args + '\0';
+    cacheable = m.module->cache_key(request, cs.args, key);
+    std::string blob;
+    if (cacheable && cache->get(key, blob, now) && Result::decode(blob, run.result)) run.cached = true;
+  }
+  if (!run.cached) {
+    CheckContext ctx(d_services, deadline, m.name);
+    try {
+      run.result = m.module->check(request, cs.args, ctx);
+    } catch (const std::exception& e) {
+      log_warn("module %s (%s): %s", m.name.c_str(), m.type->name, e.what());
+      run.result = Result(0, format("%s failed: %s", m.name.c_str(), e.what()));
+      if (d_stats) d_stats->add(mc.failures);
+      cacheable = false;  // a failure is never shared
+    }
+    if (cacheable && !run.result.transient) {
+      long life = run.result.code > 0   ? m.cache.positive
+                  : run.result.code < 0 ? m.cache.negative
+                                        : m.cache.unknown;
+      if (life > 0) cache->put(key, run.result.encode(), now + static_cast<uint32_t>(life), now);
+    }
+  }
+  run.ms = ms_since(start);
+  if (d_stats) {
+    d_stats->add(mc.calls);
+    d_stats->add(run.cached ? mc.cache_hits : mc.cache_misses);
+    int c = std::clamp(run.result.code, ModuleCounters::k_min_code, ModuleCounters::k_max_code);
+    d_stats->add(mc.codes[c - ModuleCounters::k_min_code]);
+    mc.latency.observe(*d_stats, run.ms / 1000.0);
+  }
+  if (m.save_result) save_result(run, request);
+  return run;
+}
+
+void ModuleRunner::save_result(const ModuleRun& run, Request& request) {
+  const ModuleInstance& m = *run.inst;
+  // A second run of the same module in one request (other arguments) is
+  // saved as <prefix><name>#1_..., like the original.
+  int n = 0;
+  for (auto& [inst, count] : d_saved)
+    if (inst == &m) n = count++;
+  if (n == 0) d_saved.emplace_back(&m, 1);
+  std::string base = m.save_prefix + m.name + (n ? format("#%d", n) : "");
+  request.set(base + "_code", std::to_string(run.result.code));
+  request.set(base + "_info", run.result.info);
+  request.set(base + "_cache", run.cached ? "1" : "0");
+  request.set(base + "_time", format("%.3f", run.ms));
+}
+
+}  // namespace ppolicy

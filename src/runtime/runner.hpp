@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The module runner: how the evaluator's call of a module instance becomes
+// a result. It looks in the shared result cache first (by the instance's
+// key prefix, the call's arguments and the module's cache_key()), calls the
+// module otherwise, keeps the result for as long as its code's lifetime (and
+// never longer than the TTL the result carries), turns an escaping
+// exception into code 0, counts calls, hits, codes and latency, and saves
+// the result into the request (saveResult). One runner per request.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policy/eval.hpp"
+
+namespace ppolicy {
+
+class Generation;
+class Services;
+class StatsBuffer;
+
+class ModuleRunner final : public CallRunner {
+public:
+  ModuleRunner(const Generation& generation, Services& services, StatsBuffer* stats)
+      : d_generation(generation), d_services(services), d_stats(stats) {}
+  ModuleRun run(const CallSite& site, Request& request, SteadyClock::time_point deadline) override;
+
+private:
+  void save_result(const ModuleRun& run, Request& request);
+
+  const Generation& d_generation;
+  Services& d_services;
+  StatsBuffer* d_stats;
+  std::vector<std::pair<const ModuleInstance*, int>> d_saved;  // instance -> times saved
+};
+
+}  // namespace ppolicy
