@@ -184,17 +184,4 @@ std::string OptionValues::canonical() const {
   return r;
 }
 
-std::string describe_options(std::span<const Option> rows, std::string_view indent) {
-  std::string r;
-  for (const auto& row : rows) {
-    r += format("%.*s%s (%s%s%s)%s\n", static_cast<int>(indent.size()), indent.data(), row.name,
-                opt_type_name(row.type), row.def ? ", default " : "",
-                row.def ? (*row.def ? row.def : "empty") : "", row.required ? ", required" : "");
-    r += format("%.*s    %s", static_cast<int>(indent.size()), indent.data(), row.help);
-    if (row.choices) r += format(" (%s)", row.choices);
-    r += "\n";
-  }
-  return r;
-}
-
 }  // namespace ppolicy

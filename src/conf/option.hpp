@@ -136,7 +136,4 @@ private:
   std::string d_section, d_file;
 };
 
-// Render rows as documentation (used by -M and the sample configuration).
-std::string describe_options(std::span<const Option> rows, std::string_view indent);
-
 }  // namespace ppolicy

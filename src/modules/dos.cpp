@@ -10,14 +10,11 @@
 // makes a cartesian product) is one counter; the result is 1 when any of
 // them is over the limit. Exemptions (postmaster, the null sender) belong
 // in the policy. Never cached: every request must be counted.
-#include "db/identifiers.hpp"
+#include "base/strings.hpp"
+#include "modules/counting.hpp"
 #include "modules/param_values.hpp"
 #include "modules/rate_logic.hpp"
-#include "db/record_store.hpp"
-#include "db/schema.hpp"
-#include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -50,10 +47,10 @@ const FieldSpec k_fields[] = {
 
 const ArgSpec k_args[] = {k_values_arg};
 
-class Dos final : public Module {
+class Dos final : public CountingModule {
  public:
   explicit Dos(const ModuleSetup& s)
-      : d_name(s.name),
+      : CountingModule(s, "DOS"),
         d_params(s.params.list("params")),
         d_limit(static_cast<uint64_t>(s.params.integer("limitCount"))),
         d_time(static_cast<uint32_t>(s.params.integer("limitTime"))),
@@ -64,17 +61,7 @@ class Dos final : public Module {
     if (d_params.empty()) throw KeyError("params", "at least one parameter is needed");
     if (d_time < static_cast<uint32_t>(s.params.integer("limitGran")))
       throw KeyError("limitGran", "must not exceed limitTime (buckets of at least one second)");
-    std::string who = "module " + d_name + " (DOS)";
-    if (s.params.str("store") == "mysql") {
-      require_database(s.config, "store");
-      d_store = make_mysql_store(d_name, checked_identifier(s.params.str("table"), "table"), who);
-    } else {
-      d_store = make_shm_store(d_name);
-    }
   }
-
-  void prepare(Services& s) override { d_store->prepare(s); }
-  void maintain(Services& s) override { d_store->maintain(s); }
 
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
     ParamValues pv = param_values(request, args, d_params, !d_case);
@@ -92,7 +79,7 @@ class Dos final : public Module {
       std::string key = join(combo, "\n");
       DosOutcome out;
       std::string error;
-      bool ok = d_store->update(
+      bool ok = store().update(
           ctx.services(), ctx.deadline(), key,
           [&](std::string& v, uint32_t& expire, bool found, uint32_t now) {
             Window w;
@@ -118,13 +105,11 @@ class Dos final : public Module {
   }
 
  private:
-  std::string d_name;
   std::vector<std::string> d_params;
   uint64_t d_limit;
   uint32_t d_time;
   WindowSpec d_spec;
   bool d_per_recipient, d_case, d_count_over;
-  std::unique_ptr<RecordStore> d_store;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

@@ -16,22 +16,19 @@
 // server runs the statement. All times are the database server's clock, so
 // hosts agree.
 //
-// Caching: the daemon's result cache knows only fixed lifetimes, which would
-// hide the state machine (a cached "greylisted" answering past the end of the
-// delay, a cached pass outliving its row). So Greylist never gives its
-// results to it and caches by itself (store = mysql only): a pass for
-// min(cachePositive, its remaining validity), a greylisted answer for
-// min(cacheNegative, the remaining wait) with the wait recomputed on a hit,
-// a failure for cacheUnknown. The database row of a cached pass is
-// refreshed when the cache entry ends (so the effective expiration is
-// between expiration - cachePositive and expiration).
+// Caching (store = mysql; the shared-memory store is as fast as the cache):
+// the result cache by the normalised triplet, with lifetimes that follow the
+// state machine. A pass is kept for min(cachePositive, its remaining
+// validity), a greylisted answer for min(cacheNegative, the remaining wait)
+// and its wait counts down on a hit (on_cache_hit), a failure for
+// cacheUnknown. The database row of a cached pass is refreshed when the
+// cache entry ends (so the effective expiration is between expiration -
+// cachePositive and expiration).
 //
 // The maintenance process deletes expired rows (store = mysql); the master
 // sweeps expired shared-memory entries.
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
-
-#include <cstring>
 
 #include "conf/config.hpp"
 #include "db/database.hpp"
@@ -69,12 +66,6 @@ const FieldSpec k_fields[] = {
     {"triplet", Type::string, "the normalised triplet: sender,recipient,client network"},
 };
 
-// Cache entry: code, absolute end of the wait (local clock).
-struct CacheEntry {
-  int32_t code;
-  uint32_t wait_until;
-};
-
 class Greylist final : public Module {
  public:
   Greylist(const ModuleSetup& s)
@@ -82,17 +73,13 @@ class Greylist final : public Module {
         d_table(checked_identifier(s.params.str("table"), "table")),
         d_shm(s.params.str("store") == "shm"),
         d_v4(static_cast<int>(s.params.integer("ipv4Prefix"))),
-        d_v6(static_cast<int>(s.params.integer("ipv6Prefix"))),
-        d_cache_pos(s.params.integer("cachePositive")),
-        d_cache_unknown(s.params.integer("cacheUnknown")),
-        d_cache_neg(s.params.integer("cacheNegative")) {
+        d_v6(static_cast<int>(s.params.integer("ipv6Prefix"))) {
     d_timing.delay = static_cast<uint32_t>(s.params.integer("delay"));
     d_timing.must_retry = static_cast<uint32_t>(s.params.integer("mustRetry"));
     d_timing.expiration = static_cast<uint32_t>(s.params.integer("expiration"));
     if (d_timing.must_retry <= d_timing.delay)
       throw KeyError("mustRetry", "must be longer than delay (a retry has to fit between them)");
     if (!d_shm) require_database(s.config, "store");
-    d_cache_prefix = "greylist\n" + d_name + "\n" + d_table + "\n" + s.params.canonical() + "\n";
     const char* t = d_table.c_str();
     // Keep in step with grey_step() (db/greylist_logic.cpp), which store = shm runs.
     d_sql_upsert = format(
@@ -134,15 +121,28 @@ class Greylist final : public Module {
     });
   }
 
-  // Never shared through the daemon's result cache (see above).
-  bool cache_key(const Request&, const CallArgs&, std::string&) const override { return false; }
+  bool cache_key(const Request& request, const CallArgs&, std::string& key) const override {
+    Triplet tr;
+    if (d_shm || triplet(request, tr) != TripletProblem::none) return false;
+    key += tr.sender + '\n' + tr.recipient + '\n' + tr.client;
+    return true;
+  }
+
+  void on_cache_hit(Result& r, uint32_t age) const override {
+    const Value* wait = r.field("wait");
+    if (r.code >= 0 || !wait) return;
+    // Cached no longer than the wait, so some of it is left.
+    uint32_t left = wait->n > age ? static_cast<uint32_t>(wait->n) - age : 1;
+    const Value* tr = r.field("triplet");
+    std::string triplet = tr ? tr->s : "";
+    r = answer(GreyOutcome{-1, left, false}).set("triplet", triplet);
+  }
 
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
     if (is_postmaster(request.get(Attr::recipient)))
       return Result(2, "allow mail to postmaster without greylisting").set("wait", 0);
     Triplet tr;
-    switch (make_triplet(request.get(Attr::sender), request.get(Attr::recipient),
-                         request.get(Attr::client_address), d_v4, d_v6, tr)) {
+    switch (triplet(request, tr)) {
       case TripletProblem::bad_sender:
         return Result(-2, "sender address format incorrect: " +
                               log_quote(request.get(Attr::sender), 100))
@@ -154,15 +154,21 @@ class Greylist final : public Module {
       case TripletProblem::none:
         break;
     }
-    tr.sender = bounded_key(tr.sender, 255);
-    tr.recipient = bounded_key(tr.recipient, 255);
-    std::string triplet = tr.sender + "," + tr.recipient + "," + tr.client;
     Result r = d_shm ? check_shm(tr, ctx) : check_mysql(tr, ctx);
-    r.set("triplet", triplet);
+    r.set("triplet", tr.sender + "," + tr.recipient + "," + tr.client);
     return r;
   }
 
  private:
+  // The normalised triplet of the request (bounded to its column widths).
+  TripletProblem triplet(const Request& request, Triplet& tr) const {
+    TripletProblem p = make_triplet(request.get(Attr::sender), request.get(Attr::recipient),
+                                    request.get(Attr::client_address), d_v4, d_v6, tr);
+    tr.sender = bounded_key(tr.sender, 255);
+    tr.recipient = bounded_key(tr.recipient, 255);
+    return p;
+  }
+
   std::string who() const { return "module " + d_name + " (Greylist)"; }
 
   std::vector<TableDef> tables() const {
@@ -209,41 +215,16 @@ class Greylist final : public Module {
   }
 
   Result check_mysql(const Triplet& tr, CheckContext& ctx) {
-    Services& sv = ctx.services();
-    ShmTable* cache = sv.cache();
-    std::string ckey =
-        bounded_key(d_cache_prefix + tr.sender + "\n" + tr.recipient + "\n" + tr.client,
-                    ShmTable::k_max_entry - sizeof(CacheEntry) - 8);
-    uint32_t now = sv.now();
-    std::string blob;
-    CacheEntry ce{};
-    if (cache && cache->get(ckey, blob, now) && blob.size() == sizeof ce) {
-      std::memcpy(&ce, blob.data(), sizeof ce);
-      if (ce.code > 0) return Result(1, "greylisting was already done").set("wait", 0);
-      if (ce.code < 0 && ce.wait_until > now) {
-        GreyOutcome o{-1, ce.wait_until - now, false};
-        return answer(o);
-      }
-      if (ce.code == 0) return Result(0, "database failed a moment ago (cached)").set("wait", 0);
-    }
-
     GreyOutcome out;
     std::string error;
-    Database& db = sv.resource<Database>();
+    Database& db = ctx.services().resource<Database>();
     bool ok = db.run(
         ctx.deadline(), [&](DbConnection& c) { out = mysql_step(c, tr); }, error);
-    if (!ok) {
-      store_cache(cache, ckey, CacheEntry{0, 0}, now, d_cache_unknown);
-      return Result(0, error).set("wait", 0);
-    }
-    if (out.code > 0)
-      store_cache(cache, ckey, CacheEntry{1, 0}, now,
-                  std::min<long long>(d_cache_pos,
-                                      d_timing.expiration > 60 ? d_timing.expiration - 60 : 0));
-    else
-      store_cache(cache, ckey, CacheEntry{-1, now + out.wait}, now,
-                  std::min<long long>(d_cache_neg, out.wait));
-    return answer(out);
+    if (!ok) return Result(0, error).set("wait", 0);
+    Result r = answer(out);
+    // A pass is good until its row expires, a greylisted answer until the wait ends.
+    r.ttl = out.code > 0 ? (d_timing.expiration > 60 ? d_timing.expiration - 60 : 0) : out.wait;
+    return r;
   }
 
   GreyOutcome mysql_step(DbConnection& c, const Triplet& tr) {
@@ -277,19 +258,11 @@ class Greylist final : public Module {
     return o;
   }
 
-  static void store_cache(ShmTable* cache, const std::string& key, CacheEntry e, uint32_t now,
-                          long long life) {
-    if (!cache || life <= 0) return;
-    cache->put(key, std::string_view(reinterpret_cast<const char*>(&e), sizeof e),
-               now + static_cast<uint32_t>(life), now);
-  }
-
   std::string d_name, d_table;
   bool d_shm;
   int d_v4, d_v6;
-  long long d_cache_pos, d_cache_unknown, d_cache_neg;
   GreyTiming d_timing;
-  std::string d_cache_prefix, d_sql_upsert, d_sql_select;
+  std::string d_sql_upsert, d_sql_select;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

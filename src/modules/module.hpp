@@ -51,6 +51,11 @@ struct Result {
   // A backend failure (server down, timeout), not an answer about the
   // request: never shared through the result cache, whatever the code.
   bool transient = false;
+  // The most seconds this result may be shared through the result cache
+  // (-1: as long as the instance's lifetime for its code allows). A result
+  // that is true only for a while (a greylisting wait, a pass until its
+  // row expires) says how long.
+  long ttl = -1;
 
   Result() = default;
   Result(int c, std::string i) : code(c), info(std::move(i)) {}
@@ -113,6 +118,9 @@ public:
     return false;
   }
   virtual Result check(Request& request, const CallArgs& args, CheckContext& ctx) = 0;
+  // A result of this module comes from the result cache, stored `age`
+  // seconds ago: bring what counts down with time up to date (e.g. a wait).
+  virtual void on_cache_hit(Result& /*result*/, uint32_t /*age*/) const {}
   // Info fields of this instance beyond its type's (e.g. the LDAP attributes
   // a LookupLDAP instance is configured to return), for the policy language.
   virtual std::span<const FieldSpec> instance_fields() const { return {}; }

@@ -10,13 +10,10 @@
 // postmaster answer 0, as the original did. Never cached.
 #include <algorithm>
 
-#include "db/identifiers.hpp"
-#include "modules/rate_logic.hpp"
-#include "db/record_store.hpp"
-#include "db/schema.hpp"
-#include "modules/module.hpp"
-#include "proto/request.hpp"
 #include "base/strings.hpp"
+#include "modules/counting.hpp"
+#include "modules/rate_logic.hpp"
+#include "proto/request.hpp"
 
 namespace ppolicy {
 namespace {
@@ -43,27 +40,17 @@ const ArgSpec k_args[] = {
     {"traps", Type::list, "trap addresses for this call (instead of the traps parameter)"},
 };
 
-class Trap final : public Module {
+class Trap final : public CountingModule {
  public:
   explicit Trap(const ModuleSetup& s)
-      : d_name(s.name),
+      : CountingModule(s, "Trap"),
         d_treshold(static_cast<long>(s.params.integer("treshold"))),
         d_expire(static_cast<uint32_t>(s.params.integer("expire"))) {
     if (d_treshold == 0) throw KeyError("treshold", "must not be 0");
     if (s.params.has("traps"))
       for (const auto& t : s.params.list("traps"))
         d_traps.push_back(lower(t));
-    std::string who = "module " + d_name + " (Trap)";
-    if (s.params.str("store") == "mysql") {
-      require_database(s.config, "store");
-      d_store = make_mysql_store(d_name, checked_identifier(s.params.str("table"), "table"), who);
-    } else {
-      d_store = make_shm_store(d_name);
-    }
   }
-
-  void prepare(Services& s) override { d_store->prepare(s); }
-  void maintain(Services& s) override { d_store->maintain(s); }
 
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
     if (request.get(Attr::sender).empty()) return Result(0, "accept empty From address");
@@ -88,7 +75,7 @@ class Trap final : public Module {
     std::string error;
     bool ok;
     if (is_trap) {
-      ok = d_store->update(
+      ok = store().update(
           ctx.services(), ctx.deadline(), client,
           [&](std::string& v, uint32_t& expire, bool found, uint32_t now) {
             hits = found ? decode_hits(v) : std::vector<uint32_t>{};
@@ -102,7 +89,7 @@ class Trap final : public Module {
       std::string v;
       bool found = false;
       uint32_t now = 0;
-      ok = d_store->get(ctx.services(), ctx.deadline(), client, v, found, now, error);
+      ok = store().get(ctx.services(), ctx.deadline(), client, v, found, now, error);
       if (ok && found) {
         hits = decode_hits(v);
         live_hits(hits, now);
@@ -122,11 +109,9 @@ class Trap final : public Module {
   }
 
  private:
-  std::string d_name;
   long d_treshold;
   uint32_t d_expire;
   std::vector<std::string> d_traps;
-  std::unique_ptr<RecordStore> d_store;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

@@ -18,12 +18,12 @@ namespace ppolicy {
 struct ModuleInstance;
 
 enum class Op : unsigned char {
-  lit, attr, derived, attr_dyn, var,
+  lit, attr, derived, var,
   mod_code, mod_info, mod_cached, mod_time, mod_field,
   not_, neg, and_, or_,
   eq, ne, lt, le, gt, ge, match, nomatch, in, notin,
   add, sub, mul, div, mod, concat,
-  builtin, list,
+  builtin,
 };
 
 enum class Builtin : unsigned char {

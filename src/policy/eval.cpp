@@ -185,7 +185,7 @@ Value Evaluation::eval(const Node& n) {
       if (n.op != Op::builtin && n.op != Op::mod_field) return Value::boolean(eval_bool(n));
       break;
     case Type::number:
-      if (n.op != Op::builtin && n.op != Op::mod_field && n.op != Op::attr_dyn) return Value::number(eval_num(n));
+      if (n.op != Op::builtin && n.op != Op::mod_field) return Value::number(eval_num(n));
       break;
     case Type::string:
       if (n.op != Op::builtin && n.op != Op::mod_field && n.op != Op::lit && n.op != Op::var)

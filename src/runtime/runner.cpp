@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/codec.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "proto/request.hpp"
@@ -29,7 +30,15 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request, SteadyClock::t
     key = m.key_prefix + run.args + '\0';
     cacheable = m.module->cache_key(request, cs.args, key);
     std::string blob;
-    if (cacheable && cache->get(key, blob, now) && Result::decode(blob, run.result)) run.cached = true;
+    if (cacheable && cache->get(key, blob, now)) {
+      // An entry is the time it was stored, then the result.
+      ByteReader rd(blob);
+      uint32_t stored = rd.u32();
+      if (rd.ok() && Result::decode(std::string_view(blob).substr(4), run.result)) {
+        run.cached = true;
+        m.module->on_cache_hit(run.result, now > stored ? now - stored : 0);
+      }
+    }
   }
   if (!run.cached) {
     CheckContext ctx(d_services, deadline, m.name);
@@ -45,7 +54,12 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request, SteadyClock::t
       long life = run.result.code > 0   ? m.cache.positive
                   : run.result.code < 0 ? m.cache.negative
                                         : m.cache.unknown;
-      if (life > 0) cache->put(key, run.result.encode(), now + static_cast<uint32_t>(life), now);
+      if (run.result.ttl >= 0) life = std::min(life, run.result.ttl);
+      if (life > 0) {
+        std::string blob;
+        ByteWriter(blob).u32(now).bytes(run.result.encode());
+        cache->put(key, blob, now + static_cast<uint32_t>(life), now);
+      }
     }
   }
   run.ms = ms_since(start);
