@@ -7,7 +7,9 @@ what is missing or wrong, and where to add it:
 - every module type `ppolicyd -M` prints has a .SH "TYPE" section in
   man/ppolicy-modules.5 (no `.\\" @@ TYPE` anchor left) with every one of its
   parameters as an item, each default given in the tag or its text
-  (saveResult/saveResultPrefix may be documented once for all modules);
+  (saveResult/saveResultPrefix may be documented once for all modules),
+  and every info field and return code of the type as an item too (this is
+  the one documentation-coverage check of the module types);
 - every option of `ppolicyd -h` is an item of .SH OPTIONS in man/ppolicyd.8;
 - every [ppolicyd] key is in conf/ppolicy.conf as `key = default`;
 - groff -ww, man --warnings and lexgrog have nothing to say about any page.
@@ -159,28 +161,43 @@ def server_keys():
     return out
 
 
-def module_params():
-    """{type: [(param, default)]} from ppolicyd -M."""
+def module_docs():
+    """{type: {"params": [(param, default)], "fields": [name], "codes": [code]}}
+    from ppolicyd -M."""
     r = ppolicyd("-M")
     check(r.returncode == 0, "ppolicyd -M failed: " + r.stderr)
-    out, typ, in_params = {}, None, False
+    out, typ, part = {}, None, None
     for line in r.stdout.splitlines():
         m = re.match(r"^Module (\S+)$", line)
         if m:
-            typ, in_params = m.group(1), False
-            out[typ] = []
+            typ, part = m.group(1), None
+            out[typ] = {"params": [], "fields": [], "codes": []}
             continue
-        if line == "Parameters:":
-            in_params = True
+        if not line.startswith(" "):
+            part = {"Parameters:": "params", "Check returns:": "codes"}.get(line)
+            if line.startswith("Info fields"):
+                part = "fields"
             continue
-        if in_params:
+        if part == "params":
             m = re.match(r"^    (\w+) \((.*)\)$", line)
             if m:
-                out[typ].append((m.group(1), m.group(2)))
-            elif line and not line.startswith("        "):
-                in_params = False
+                out[typ]["params"].append((m.group(1), m.group(2)))
+        elif part == "fields":
+            # The first line lists the fields every module has (code, info, ...).
+            m = re.match(r"^    (\w+) \((?:string|number)\)$", line)
+            if m:
+                out[typ]["fields"].append(m.group(1))
+        elif part == "codes":
+            m = re.match(r"^ +(-?\d+)\b.*\.\.\.\.", line)
+            if m:
+                out[typ]["codes"].append(m.group(1))
     check(len(out) >= 3, "ppolicyd -M listed %d module types" % len(out))
     return out
+
+
+def module_params():
+    """{type: [(param, default)]} from ppolicyd -M."""
+    return {t: d["params"] for t, d in module_docs().items()}
 
 
 def options():
@@ -221,7 +238,8 @@ def test_module_parameters_in_ppolicy_modules_5():
     page = Page("ppolicy-modules.5")
     common = page.items()
     problems = []
-    for typ, params in sorted(module_params().items()):
+    for typ, doc in sorted(module_docs().items()):
+        params = doc["params"]
         if any(l.strip() == ".\\\" @@ %s" % typ for l in page.lines):
             problems.append("%s: the anchor line '.\\\" @@ %s' is still there: replace it with the module's "
                             "section" % (typ, typ))
@@ -239,6 +257,12 @@ def test_module_parameters_in_ppolicy_modules_5():
                 continue
             else:
                 problems.append("%s: parameter %s (default %s) has no item in the section" % (typ, p, d))
+        for f in doc["fields"]:
+            if f not in items:
+                problems.append("%s: info field %s has no item in the section" % (typ, f))
+        for c in doc["codes"]:
+            if c not in items:
+                problems.append("%s: return code %s has no item in the section" % (typ, c))
     report(problems, "man/ppolicy-modules.5")
 
 

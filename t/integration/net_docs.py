@@ -2,9 +2,9 @@
 """Documentation of the network-service modules (LookupLDAP, P0f, Whois,
 Verification):
 `ppolicyd -M TYPE` shows the MODULES parameter names, defaults and return
-codes, its examples are valid configurations, the man page documents every
-parameter, field and return code, and conf/ppolicy.conf's commented examples
-load when uncommented."""
+codes, its examples are valid configurations, and conf/ppolicy.conf's
+commented examples load when uncommented. That the man page documents every
+parameter, field and code is t/integration/docs.py's check."""
 
 import os
 import re
@@ -42,11 +42,6 @@ def params_of(doc):
     return dict(re.findall(r"^    (\w+) \((.*)\)$", block, re.M))
 
 
-def fields_of(doc):
-    block = doc.split("Info fields (policy language: NAME.field):\n", 1)[1].split("\n\n", 1)[0]
-    return re.findall(r"^    (\w+) \((?:string|number)\)$", block, re.M)
-
-
 def test_module_docs_keep_modules_names_defaults_and_codes():
     for t, (want, codes) in TYPES.items():
         doc = module_doc(t)
@@ -68,30 +63,6 @@ def test_examples_are_valid_configurations():
             f.write("[ppolicyd]\n" + examples + "\n[policy main]\ndefault = DUNNO\n")
         r = ppolicyd("-c", path, "-t")
         eq(r.returncode, 0, "%s examples:\n%s\n%s" % (t, examples, r.stderr))
-
-
-def man_section(t):
-    with open(os.path.join(TOP_SRCDIR, "man", "ppolicy-modules.5")) as f:
-        text = f.read()
-    check(".\\\" @@ %s\n" % t not in text, "%s: the man page anchor is still there" % t)
-    m = re.search(r'^\.SH "%s"\n(.*?)(?=^\.SH )' % t, text, re.S | re.M)
-    check(m, "no section for %s in ppolicy-modules.5" % t)
-    return m.group(1)
-
-
-def test_man_page_documents_every_parameter_field_and_code():
-    for t, (_, codes) in TYPES.items():
-        doc = module_doc(t)
-        sec = man_section(t)
-        for name, default in params_of(doc).items():
-            if name in ("cachePositive", "cacheUnknown", "cacheNegative", "saveResult", "saveResultPrefix"):
-                continue
-            check(re.search(r'^\.BI %s " \(%s\)"$' % (re.escape(name), re.escape(default)), sec, re.M),
-                  "%s: parameter %s (%s) not documented" % (t, name, default))
-        for f in fields_of(doc):
-            check(re.search(r"^\.B \"?[^\n]*\b%s\b" % f, sec, re.M), "%s: field %s not documented" % (t, f))
-        for c in codes:
-            check("\n.B %s\n" % c.replace("-", "\\-") in sec, "%s: code %s not documented" % (t, c))
 
 
 def test_sample_configuration_examples_load():

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from ppolicytest import stop_process
+
 
 def _die_with_parent():
     ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -60,13 +62,7 @@ class DnsProxy:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=5)
         self.proc.stdout.close()
         self.proc = None
 

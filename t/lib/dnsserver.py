@@ -27,7 +27,7 @@ import socket
 import subprocess
 import time
 
-from ppolicytest import TOP_SRCDIR, workdir
+from ppolicytest import TOP_SRCDIR, stop_process, workdir
 
 NAMED = "/usr/sbin/named"
 ZONES = os.path.join(TOP_SRCDIR, "t", "dns-zones")
@@ -168,15 +168,7 @@ class DnsServer:
         return sum(1 for line in self.log().splitlines() if "query: %s IN" % name in line)
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=5)
         self.proc = None
 
     def dns_section(self, timeout="2s"):

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from ppolicytest import free_port
+from ppolicytest import free_port, stop_process
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
@@ -151,14 +151,8 @@ class MariaDB:
 
     def stop(self, timeout=30):
         """Clean shutdown (SIGTERM by PID)."""
-        if not self.running():
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.running():
+            stop_process(self.proc, timeout=timeout)
 
     def kill(self):
         """Crash: SIGKILL by PID."""

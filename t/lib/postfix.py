@@ -16,12 +16,11 @@ Debian's postfix package (main_mailer_type "No configuration").
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
 
-from ppolicytest import at_exit, free_port, skip, workdir
+from ppolicytest import at_exit, free_port, skip, stop_pid, workdir
 
 POSTFIX = "/usr/sbin/postfix"
 SWAKS = "/usr/bin/swaks"
@@ -161,24 +160,9 @@ class Postfix:
     def stop(self):
         """TERM to the master (what `postfix stop` does without its 1s
         polling); the master stops its children. KILL after 10s."""
-        if not self.pid:
-            return
-        pid, self.pid = self.pid, None
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        end = time.time() + 10
-        while time.time() < end:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if self.pid:
+            pid, self.pid = self.pid, None
+            stop_pid(pid, timeout=10)
 
     def log(self):
         try:

@@ -40,6 +40,43 @@ def second_start(margin=0.05):
     time.sleep(1.0 - time.time() % 1.0 + margin)
 
 
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """Stop a server a test started (subprocess.Popen), by its PID: `sig`,
+    then SIGKILL after `timeout` seconds; waits for it. A stopped (SIGSTOP)
+    server is continued first, so that it can handle the signal."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.send_signal(sig)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def stop_pid(pid, timeout=10):
+    """The same for a process that is not our child (a daemon that forked
+    itself away): SIGTERM, SIGKILL after `timeout`; returns once it is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

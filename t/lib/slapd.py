@@ -204,17 +204,8 @@ class Slapd:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout=20):
-        if not self.proc:
-            return
-        pid = self.proc.pid
-        if self.proc.poll() is None:
-            os.kill(pid, signal.SIGCONT)  # a paused slapd handles TERM only when running
-            os.kill(pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        # (A paused slapd is continued first: it handles TERM only when running.)
+        ppolicytest.stop_process(self.proc, timeout=timeout)
         self.proc = None
 
     def pause(self):
