@@ -22,7 +22,7 @@ CONFIGURE_FLAGS ?= --prefix=/usr --sysconfdir=/etc --localstatedir=/var --runsta
 
 # Debian 12 packages: to build, and additionally to run the test suite.
 DEB_BUILD = g++ make autoconf automake libtool pkg-config \
-	libevent-dev libudns-dev libspf2-dev libmysqlcppconn-dev libmaxminddb-dev \
+	libevent-dev libudns-dev libmysqlcppconn-dev libmaxminddb-dev \
 	libldap-dev libinih-dev libboost-test-dev
 DEB_TEST = $(DEB_BUILD) clang libclang-rt-14-dev python3 python3-yaml procps iproute2 \
 	mariadb-server slapd ldap-utils bind9 dnsutils \
