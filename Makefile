@@ -22,9 +22,9 @@ CONFIGURE_FLAGS ?= --prefix=/usr --sysconfdir=/etc --localstatedir=/var --runsta
 
 # Debian 12 packages: to build, and additionally to run the test suite.
 DEB_BUILD = g++ make autoconf automake libtool pkg-config \
-	libevent-dev libudns-dev libspf2-dev libmysqlcppconn-dev libmaxminddb-dev \
+	libevent-dev libudns-dev libmysqlcppconn-dev libmaxminddb-dev \
 	libldap-dev libinih-dev libboost-test-dev
-DEB_TEST = $(DEB_BUILD) clang libclang-rt-14-dev python3 procps iproute2 \
+DEB_TEST = $(DEB_BUILD) clang libclang-rt-14-dev python3 python3-yaml procps iproute2 \
 	mariadb-server slapd ldap-utils bind9 dnsutils \
 	mmdb-bin libmaxmind-db-writer-perl postfix swaks p0f \
 	rpm groff-base man-db cpio shellcheck systemd

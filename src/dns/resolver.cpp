@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "conf/config.hpp"
@@ -82,6 +83,49 @@ bool add_server(dns_ctx* ctx, const std::string& text, int port, std::string* sh
   return dns_add_serv_s(ctx, reinterpret_cast<sockaddr*>(&ss)) >= 0;
 }
 
+// The wire form of a (valid) name, built here rather than by udns from text:
+// udns reads '\' escapes in text names, and a raw label may hold any byte.
+bool to_wire(std::string_view name, dnsc_t* dn) {
+  size_t n = 0;
+  while (!name.empty()) {
+    auto dot = name.find('.');
+    std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63 || n + label.size() + 2 > DNS_MAXDN) return false;
+    dn[n++] = static_cast<dnsc_t>(label.size());
+    std::memcpy(dn + n, label.data(), label.size());
+    n += label.size();
+    name.remove_prefix(dot == std::string_view::npos ? name.size() : dot + 1);
+  }
+  dn[n] = 0;
+  return true;
+}
+
+// udns gives names of answers (PTR, MX) in text form, escaping the bytes a
+// master file cannot hold ("\032" for a space, "\." for a dot inside a
+// label): back to raw bytes. A label with a dot inside cannot be a raw name:
+// nullopt.
+std::optional<std::string> from_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      out += text[i];
+      continue;
+    }
+    char c = text[++i];
+    auto digit = [&](size_t k) { return k < text.size() && text[k] >= '0' && text[k] <= '9'; };
+    if (digit(i) && digit(i + 1) && digit(i + 2)) {
+      int v = (text[i] - '0') * 100 + (text[i + 1] - '0') * 10 + (text[i + 2] - '0');
+      if (v > 255) return std::nullopt;
+      c = static_cast<char>(v);
+      i += 2;
+    }
+    if (c == '.') return std::nullopt;
+    out += c;
+  }
+  return normal_name(out);
+}
+
 }  // namespace
 
 const char* status_name(Status s) {
@@ -127,7 +171,7 @@ Query Query::make(QType t, std::string name) {
   return q;
 }
 
-bool valid_name(std::string_view name) {
+bool valid_name(std::string_view name, NameRule rule) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty() || name.size() > 253) return false;
   size_t label = 0;
@@ -137,8 +181,9 @@ bool valid_name(std::string_view name) {
       label = 0;
       continue;
     }
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
+    bool ok = rule == NameRule::spf ? c >= 0x20 && c <= 0x7e
+                                    : (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                          (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok || ++label > 63) return false;
   }
   return label > 0;
@@ -244,14 +289,15 @@ void Resolver::finish(Query& q, int st, void* result) {
         auto* r = static_cast<dns_rr_ptr*>(result);
         q.ttl = r->dnsptr_ttl;
         for (int i = 0; i < r->dnsptr_nrr; ++i)
-          q.names.push_back(normal_name(r->dnsptr_ptr[i]));
+          if (auto n = from_text(r->dnsptr_ptr[i])) q.names.push_back(std::move(*n));
         break;
       }
       case QType::mx: {
         auto* r = static_cast<dns_rr_mx*>(result);
         q.ttl = r->dnsmx_ttl;
         for (int i = 0; i < r->dnsmx_nrr; ++i)
-          q.mx.push_back({r->dnsmx_mx[i].priority, normal_name(r->dnsmx_mx[i].name)});
+          if (auto n = from_text(r->dnsmx_mx[i].name))
+            q.mx.push_back({r->dnsmx_mx[i].priority, std::move(*n)});
         std::stable_sort(q.mx.begin(), q.mx.end(), [](const MxRecord& a, const MxRecord& b) {
           return a.preference < b.preference;
         });
@@ -338,29 +384,31 @@ void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point 
   d_packets = 0;
   int pending = 0;
   for (Query* q : queries) {
-    if (!valid_name(q->name)) {
+    dnsc_t dn[DNS_MAXDN];
+    if (!valid_name(q->name, q->rule) || !to_wire(q->name, dn)) {
       q->done = true;
       continue;
     }
-    dns_query* dq = nullptr;
-    const char* n = q->name.c_str();
+    dns_parse_fn* parse = nullptr;
+    int type = 0;
     switch (q->type) {
       case QType::a:
-        dq = dns_submit_p(d_ctx, n, DNS_C_IN, DNS_T_A, DNS_NOSRCH, dns_parse_a4, on_answer, q);
+        parse = dns_parse_a4, type = DNS_T_A;
         break;
       case QType::aaaa:
-        dq = dns_submit_p(d_ctx, n, DNS_C_IN, DNS_T_AAAA, DNS_NOSRCH, dns_parse_a6, on_answer, q);
+        parse = dns_parse_a6, type = DNS_T_AAAA;
         break;
       case QType::ptr:
-        dq = dns_submit_p(d_ctx, n, DNS_C_IN, DNS_T_PTR, DNS_NOSRCH, dns_parse_ptr, on_answer, q);
+        parse = dns_parse_ptr, type = DNS_T_PTR;
         break;
       case QType::mx:
-        dq = dns_submit_p(d_ctx, n, DNS_C_IN, DNS_T_MX, DNS_NOSRCH, dns_parse_mx, on_answer, q);
+        parse = dns_parse_mx, type = DNS_T_MX;
         break;
       case QType::txt:
-        dq = dns_submit_p(d_ctx, n, DNS_C_IN, DNS_T_TXT, DNS_NOSRCH, dns_parse_txt, on_answer, q);
+        parse = dns_parse_txt, type = DNS_T_TXT;
         break;
     }
+    dns_query* dq = dns_submit_dn(d_ctx, dn, DNS_C_IN, type, 0, parse, on_answer, q);
     if (!dq) {
       q->done = true;  // invalid name or no memory: status stays error
       continue;

@@ -68,18 +68,29 @@ struct MxRecord {
   std::string host;  // "" for a null MX (RFC 7505: "MX 0 .")
 };
 
+// Which names a query may ask for. `host`: labels of letters, digits, '-'
+// and '_', what host names, DNSBL zones and reverse names are (a hostile
+// value never becomes a query for something else). `spf`: any printable
+// ASCII (0x20-0x7e) in a label, the names RFC 7208 records and their macro
+// expansion make (§7.1: a domain-spec may hold any visible character; %%,
+// %_ and %- expand to '%', ' ' and "%20").
+enum class NameRule : uint8_t { host, spf };
+
 struct Query {
   QType type = QType::a;
-  std::string name;  // absolute, without trailing dot
+  std::string name;  // absolute, without trailing dot; labels as raw bytes
+  NameRule rule = NameRule::host;
   // Optional grouping for breaker decisions (a DNSBL zone); default: the
   // last two labels of the name.
   std::string zone;
 
   Status status = Status::error;
   uint32_t ttl = 0;
-  std::vector<IpAddress> addrs;    // A, AAAA
-  std::vector<std::string> names;  // PTR targets; TXT records (strings of one record joined)
-  std::vector<MxRecord> mx;        // MX, sorted by preference
+  std::vector<IpAddress> addrs;  // A, AAAA
+  // PTR targets (raw bytes: a target with a '.' inside a label is dropped);
+  // TXT records (the strings of one record joined).
+  std::vector<std::string> names;
+  std::vector<MxRecord> mx;  // MX, sorted by preference
 
   static Query a(std::string name) { return make(QType::a, std::move(name)); }
   static Query aaaa(std::string name) { return make(QType::aaaa, std::move(name)); }
@@ -95,9 +106,9 @@ struct Query {
   int rcode = -1;   // rcode of the last reply
 };
 
-// A syntactically valid host name: labels of letters, digits, '-' and '_',
-// 1..63 bytes each, at most 253 bytes (a trailing dot is allowed).
-bool valid_name(std::string_view name);
+// A name the rule allows: labels of 1..63 bytes, at most 253 bytes in all
+// (a trailing dot is allowed), of the characters of the rule (see NameRule).
+bool valid_name(std::string_view name, NameRule rule = NameRule::host);
 // Lower case, without a trailing dot.
 std::string normal_name(std::string_view name);
 

@@ -13,7 +13,9 @@ FUZZ_FLAGS = -std=c++20 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unused
 OBJ = t/fuzz/obj
 LIB_OBJECTS = $(patsubst $(srcdir)/%.cpp,$(OBJ)/%.o,$(addprefix $(srcdir)/,$(filter %.cpp,$(LIB_SOURCES))))
 READER_OBJECTS = $(OBJ)/src/proto/reader.o $(OBJ)/src/proto/request.o $(OBJ)/src/base/strings.o
-TARGETS = t/fuzz/fuzz-reader t/fuzz/fuzz-config t/fuzz/fuzz-policy
+SPF_OBJECTS = $(OBJ)/src/dns/spf_record.o $(OBJ)/src/dns/spf_macro.o $(OBJ)/src/base/net.o \
+	$(OBJ)/src/base/strings.o
+TARGETS = t/fuzz/fuzz-reader t/fuzz/fuzz-config t/fuzz/fuzz-policy t/fuzz/fuzz-spf
 
 all: $(TARGETS)
 
@@ -37,5 +39,9 @@ t/fuzz/fuzz-config: $(OBJ)/t/fuzz/fuzz_config.o $(OBJ)/fuzz.a
 t/fuzz/fuzz-policy: $(OBJ)/t/fuzz/fuzz_policy.o $(OBJ)/fuzz.a
 	@echo "  FUZZLD   $@"
 	@$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+t/fuzz/fuzz-spf: $(OBJ)/t/fuzz/fuzz_spf.o $(SPF_OBJECTS)
+	@echo "  FUZZLD   $@"
+	@$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

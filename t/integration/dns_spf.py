@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""SPF (libspf2 through our resolver) against a real BIND named on loopback:
+"""SPF (our RFC 7208 evaluator through our resolver) against a real BIND named on loopback:
 pass, fail, softfail, neutral, none, permerror, temperror, include,
 redirect, exp=, IPv6, the HELO identity for the null sender, the codes
 1/0/-1/-2, and the Received-SPF header a rule can PREPEND."""
 
+import os
 import re
 
 import dnsserver
-from ppolicytest import Daemon, check, eq, run_tests
+from ppolicytest import Daemon, check, eq, ppolicyd, run_tests, workdir
 
 d = None
 
@@ -19,8 +20,11 @@ def daemon():
         d = Daemon("[ppolicyd]\nmin_workers = 2\nbreaker_failures = 1000\n" + dns.dns_section("400ms") +
                    "[module spf]\ntype = SPF\n"
                    "[module spfhelo]\ntype = SPF\nidentity = helo\n"
+                   "[module spfexpl]\ntype = SPF\n"
+                   "defaultExplanation = %{S} from %{c} (%{i}, %{v}, %{h}): not %{o}'s, see %{d}%_\n"
                    "[policy main]\n"
                    'rule = recipient_local == "prepend" -> PREPEND Received-SPF: ${spf.header}\n'
+                   'rule = recipient_local == "expl" -> REJECT 5.7.1 ${spfexpl.explanation}|\n'
                    'rule = recipient_local == "helo" -> REJECT 5.7.1 code=${spfhelo} result=${spfhelo.result} '
                    'identity=${spfhelo.identity} info=${spfhelo.info}\n'
                    'rule = true -> REJECT 5.7.1 code=${spf} result=${spf.result} identity=${spf.identity} '
@@ -59,9 +63,32 @@ def test_include_redirect_exp():
     eq(spf("198.51.100.3", "a@redirect.example.test")[:2], (-2, "fail"))
     c, result, _, expl = spf("198.51.100.4", "a@exp.example.test")
     eq((c, result), (-2, "fail"))
-    # The domain's exp= text is fetched and its first macro expanded (libspf2
-    # 1.2.10 mangles the rest of such a text: spaces come out as "%").
+    # The domain's exp= text is fetched and its macros expanded.
     check(expl.startswith("198.51.100.4") and "mail" in expl, "exp= explanation: %r" % expl)
+
+
+def test_explanations():
+    """Issue 14: the exp= text with its spaces and macros; without exp= our own
+    default (no URL), configurable with every macro."""
+    eq(spf("198.51.100.4", "a@exp.example.test")[3],
+       "198.51.100.4 is not one of exp.example.test's mail servers")
+    eq(spf("198.51.100.1", "a@example.test")[3],
+       "example.test does not allow 198.51.100.1 to send its mail (SPF)")
+    reply = daemon().ask(client_address="2001:db8:1::1", sender="Some.One@example.test",
+                         helo_name="[2001:db8:1::1]", recipient="expl@example.org")
+    eq(reply, "REJECT 5.7.1 Some.One%40example.test from 2001:db8:1::1 (2.0.0.1.0.D.B.8.0.0.0.1."
+              "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1, ip6, [2001:db8:1::1]): not example.test's, "
+              "see example.test |")
+
+
+def test_default_explanation_is_checked():
+    path = os.path.join(workdir(), "bad.conf")
+    with open(path, "w") as f:
+        f.write("[module spf]\ntype = SPF\ndefaultExplanation = The %{x}-files\n"
+                "[policy main]\ndefault = DUNNO\n")
+    r = ppolicyd("-c", path, "-t")
+    eq(r.returncode, 1, r.stderr)
+    check('"defaultExplanation"' in r.stderr and "invalid macro letter" in r.stderr, r.stderr)
 
 
 def test_permerror():

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <ostream>
 #include <thread>
 #include <vector>
@@ -73,6 +74,11 @@ class FakeDns {
   }
   int port() const { return d_port; }
   int received() const { return d_received; }
+  // The first label of the last query, as it came on the wire.
+  std::string last_label() {
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_last_label;
+  }
 
  private:
   struct Pending {
@@ -122,6 +128,10 @@ class FakeDns {
       i += len + 1;
     }
     if (i + 5 > n) return;
+    {
+      std::lock_guard<std::mutex> lock(d_mutex);
+      d_last_label = first;
+    }
     size_t qend = i + 5;  // past the root label, type and class
     unsigned qtype = (q[i + 1] << 8) | q[i + 2];
     std::vector<unsigned char> r(q, q + qend);
@@ -152,6 +162,8 @@ class FakeDns {
   std::atomic<bool> d_stop{false};
   std::atomic<int> d_received{0};
   std::thread d_thread;
+  std::mutex d_mutex;
+  std::string d_last_label;
 };
 
 DnsSettings settings(int port, long timeout_ms) {
@@ -323,6 +335,20 @@ BOOST_AUTO_TEST_CASE(names_and_addresses) {
   BOOST_TEST(!valid_name("a\\.b"));
   BOOST_TEST(!valid_name(std::string(64, 'a') + ".test"));
   BOOST_TEST(normal_name("Mail.Example.TEST.") == "mail.example.test");
+  // SPF names (RFC 7208 §7): any printable ASCII, the same lengths.
+  for (const char* n : {"foo:bar/baz.example.com", "macro%percent  space%20url.example.com",
+                        "a\\.b", "%5B192.0.2.1%5D.example", "~!'\"().test"}) {
+    BOOST_TEST_INFO(n);
+    BOOST_TEST(!valid_name(n));
+    BOOST_TEST(valid_name(n, NameRule::spf));
+  }
+  for (const char* n : {"", "a..b", "a\tb.test", "caf\xc3\xa9.test", "a\x7f.test"}) {
+    BOOST_TEST_INFO(n);
+    BOOST_TEST(!valid_name(n, NameRule::spf));
+  }
+  BOOST_TEST(!valid_name(std::string(64, 'a') + ".test", NameRule::spf));
+  BOOST_TEST(valid_name(std::string(63, ':') + ".test", NameRule::spf));
+  BOOST_TEST(!valid_name(std::string(250, ' ') + ".test", NameRule::spf));
   auto pub = [](const char* s) { return is_public(*IpAddress::parse(s)); };
   BOOST_TEST(pub("192.0.2.10"));
   BOOST_TEST(pub("8.8.8.8"));
@@ -365,6 +391,26 @@ BOOST_AUTO_TEST_CASE(resolver_statuses) {
   BOOST_TEST(bad.status == Status::error);
   BOOST_TEST(negative(nx.status));
   BOOST_TEST(failed(sf.status));
+}
+
+// SPF names go out byte for byte (udns would read "\\" in a text name as an
+// escape); the strict rule never sends them.
+BOOST_AUTO_TEST_CASE(resolver_spf_names) {
+  FakeDns fake;
+  Resolver r(nullptr, settings(fake.port(), 2000));
+  for (const char* label : {"ok:colon/slash", "ok %20 space", "ok\\x", "ok\\065"}) {
+    BOOST_TEST_INFO(label);
+    Query strict = Query::a(std::string(label) + ".example.test");
+    int before = fake.received();
+    r.resolve(strict, Clock::now() + std::chrono::seconds(2));
+    BOOST_TEST(strict.status == Status::error);
+    BOOST_TEST(fake.received() == before);
+    Query spf = Query::a(std::string(label) + ".example.test");
+    spf.rule = NameRule::spf;
+    r.resolve(spf, Clock::now() + std::chrono::seconds(2));
+    BOOST_TEST(spf.status == Status::ok);
+    BOOST_TEST(fake.last_label() == label);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(resolver_deadline_is_one_round_trip) {
