@@ -2,7 +2,7 @@
 #include "dns/spf_check.hpp"
 
 #include "dns/spf_record.hpp"
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy::dns {
 namespace {

@@ -5,7 +5,7 @@
 #include <ctime>
 #include <vector>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy::dns {
 namespace {

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 namespace ppolicy::dns {
 

@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "util/strings.hpp"
+#include "base/strings.hpp"
 
 namespace ppolicy::dns {
 namespace {

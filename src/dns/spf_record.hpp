@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "util/net.hpp"
+#include "base/net.hpp"
 
 namespace ppolicy::dns {
 
