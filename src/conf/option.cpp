@@ -145,8 +145,8 @@ void OptionValues::finish(ErrorList& errors) {
   }
 }
 
-void OptionValues::store(void* obj, ErrorList& errors, size_t first) const {
-  for (size_t i = first; i < d_rows.size(); ++i) {
+void OptionValues::store(void* obj, ErrorList& errors, size_t first, size_t last) const {
+  for (size_t i = first; i < d_rows.size() && i < last; ++i) {
     const Option& row = d_rows[i];
     const OptValue& v = d_values[i];
     std::string why;

@@ -7,6 +7,9 @@
 #pragma once
 
 #include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,6 +77,15 @@ template <class T>
 bool assign(T& to, const OptValue& v) {
   return to = static_cast<T>(v.i), true;
 }
+// An optional member stays empty when the row has no value (no default and
+// not set): the parameter is "unset", which some modules treat specially.
+template <class T>
+bool assign(std::optional<T>& to, const OptValue& v) {
+  T x{};
+  if (!assign(x, v)) return false;
+  to = std::move(x);
+  return true;
+}
 template <class M>
 struct member;
 template <class S, class T>
@@ -93,6 +105,14 @@ constexpr OptStore bind() {
   return &option_detail::store_member<M>;
 }
 
+// A row bound to member M, for tables written as positional rows:
+//   bound_row<&GreylistParams::delay>({"delay", OptType::duration, "600", "..."})
+template <auto M>
+constexpr Option bound_row(Option row) {
+  row.store = bind<M>();
+  return row;
+}
+
 class OptionValues {
 public:
   OptionValues() = default;
@@ -103,9 +123,9 @@ public:
   void apply(const IniEntry& e, ErrorList& errors);
   // Defaults for what was not set; required keys checked.
   void finish(ErrorList& errors);
-  // Every present value of rows [first, end) into the struct those rows
+  // Every present value of rows [first, last) into the struct those rows
   // are bound to (their store functions); refused values go to errors.
-  void store(void* obj, ErrorList& errors, size_t first = 0) const;
+  void store(void* obj, ErrorList& errors, size_t first = 0, size_t last = SIZE_MAX) const;
   // The value of row `i` as parsed (for reloads and `ppolicyd -n`).
   const OptValue& value(size_t i) const { return d_values[i]; }
   void set_value(size_t i, const OptValue& v) { d_values[i] = v; }

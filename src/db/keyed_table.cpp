@@ -52,12 +52,12 @@ bool decode_row(std::string_view in, bool& found, DbRow& row) {
 
 }  // namespace
 
-std::vector<ColumnMap> parse_retcols(const OptionValues& p, const char* key,
+std::vector<ColumnMap> parse_retcols(const std::optional<std::string>& value, const char* key,
                                      const std::vector<ColumnMap>& mapping, bool& all) {
   std::vector<ColumnMap> out;
   all = false;
-  if (!p.has(key)) return out;
-  std::string text(trim(p.str(key)));
+  if (!value) return out;
+  std::string text(trim(*value));
   if (text == "*") {
     all = true;
     return out;

@@ -79,10 +79,11 @@ class KeyedTable {
   std::unique_ptr<SnapshotReader> d_reader;  // worker side, created on first use
 };
 
-// The retcols parameter `key` (a comma list of names, or "*": all = true),
-// each name mapped to its column through `mapping` (default: a column of
-// the same name, VARCHAR(255)). Throws KeyError.
-std::vector<ColumnMap> parse_retcols(const OptionValues& params, const char* key,
+// The retcols parameter `key` of value `text` (unset, a comma list of
+// names, or "*": all = true), each name mapped to its column through
+// `mapping` (default: a column of the same name, VARCHAR(255)). Throws
+// KeyError.
+std::vector<ColumnMap> parse_retcols(const std::optional<std::string>& text, const char* key,
                                      const std::vector<ColumnMap>& mapping, bool& all);
 
 // Request values -> case-folded key values (ASCII lower-case unless the

@@ -166,8 +166,8 @@ std::string default_data_file() {
   return std::string(dir && *dir ? dir : PPOLICY_DATADIR) + "/dnsbl.dat";
 }
 
-std::shared_ptr<const BlacklistData> load_module_data(const OptionValues& params) {
-  std::string path = params.is_explicit("dataFile") ? params.str("dataFile") : default_data_file();
+std::shared_ptr<const BlacklistData> load_module_data(const std::optional<std::string>& data_file) {
+  std::string path = data_file ? *data_file : default_data_file();
   try {
     return BlacklistData::load(path);
   } catch (const std::exception& e) {

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,10 +79,28 @@ class BlacklistData {
 // (for running from a build tree) or the installed share directory.
 std::string default_data_file();
 
+// The DNSBL modules' `dataFile` row, bound to the std::optional<std::string>
+// member M: it holds a value only when the user set one, so that the default
+// follows $PPOLICY_DATADIR (default_data_file()).
+template <auto M>
+bool store_explicit_text(void* obj, const OptValue& v, std::string*) {
+  if (v.explicit_)
+    static_cast<typename option_detail::member<decltype(M)>::owner*>(obj)->*M = v.text;
+  return true;
+}
+template <auto M>
+constexpr Option data_file_row() {
+  return {.name = "dataFile",
+          .type = OptType::string,
+          .def = PPOLICY_DATADIR "/dnsbl.dat",
+          .help = "the blacklist data file",
+          .store = &store_explicit_text<M>};
+}
+
 // For the DNSBL modules' create(): the file of their `dataFile` parameter
-// (the default file when not set explicitly), and one list of it by name.
-// Both throw KeyError; a defunct list is accepted with a warning.
-std::shared_ptr<const BlacklistData> load_module_data(const OptionValues& params);
+// (the default file when not set), and one list of it by name. Both throw
+// KeyError; a defunct list is accepted with a warning.
+std::shared_ptr<const BlacklistData> load_module_data(const std::optional<std::string>& data_file);
 const Blacklist& module_list(const BlacklistData& data, const std::string& name, const char* key);
 
 // extra_docs of the DNSBL module types: the blacklists of the default file.

@@ -11,25 +11,63 @@
 
 namespace ppolicy {
 
+namespace {
+
+// One color's parameters (tableWhitelist, mappingWhitelist, retcolsWhitelist).
+struct BwTableParams {
+  std::optional<std::string> table;
+  std::string mapping;
+  std::optional<std::string> retcols;
+};
+
+struct BwParams {
+  std::vector<std::string> param;
+  BwTableParams white, black;
+  bool case_sensitive;
+  bool cache_all;
+  long long cache_all_refresh;
+};
+
+// bind<> for a member of a member (BwParams::white.table).
+template <BwTableParams BwParams::*Color, auto M>
+bool store_color(void* obj, const OptValue& v, std::string*) {
+  return option_detail::assign(static_cast<BwParams*>(obj)->*Color.*M, v);
+}
+
+template <BwTableParams BwParams::*Color, auto M>
+constexpr Option color_row(Option row) {
+  row.store = &store_color<Color, M>;
+  return row;
+}
+
+}  // namespace
+
 const Option k_bw_params_nocache[k_bw_param_count] = {
-    {"param", OptType::list, nullptr,
-     "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"tableWhitelist", OptType::string, nullptr,
-     "name of whitelist database table where to search parameter"},
-    {"tableBlacklist", OptType::string, nullptr,
-     "name of blacklist database table where to search parameter"},
-    {"mappingWhitelist", OptType::string, "",
-     "mapping between params (and retcols) and whitelist columns: NAME:COLUMN [TYPE], ..."},
-    {"mappingBlacklist", OptType::string, "",
-     "mapping between params (and retcols) and blacklist columns: NAME:COLUMN [TYPE], ..."},
-    {"retcolsWhitelist", OptType::string, nullptr,
-     "names of whitelist columns returned by check method"},
-    {"retcolsBlacklist", OptType::string, nullptr,
-     "names of blacklist columns returned by check method"},
-    k_case_sensitive_row,
-    k_cache_all_row,
-    k_cache_all_refresh_row,
+    bound_row<&BwParams::param>(
+        {"param", OptType::list, nullptr,
+         "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
+         LLONG_MAX, true}),
+    color_row<&BwParams::white, &BwTableParams::table>(
+        {"tableWhitelist", OptType::string, nullptr,
+         "name of whitelist database table where to search parameter"}),
+    color_row<&BwParams::black, &BwTableParams::table>(
+        {"tableBlacklist", OptType::string, nullptr,
+         "name of blacklist database table where to search parameter"}),
+    color_row<&BwParams::white, &BwTableParams::mapping>(
+        {"mappingWhitelist", OptType::string, "",
+         "mapping between params (and retcols) and whitelist columns: NAME:COLUMN [TYPE], ..."}),
+    color_row<&BwParams::black, &BwTableParams::mapping>(
+        {"mappingBlacklist", OptType::string, "",
+         "mapping between params (and retcols) and blacklist columns: NAME:COLUMN [TYPE], ..."}),
+    color_row<&BwParams::white, &BwTableParams::retcols>(
+        {"retcolsWhitelist", OptType::string, nullptr,
+         "names of whitelist columns returned by check method"}),
+    color_row<&BwParams::black, &BwTableParams::retcols>(
+        {"retcolsBlacklist", OptType::string, nullptr,
+         "names of blacklist columns returned by check method"}),
+    bound_row<&BwParams::case_sensitive>(k_case_sensitive_row),
+    bound_row<&BwParams::cache_all>(k_cache_all_row),
+    bound_row<&BwParams::cache_all_refresh>(k_cache_all_refresh_row),
 };
 
 // ListMailDomain: the same rows, with cacheAll on by default.
@@ -43,37 +81,38 @@ const std::array<Option, k_bw_param_count> k_bw_params_cache = [] {
 
 BwLists::BwLists(const ModuleSetup& s, const char* type) {
   require_database(s.config, "param");
-  d_params = s.params.list("param");
-  d_case = s.params.boolean("cacheCaseSensitive");
-  d_cache_all = s.params.boolean("cacheAll");
-  if (!s.params.has("tableWhitelist") && !s.params.has("tableBlacklist"))
+  auto p = s.bound<BwParams>();
+  d_params = p.param;
+  d_case = p.case_sensitive;
+  d_cache_all = p.cache_all;
+  if (!p.white.table && !p.black.table)
     throw KeyError("tableWhitelist", "tableWhitelist or tableBlacklist (or both) is required");
-  auto make = [&](const char* color) -> std::unique_ptr<KeyedTable> {
+  auto make = [&](const char* color, const BwTableParams& t) -> std::unique_ptr<KeyedTable> {
     std::string table_key = std::string("table") + color, map_key = std::string("mapping") + color,
                 ret_key = std::string("retcols") + color;
-    if (!s.params.has(table_key)) return nullptr;
-    auto mapping = parse_mapping(s.params.str(map_key), map_key.c_str());
+    if (!t.table) return nullptr;
+    auto mapping = parse_mapping(t.mapping, map_key.c_str());
     KeyedTableSpec spec;
     spec.who = format("module %s (%s, %s)", s.name.c_str(), type, lower(color).c_str());
     spec.instance = s.name + "-" + lower(color);
-    spec.table = checked_identifier(s.params.str(table_key), table_key.c_str());
-    for (const auto& p : d_params) {
-      ColumnMap m = mapped(mapping, p);
+    spec.table = checked_identifier(*t.table, table_key.c_str());
+    for (const auto& name : d_params) {
+      ColumnMap m = mapped(mapping, name);
       checked_identifier(m.column, "param");
       if (!keyable_sql_type(m.type))
         throw KeyError(map_key, format("%s: a key column needs a length (VARCHAR(n), not %s)",
-                                       p.c_str(), m.type.c_str()));
+                                       name.c_str(), m.type.c_str()));
       spec.keys.push_back(std::move(m));
     }
-    spec.retcols = parse_retcols(s.params, ret_key.c_str(), mapping, spec.all_columns);
+    spec.retcols = parse_retcols(t.retcols, ret_key.c_str(), mapping, spec.all_columns);
     spec.case_sensitive = d_case;
     spec.cache_all = d_cache_all;
-    spec.refresh = s.params.integer("cacheAllRefresh");
+    spec.refresh = p.cache_all_refresh;
     d_fields.add(spec.retcols);
     return std::make_unique<KeyedTable>(std::move(spec));
   };
-  d_white = make("Whitelist");
-  d_black = make("Blacklist");
+  d_white = make("Whitelist", p.white);
+  d_black = make("Blacklist", p.black);
 }
 
 void BwLists::prepare(Services& s) {

@@ -6,10 +6,11 @@
 
 namespace ppolicy {
 
-CountingModule::CountingModule(const ModuleSetup& s, const char* type) {
-  if (s.params.str("store") == "mysql") {
+CountingModule::CountingModule(const ModuleSetup& s, const std::string& store,
+                               const std::string& table, const char* type) {
+  if (store == "mysql") {
     require_database(s.config, "store");
-    d_store = make_mysql_store(s.name, checked_identifier(s.params.str("table"), "table"),
+    d_store = make_mysql_store(s.name, checked_identifier(table, "table"),
                                "module " + s.name + " (" + type + ")");
   } else {
     d_store = make_shm_store(s.name);

@@ -19,8 +19,10 @@ public:
   void maintain(Services& s) override { d_store->maintain(s); }
 
 protected:
-  // `type` names the module type in messages ("DOS", "Trap").
-  CountingModule(const ModuleSetup& s, const char* type);
+  // `store` and `table` are the module's parameters of those names; `type`
+  // names the module type in messages ("DOS", "Trap").
+  CountingModule(const ModuleSetup& s, const std::string& store, const std::string& table,
+                 const char* type);
   RecordStore& store() { return *d_store; }
 
 private:

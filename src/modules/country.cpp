@@ -21,15 +21,21 @@ namespace {
 
 using namespace dns;
 
+struct CountryParams {
+  std::string param;
+  std::string data_path;
+  std::vector<std::string> country;
+};
+
 const Option k_params[] = {
-    {"param", OptType::string, nullptr,
+    bound_row<&CountryParams::param>({"param", OptType::string, nullptr,
      "request attribute with the address or host name (e.g. client_address; a mail address: its "
      "domain)",
-     nullptr, LLONG_MIN, LLONG_MAX, true},
-    {"dataPath", OptType::string, nullptr, "path to a GeoIP2/GeoLite2 Country database (.mmdb)",
-     nullptr, LLONG_MIN, LLONG_MAX, true},
-    {"country", OptType::list, nullptr,
-     "check if the address is in this country (ISO code; several allowed)"},
+     nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&CountryParams::data_path>({"dataPath", OptType::string, nullptr, "path to a GeoIP2/GeoLite2 Country database (.mmdb)",
+     nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&CountryParams::country>({"country", OptType::list, nullptr,
+     "check if the address is in this country (ISO code; several allowed)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -140,15 +146,15 @@ class Country final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
+  auto p = s.bound<CountryParams>();
   std::vector<std::string> countries;
-  if (s.params.has("country"))
-    for (const auto& c : s.params.list("country")) {
+  for (const auto& c : p.country) {
       if (c.size() != 2)
         throw KeyError("country", format("\"%s\" is not a two-letter country code", c.c_str()));
       countries.push_back(upper(c));
     }
-  auto m = std::make_unique<Country>(s.params.str("param"), std::move(countries));
-  m->open(s.params.str("dataPath"));
+  auto m = std::make_unique<Country>(p.param, std::move(countries));
+  m->open(p.data_path);
   return m;
 }
 

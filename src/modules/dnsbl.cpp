@@ -15,11 +15,16 @@ namespace {
 
 using namespace dns;
 
+struct DnsblParams {
+  std::optional<std::string> data_file;
+  std::string dnsbl;
+};
+
 const Option k_params[] = {
-    {"dnsbl", OptType::string, nullptr,
+    bound_row<&DnsblParams::dnsbl>({"dnsbl", OptType::string, nullptr,
      "name of the DNS blacklist (a NAME of the data file; ppolicyd -M Dnsbl)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"dataFile", OptType::string, PPOLICY_DATADIR "/dnsbl.dat", "the blacklist data file"},
+     LLONG_MAX, true}),
+    data_file_row<&DnsblParams::data_file>(),
 };
 
 const FieldSpec k_fields[] = {
@@ -101,8 +106,9 @@ class Dnsbl final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  auto data = load_module_data(s.params);
-  const Blacklist& list = module_list(*data, s.params.str("dnsbl"), "dnsbl");
+  auto p = s.bound<DnsblParams>();
+  auto data = load_module_data(p.data_file);
+  const Blacklist& list = module_list(*data, p.dnsbl, "dnsbl");
   return std::make_unique<Dnsbl>(std::move(data), list);
 }
 

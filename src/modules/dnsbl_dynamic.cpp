@@ -19,12 +19,18 @@ namespace {
 
 using namespace dns;
 
+struct DnsblDynamicParams {
+  std::optional<std::string> data_file;
+  std::optional<std::vector<std::string>> dnsbl;
+  bool check_name;
+};
+
 const Option k_params[] = {
-    {"dnsbl", OptType::list, nullptr,
-     "dynamic-range blacklists to use (NAMEs of the data file); unset: none"},
-    {"check_name", OptType::boolean, "yes",
-     "check the format of the client name (e.g. xxx-yyy-zzz.dsl.provider.com)"},
-    {"dataFile", OptType::string, PPOLICY_DATADIR "/dnsbl.dat", "the blacklist data file"},
+    bound_row<&DnsblDynamicParams::dnsbl>({"dnsbl", OptType::list, nullptr,
+     "dynamic-range blacklists to use (NAMEs of the data file); unset: none"}),
+    bound_row<&DnsblDynamicParams::check_name>({"check_name", OptType::boolean, "yes",
+     "check the format of the client name (e.g. xxx-yyy-zzz.dsl.provider.com)"}),
+    data_file_row<&DnsblDynamicParams::data_file>(),
 };
 
 const FieldSpec k_fields[] = {
@@ -114,18 +120,18 @@ class DnsblDynamic final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  auto data = load_module_data(s.params);
+  auto p = s.bound<DnsblDynamicParams>();
+  auto data = load_module_data(p.data_file);
   std::vector<const Blacklist*> lists;
-  if (s.params.has("dnsbl"))
-    for (const auto& name : s.params.list("dnsbl")) {
+  if (p.dnsbl)
+    for (const auto& name : *p.dnsbl) {
       const Blacklist& b = module_list(*data, name, "dnsbl");
       if (b.kind == ListKind::domain)
         throw KeyError("dnsbl",
                        format("%s is a domain list; dynamic ranges are IP lists", b.name.c_str()));
       lists.push_back(&b);
     }
-  return std::make_unique<DnsblDynamic>(std::move(data), std::move(lists),
-                                        s.params.boolean("check_name"));
+  return std::make_unique<DnsblDynamic>(std::move(data), std::move(lists), p.check_name);
 }
 
 }  // namespace

@@ -19,16 +19,23 @@ namespace {
 
 using namespace dns;
 
+struct DnsblScoreParams {
+  std::optional<std::string> data_file;
+  std::optional<std::vector<std::string>> dnsbl;
+  std::optional<double> treshold;
+  std::vector<std::string> params;
+};
+
 const Option k_params[] = {
-    {"dnsbl", OptType::list, nullptr,
-     "blacklists to use (NAMEs of the data file); unset: every list with a non-zero score"},
-    {"treshold", OptType::number, nullptr,
+    bound_row<&DnsblScoreParams::dnsbl>({"dnsbl", OptType::list, nullptr,
+     "blacklists to use (NAMEs of the data file); unset: every list with a non-zero score"}),
+    bound_row<&DnsblScoreParams::treshold>({"treshold", OptType::number, nullptr,
      "unset: return the score itself (rounded away from zero); set: 1 when the score exceeds it, "
-     "else -1"},
-    {"params", OptType::list, "client_address,sender",
+     "else -1"}),
+    bound_row<&DnsblScoreParams::params>({"params", OptType::list, "client_address,sender",
      "what to look up: client_address (IP lists); sender, recipient (their domains), client_name, "
-     "reverse_client_name, helo_name (domain lists)"},
-    {"dataFile", OptType::string, PPOLICY_DATADIR "/dnsbl.dat", "the blacklist data file"},
+     "reverse_client_name, helo_name (domain lists)"}),
+    data_file_row<&DnsblScoreParams::data_file>(),
 };
 
 const FieldSpec k_fields[] = {
@@ -139,10 +146,11 @@ class DnsblScore final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  auto data = load_module_data(s.params);
+  auto bp = s.bound<DnsblScoreParams>();
+  auto data = load_module_data(bp.data_file);
   std::vector<const Blacklist*> lists;
-  if (s.params.has("dnsbl")) {
-    for (const auto& name : s.params.list("dnsbl")) {
+  if (bp.dnsbl) {
+    for (const auto& name : *bp.dnsbl) {
       const Blacklist& b = module_list(*data, name, "dnsbl");
       if (b.score == 0 && !b.defunct)
         log_warn("[module %s]: blacklist %s has score 0 and never changes the score",
@@ -154,7 +162,7 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
       if (!b.defunct && b.score != 0) lists.push_back(&b);
   }
   std::vector<std::string> params;
-  for (const auto& p : s.params.list("params")) {
+  for (const auto& p : bp.params) {
     bool ok = false;
     for (const char* a : k_allowed)
       ok = ok || p == a;
@@ -164,9 +172,8 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
                                       p.c_str()));
     params.push_back(p);
   }
-  bool has_t = s.params.has("treshold");
-  return std::make_unique<DnsblScore>(std::move(data), std::move(lists), std::move(params), has_t,
-                                      has_t ? s.params.number("treshold") : 0.0);
+  return std::make_unique<DnsblScore>(std::move(data), std::move(lists), std::move(params),
+                                      bp.treshold.has_value(), bp.treshold.value_or(0.0));
 }
 
 }  // namespace

@@ -19,25 +19,37 @@
 namespace ppolicy {
 namespace {
 
+struct DosParams {
+  std::vector<std::string> params;
+  uint64_t limit_count;
+  uint32_t limit_time;
+  uint32_t limit_gran;
+  bool per_recipient;
+  bool case_sensitive;
+  bool count_over;
+  std::string store;
+  std::string table;
+};
+
 const Option k_params[] = {
-    {"params", OptType::list, nullptr,
+    bound_row<&DosParams::params>({"params", OptType::list, nullptr,
      "parameters that will be used to test equality (request attribute names)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"limitCount", OptType::integer, "1000", "number of messages accepted during limitTime period",
-     nullptr, 1, 1000000000},
-    {"limitTime", OptType::duration, "3600", "time period for limitCount messages", nullptr, 1,
-     86400 * 366},
-    {"limitGran", OptType::integer, "10", "data collection granularity (buckets of the window)",
-     nullptr, 1, 60},
-    {"perRecipient", OptType::boolean, "yes",
-     "count every request as 1; no: a request with recipient_count N > 0 counts 1/N"},
-    {"caseSensitive", OptType::boolean, "no", "compare parameter values case-sensitively"},
-    {"countOver", OptType::boolean, "no",
-     "count requests also while over the limit (a sender that keeps trying stays blocked)"},
-    {"store", OptType::choice, "shm",
+     LLONG_MAX, true}),
+    bound_row<&DosParams::limit_count>({"limitCount", OptType::integer, "1000", "number of messages accepted during limitTime period",
+     nullptr, 1, 1000000000}),
+    bound_row<&DosParams::limit_time>({"limitTime", OptType::duration, "3600", "time period for limitCount messages", nullptr, 1,
+     86400 * 366}),
+    bound_row<&DosParams::limit_gran>({"limitGran", OptType::integer, "10", "data collection granularity (buckets of the window)",
+     nullptr, 1, 60}),
+    bound_row<&DosParams::per_recipient>({"perRecipient", OptType::boolean, "yes",
+     "count every request as 1; no: a request with recipient_count N > 0 counts 1/N"}),
+    bound_row<&DosParams::case_sensitive>({"caseSensitive", OptType::boolean, "no", "compare parameter values case-sensitively"}),
+    bound_row<&DosParams::count_over>({"countOver", OptType::boolean, "no",
+     "count requests also while over the limit (a sender that keeps trying stays blocked)"}),
+    bound_row<&DosParams::store>({"store", OptType::choice, "shm",
      "where counters live: shm (this host) or mysql (shared by every host using the database)",
-     "shm|mysql"},
-    {"table", OptType::string, "dos", "database table of the counters (store = mysql)"},
+     "shm|mysql"}),
+    bound_row<&DosParams::table>({"table", OptType::string, "dos", "database table of the counters (store = mysql)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -49,17 +61,17 @@ const ArgSpec k_args[] = {k_values_arg};
 
 class Dos final : public CountingModule {
  public:
-  explicit Dos(const ModuleSetup& s)
-      : CountingModule(s, "DOS"),
-        d_params(s.params.list("params")),
-        d_limit(static_cast<uint64_t>(s.params.integer("limitCount"))),
-        d_time(static_cast<uint32_t>(s.params.integer("limitTime"))),
-        d_spec(window_spec(d_time, static_cast<uint32_t>(s.params.integer("limitGran")))),
-        d_per_recipient(s.params.boolean("perRecipient")),
-        d_case(s.params.boolean("caseSensitive")),
-        d_count_over(s.params.boolean("countOver")) {
+  Dos(const ModuleSetup& s, const DosParams& p)
+      : CountingModule(s, p.store, p.table, "DOS"),
+        d_params(p.params),
+        d_limit(p.limit_count),
+        d_time(p.limit_time),
+        d_spec(window_spec(d_time, p.limit_gran)),
+        d_per_recipient(p.per_recipient),
+        d_case(p.case_sensitive),
+        d_count_over(p.count_over) {
     if (d_params.empty()) throw KeyError("params", "at least one parameter is needed");
-    if (d_time < static_cast<uint32_t>(s.params.integer("limitGran")))
+    if (d_time < p.limit_gran)
       throw KeyError("limitGran", "must not exceed limitTime (buckets of at least one second)");
   }
 
@@ -113,7 +125,7 @@ class Dos final : public CountingModule {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<Dos>(s);
+  return std::make_unique<Dos>(s, s.bound<DosParams>());
 }
 
 }  // namespace

@@ -32,12 +32,18 @@
 namespace ppolicy {
 namespace {
 
+struct DumpDataDbParams {
+  std::string table;
+  std::optional<std::string> split;
+  std::optional<std::string> interval;
+};
+
 const Option k_params[] = {
-    {"table", OptType::string, "dump", "database table where to dump data from requests"},
-    {"split", OptType::string, nullptr, "split database (None, \"records\", \"date\")"},
-    {"interval", OptType::string, nullptr,
+    bound_row<&DumpDataDbParams::table>({"table", OptType::string, "dump", "database table where to dump data from requests"}),
+    bound_row<&DumpDataDbParams::split>({"split", OptType::string, nullptr, "split database (None, \"records\", \"date\")"}),
+    bound_row<&DumpDataDbParams::interval>({"interval", OptType::string, nullptr,
      "split interval: requests per table (split = records) or day, week, month, year (split = "
-     "date)"},
+     "date)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -51,11 +57,11 @@ enum class Split { none, records, date };
 
 class DumpDataDb final : public Module {
  public:
-  explicit DumpDataDb(const ModuleSetup& s) : d_name(s.name) {
+  DumpDataDb(const ModuleSetup& s, const DumpDataDbParams& p) : d_name(s.name) {
     require_database(s.config, "table");
-    d_table = checked_identifier(s.params.str("table"), "table");
-    std::string split = s.params.has("split") ? lower(s.params.str("split")) : "none";
-    std::string interval = s.params.has("interval") ? lower(s.params.str("interval")) : "";
+    d_table = checked_identifier(p.table, "table");
+    std::string split = lower(p.split.value_or("none"));
+    std::string interval = lower(p.interval.value_or(""));
     if (split == "none") {
       d_split = Split::none;
     } else if (split == "records") {
@@ -230,7 +236,7 @@ class DumpDataDb final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<DumpDataDb>(s);
+  return std::make_unique<DumpDataDb>(s, s.bound<DumpDataDbParams>());
 }
 
 }  // namespace

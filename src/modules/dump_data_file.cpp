@@ -20,9 +20,13 @@
 namespace ppolicy {
 namespace {
 
+struct DumpDataFileParams {
+  std::string file_name;
+};
+
 const Option k_params[] = {
-    {"fileName", OptType::string, nullptr, "file where to dump data from requests", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
+    bound_row<&DumpDataFileParams::file_name>({"fileName", OptType::string, nullptr, "file where to dump data from requests", nullptr, LLONG_MIN,
+     LLONG_MAX, true}),
 };
 
 class DumpDataFile final : public Module {
@@ -85,7 +89,7 @@ private:
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  const std::string& path = s.params.str("fileName");
+  const std::string path = s.bound<DumpDataFileParams>().file_name;
   if (path.empty() || path[0] != '/') throw KeyError("fileName", "must be an absolute path");
   auto slash = path.rfind('/');
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);

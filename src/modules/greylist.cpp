@@ -43,22 +43,32 @@
 namespace ppolicy {
 namespace {
 
+struct GreylistParams {
+  std::string table;
+  uint32_t delay;
+  uint32_t must_retry;
+  uint32_t expiration;
+  std::string store;
+  int ipv4_prefix;
+  int ipv6_prefix;
+};
+
 const Option k_params[] = {
-    {"table", OptType::string, "greylist", "greylist database table (store = mysql)"},
-    {"delay", OptType::duration, "600", "how long to delay mail we see its triplet first time",
-     nullptr, 0, 86400 * 30},
-    {"mustRetry", OptType::duration, "43200",
+    bound_row<&GreylistParams::table>({"table", OptType::string, "greylist", "greylist database table (store = mysql)"}),
+    bound_row<&GreylistParams::delay>({"delay", OptType::duration, "600", "how long to delay mail we see its triplet first time",
+     nullptr, 0, 86400 * 30}),
+    bound_row<&GreylistParams::must_retry>({"mustRetry", OptType::duration, "43200",
      "time we wait to receive next mail after we greylisted it (a later retry starts over)",
-     nullptr, 1, 86400 * 365},
-    {"expiration", OptType::duration, "2678400",
-     "expiration of triplets in database (sliding with every pass)", nullptr, 1, 86400 * 3650},
-    {"store", OptType::choice, "mysql",
+     nullptr, 1, 86400 * 365}),
+    bound_row<&GreylistParams::expiration>({"expiration", OptType::duration, "2678400",
+     "expiration of triplets in database (sliding with every pass)", nullptr, 1, 86400 * 3650}),
+    bound_row<&GreylistParams::store>({"store", OptType::choice, "mysql",
      "where triplets live: mysql (shared by every host using the database) or shm (this host only)",
-     "mysql|shm"},
-    {"ipv4Prefix", OptType::integer, "24", "IPv4 clients are greylisted by this network prefix",
-     nullptr, 8, 32},
-    {"ipv6Prefix", OptType::integer, "64", "IPv6 clients are greylisted by this network prefix",
-     nullptr, 16, 128},
+     "mysql|shm"}),
+    bound_row<&GreylistParams::ipv4_prefix>({"ipv4Prefix", OptType::integer, "24", "IPv4 clients are greylisted by this network prefix",
+     nullptr, 8, 32}),
+    bound_row<&GreylistParams::ipv6_prefix>({"ipv6Prefix", OptType::integer, "64", "IPv6 clients are greylisted by this network prefix",
+     nullptr, 16, 128}),
 };
 
 const FieldSpec k_fields[] = {
@@ -68,15 +78,15 @@ const FieldSpec k_fields[] = {
 
 class Greylist final : public Module {
  public:
-  Greylist(const ModuleSetup& s)
+  Greylist(const ModuleSetup& s, const GreylistParams& p)
       : d_name(s.name),
-        d_table(checked_identifier(s.params.str("table"), "table")),
-        d_shm(s.params.str("store") == "shm"),
-        d_v4(static_cast<int>(s.params.integer("ipv4Prefix"))),
-        d_v6(static_cast<int>(s.params.integer("ipv6Prefix"))) {
-    d_timing.delay = static_cast<uint32_t>(s.params.integer("delay"));
-    d_timing.must_retry = static_cast<uint32_t>(s.params.integer("mustRetry"));
-    d_timing.expiration = static_cast<uint32_t>(s.params.integer("expiration"));
+        d_table(checked_identifier(p.table, "table")),
+        d_shm(p.store == "shm"),
+        d_v4(p.ipv4_prefix),
+        d_v6(p.ipv6_prefix) {
+    d_timing.delay = p.delay;
+    d_timing.must_retry = p.must_retry;
+    d_timing.expiration = p.expiration;
     if (d_timing.must_retry <= d_timing.delay)
       throw KeyError("mustRetry", "must be longer than delay (a retry has to fit between them)");
     if (!d_shm) require_database(s.config, "store");
@@ -266,7 +276,7 @@ class Greylist final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<Greylist>(s);
+  return std::make_unique<Greylist>(s, s.bound<GreylistParams>());
 }
 
 }  // namespace

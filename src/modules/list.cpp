@@ -18,32 +18,50 @@
 namespace ppolicy {
 namespace {
 
+struct ListParams {
+  std::vector<std::string> param;
+  std::string table;
+  std::optional<std::vector<std::string>> column;
+  std::optional<std::string> retcols;
+  long long mem_cache_expire;
+  long long mem_cache_size;
+  bool case_sensitive;
+  bool cache_all;
+  long long cache_all_refresh;
+};
+
 const Option k_params[] = {
-    {"param", OptType::list, nullptr,
-     "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"table", OptType::string, nullptr, "name of database table where to search parameter", nullptr,
-     LLONG_MIN, LLONG_MAX, true},
-    {"column", OptType::list, nullptr,
-     "name of database column or array of columns according \"param\" "
-     "(default: the param names)"},
-    {"retcols", OptType::string, nullptr,
-     "name of columns returned by check method (comma list, or * for all)"},
-    k_case_sensitive_row,
-    {"memCacheExpire", OptType::duration, "900",
-     "memory cache expiration - used only if param value is array"},
-    {"memCacheSize", OptType::integer, "1000",
-     "memory cache max size - used only if param value is array (the shared cache_size bounds it)",
-     nullptr, 0},
-    k_cache_all_row,
-    k_cache_all_refresh_row,
+    bound_row<&ListParams::param>(
+        {"param", OptType::list, nullptr,
+         "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
+         LLONG_MAX, true}),
+    bound_row<&ListParams::table>({"table", OptType::string, nullptr,
+                                   "name of database table where to search parameter", nullptr,
+                                   LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&ListParams::column>({"column", OptType::list, nullptr,
+                                    "name of database column or array of columns according "
+                                    "\"param\" (default: the param names)"}),
+    bound_row<&ListParams::retcols>(
+        {"retcols", OptType::string, nullptr,
+         "name of columns returned by check method (comma list, or * for all)"}),
+    bound_row<&ListParams::case_sensitive>(k_case_sensitive_row),
+    bound_row<&ListParams::mem_cache_expire>(
+        {"memCacheExpire", OptType::duration, "900",
+         "memory cache expiration - used only if param value is array"}),
+    bound_row<&ListParams::mem_cache_size>(
+        {"memCacheSize", OptType::integer, "1000",
+         "memory cache max size - used only if param value is array (the shared cache_size "
+         "bounds it)",
+         nullptr, 0}),
+    bound_row<&ListParams::cache_all>(k_cache_all_row),
+    bound_row<&ListParams::cache_all_refresh>(k_cache_all_refresh_row),
 };
 
 const ArgSpec k_args[] = {k_values_arg};
 
 class List final : public Module {
  public:
-  explicit List(const ModuleSetup& s) : d_lookup(s.params.list("param"), spec(s)) {}
+  List(const ModuleSetup& s, const ListParams& p) : d_lookup(p.param, spec(s, p)) {}
 
   void prepare(Services& s) override { d_lookup.prepare(s); }
   void maintain(Services& s) override { d_lookup.maintain(s); }
@@ -58,24 +76,24 @@ class List final : public Module {
   }
 
  private:
-  static KeyedTableSpec spec(const ModuleSetup& s) {
+  static KeyedTableSpec spec(const ModuleSetup& s, const ListParams& p) {
     require_database(s.config, "table");
-    const auto& params = s.params.list("param");
-    std::vector<std::string> columns = s.params.has("column") ? s.params.list("column") : params;
+    const auto& params = p.param;
+    std::vector<std::string> columns = p.column.value_or(params);
     if (columns.size() != params.size())
       throw KeyError("column", format("%zu columns for %zu params: give one column per param",
                                       columns.size(), params.size()));
     KeyedTableSpec spec;
     spec.who = "module " + s.name + " (List)";
     spec.instance = s.name;
-    spec.table = checked_identifier(s.params.str("table"), "table");
+    spec.table = checked_identifier(p.table, "table");
     for (size_t i = 0; i < columns.size(); ++i)
       spec.keys.push_back({params[i], checked_identifier(columns[i], "column"), "VARCHAR(255)"});
-    spec.retcols = parse_retcols(s.params, "retcols", {}, spec.all_columns);
-    spec.case_sensitive = s.params.boolean("cacheCaseSensitive");
-    spec.cache_all = s.params.boolean("cacheAll");
-    spec.refresh = s.params.integer("cacheAllRefresh");
-    spec.mem_cache = s.params.integer("memCacheSize") > 0 ? s.params.integer("memCacheExpire") : 0;
+    spec.retcols = parse_retcols(p.retcols, "retcols", {}, spec.all_columns);
+    spec.case_sensitive = p.case_sensitive;
+    spec.cache_all = p.cache_all;
+    spec.refresh = p.cache_all_refresh;
+    spec.mem_cache = p.mem_cache_size > 0 ? p.mem_cache_expire : 0;
     return spec;
   }
 
@@ -83,7 +101,7 @@ class List final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<List>(s);
+  return std::make_unique<List>(s, s.bound<ListParams>());
 }
 
 }  // namespace

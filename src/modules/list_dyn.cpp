@@ -30,20 +30,30 @@
 namespace ppolicy {
 namespace {
 
+struct ListDynParams {
+  std::optional<std::vector<std::string>> param;
+  std::string table;
+  std::optional<long long> soft_expire;
+  std::optional<long long> hard_expire;
+  std::string mapping;
+  std::string operation;
+  std::optional<std::string> retcols;
+};
+
 const Option k_params[] = {
-    {"param", OptType::list, nullptr,
+    bound_row<&ListDynParams::param>({"param", OptType::list, nullptr,
      "names of input data keys used to identify data row(s) (default: the mapped names that are "
-     "not retcols)"},
-    {"table", OptType::string, "list", "name of database table where to search parameter"},
-    {"softExpire", OptType::duration, nullptr,
-     "information that record will be soon expired (None or 0: never)"},
-    {"hardExpire", OptType::duration, nullptr, "expiration time for the record (None or 0: never)"},
-    {"mapping", OptType::string, "",
-     "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."},
-    {"operation", OptType::choice, "check", "list operation (add/remove/check)",
-     "add|remove|check"},
-    {"retcols", OptType::string, nullptr,
-     "names of columns to be returned (and stored by add); none: no related data"},
+     "not retcols)"}),
+    bound_row<&ListDynParams::table>({"table", OptType::string, "list", "name of database table where to search parameter"}),
+    bound_row<&ListDynParams::soft_expire>({"softExpire", OptType::duration, nullptr,
+     "information that record will be soon expired (None or 0: never)"}),
+    bound_row<&ListDynParams::hard_expire>({"hardExpire", OptType::duration, nullptr, "expiration time for the record (None or 0: never)"}),
+    bound_row<&ListDynParams::mapping>({"mapping", OptType::string, "",
+     "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."}),
+    bound_row<&ListDynParams::operation>({"operation", OptType::choice, "check", "list operation (add/remove/check)",
+     "add|remove|check"}),
+    bound_row<&ListDynParams::retcols>({"retcols", OptType::string, nullptr,
+     "names of columns to be returned (and stored by add); none: no related data"}),
 };
 
 const ArgSpec k_args[] = {
@@ -60,15 +70,15 @@ enum class Op { add, remove, check };
 
 class ListDyn final : public Module {
  public:
-  explicit ListDyn(const ModuleSetup& s) : d_name(s.name) {
+  ListDyn(const ModuleSetup& s, const ListDynParams& p) : d_name(s.name) {
     require_database(s.config, "table");
-    d_table = checked_identifier(s.params.str("table"), "table");
-    auto mapping = parse_mapping(s.params.str("mapping"), "mapping");
+    d_table = checked_identifier(p.table, "table");
+    auto mapping = parse_mapping(p.mapping, "mapping");
     bool all = false;
-    d_retcols = parse_retcols(s.params, "retcols", mapping, all);
+    d_retcols = parse_retcols(p.retcols, "retcols", mapping, all);
     if (all) throw KeyError("retcols", "\"*\" is not possible here: name the columns");
-    if (s.params.has("param")) {
-      d_params = s.params.list("param");
+    if (p.param) {
+      d_params = *p.param;
     } else {
       for (const auto& m : mapping)
         if (std::none_of(d_retcols.begin(), d_retcols.end(),
@@ -77,17 +87,17 @@ class ListDyn final : public Module {
     }
     if (d_params.empty())
       throw KeyError("param", "is required (or mapping with names that are not retcols)");
-    for (const auto& p : d_params) {
-      ColumnMap m = mapped(mapping, p);
+    for (const auto& name : d_params) {
+      ColumnMap m = mapped(mapping, name);
       checked_identifier(m.column, "param");
       if (!keyable_sql_type(m.type))
         throw KeyError("mapping", format("%s: a key column needs a length (VARCHAR(n), not %s)",
-                                         p.c_str(), m.type.c_str()));
+                                         name.c_str(), m.type.c_str()));
       d_keys.push_back(std::move(m));
     }
-    d_soft = s.params.has("softExpire") ? s.params.integer("softExpire") : 0;
-    d_hard = s.params.has("hardExpire") ? s.params.integer("hardExpire") : 0;
-    d_op = parse_op(s.params.str("operation"));
+    d_soft = p.soft_expire.value_or(0);
+    d_hard = p.hard_expire.value_or(0);
+    d_op = parse_op(p.operation);
     d_fields.add(d_retcols);
     build_sql();
   }
@@ -296,7 +306,7 @@ class ListDyn final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<ListDyn>(s);
+  return std::make_unique<ListDyn>(s, s.bound<ListDynParams>());
 }
 
 }  // namespace

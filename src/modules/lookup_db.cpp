@@ -19,26 +19,40 @@
 namespace ppolicy {
 namespace {
 
+struct LookupDbParams {
+  std::vector<std::string> param;
+  std::string table;
+  std::string mapping;
+  std::optional<std::string> retcols;
+  bool case_sensitive;
+  bool cache_all;
+  long long cache_all_refresh;
+};
+
 const Option k_params[] = {
-    {"param", OptType::list, nullptr,
-     "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"table", OptType::string, nullptr, "name of database table where to search parameter", nullptr,
-     LLONG_MIN, LLONG_MAX, true},
-    {"mapping", OptType::string, "",
-     "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."},
-    {"retcols", OptType::string, nullptr,
-     "names of columns returned by check method (comma list, or * for all)"},
-    k_case_sensitive_row,
-    k_cache_all_row,
-    k_cache_all_refresh_row,
+    bound_row<&LookupDbParams::param>(
+        {"param", OptType::list, nullptr,
+         "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
+         LLONG_MAX, true}),
+    bound_row<&LookupDbParams::table>({"table", OptType::string, nullptr,
+                                       "name of database table where to search parameter",
+                                       nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&LookupDbParams::mapping>(
+        {"mapping", OptType::string, "",
+         "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."}),
+    bound_row<&LookupDbParams::retcols>(
+        {"retcols", OptType::string, nullptr,
+         "names of columns returned by check method (comma list, or * for all)"}),
+    bound_row<&LookupDbParams::case_sensitive>(k_case_sensitive_row),
+    bound_row<&LookupDbParams::cache_all>(k_cache_all_row),
+    bound_row<&LookupDbParams::cache_all_refresh>(k_cache_all_refresh_row),
 };
 
 const ArgSpec k_args[] = {k_values_arg};
 
 class LookupDb final : public Module {
  public:
-  explicit LookupDb(const ModuleSetup& s) : d_lookup(s.params.list("param"), spec(s)) {}
+  LookupDb(const ModuleSetup& s, const LookupDbParams& p) : d_lookup(p.param, spec(s, p)) {}
 
   void prepare(Services& s) override { d_lookup.prepare(s); }
   void maintain(Services& s) override { d_lookup.maintain(s); }
@@ -53,26 +67,26 @@ class LookupDb final : public Module {
   }
 
  private:
-  static KeyedTableSpec spec(const ModuleSetup& s) {
+  static KeyedTableSpec spec(const ModuleSetup& s, const LookupDbParams& p) {
     require_database(s.config, "table");
-    auto mapping = parse_mapping(s.params.str("mapping"), "mapping");
+    auto mapping = parse_mapping(p.mapping, "mapping");
     KeyedTableSpec spec;
     spec.who = "module " + s.name + " (LookupDB)";
     spec.instance = s.name;
-    spec.table = checked_identifier(s.params.str("table"), "table");
-    for (const auto& p : s.params.list("param")) {
-      ColumnMap m = mapped(mapping, p);
+    spec.table = checked_identifier(p.table, "table");
+    for (const auto& name : p.param) {
+      ColumnMap m = mapped(mapping, name);
       checked_identifier(m.column, "param");
       if (!keyable_sql_type(m.type))
         throw KeyError("mapping", format("%s: a key column needs a length (VARCHAR(n), not %s)",
-                                         p.c_str(), m.type.c_str()));
+                                         name.c_str(), m.type.c_str()));
       spec.keys.push_back(std::move(m));
     }
-    spec.retcols = parse_retcols(s.params, "retcols", mapping, spec.all_columns);
-    spec.case_sensitive = s.params.boolean("cacheCaseSensitive");
+    spec.retcols = parse_retcols(p.retcols, "retcols", mapping, spec.all_columns);
+    spec.case_sensitive = p.case_sensitive;
     spec.unique = false;
-    spec.cache_all = s.params.boolean("cacheAll");
-    spec.refresh = s.params.integer("cacheAllRefresh");
+    spec.cache_all = p.cache_all;
+    spec.refresh = p.cache_all_refresh;
     return spec;
   }
 
@@ -80,7 +94,7 @@ class LookupDb final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<LookupDb>(s);
+  return std::make_unique<LookupDb>(s, s.bound<LookupDbParams>());
 }
 
 }  // namespace

@@ -15,29 +15,42 @@
 namespace ppolicy {
 namespace {
 
+struct LookupLdapParams {
+  std::string param;
+  std::string uri;
+  std::string base;
+  std::string filter;
+  std::string scope;
+  std::optional<std::string> bind_dn;
+  std::optional<std::string> bind_pass;
+  std::vector<std::string> attributes;
+  long network_timeout_ms;
+  long timeout_ms;
+};
+
 const Option k_params[] = {
-    {"param", OptType::string, nullptr,
+    bound_row<&LookupLdapParams::param>({"param", OptType::string, nullptr,
      "name of the request attribute whose value replaces %m in the filter", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"uri", OptType::string, nullptr,
+     LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::uri>({"uri", OptType::string, nullptr,
      "LDAP server URI; several space-separated URIs are tried in order (failover)", nullptr,
-     LLONG_MIN, LLONG_MAX, true},
-    {"base", OptType::string, nullptr, "LDAP search base", nullptr, LLONG_MIN, LLONG_MAX, true},
-    {"filter", OptType::string, nullptr,
+     LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::base>({"base", OptType::string, nullptr, "LDAP search base", nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::filter>({"filter", OptType::string, nullptr,
      "LDAP filter (%m will be replaced by the escaped \"param\" value)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"scope", OptType::choice, "2", "LDAP search scope: 0 or base, 1 or one, 2 or sub",
-     "0|1|2|base|one|sub|onelevel|subtree"},
-    {"bind_dn", OptType::string, nullptr, "LDAP bind DN (None == anonymous bind)"},
-    {"bind_pass", OptType::string, nullptr, "LDAP bind password"},
+     LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::scope>({"scope", OptType::choice, "2", "LDAP search scope: 0 or base, 1 or one, 2 or sub",
+     "0|1|2|base|one|sub|onelevel|subtree"}),
+    bound_row<&LookupLdapParams::bind_dn>({"bind_dn", OptType::string, nullptr, "LDAP bind DN (None == anonymous bind)"}),
+    bound_row<&LookupLdapParams::bind_pass>({"bind_pass", OptType::string, nullptr, "LDAP bind password"}),
     {"bind_method", OptType::choice, "128", "LDAP bind method (only simple, 128, is supported)",
      "128|simple"},
-    {"attributes", OptType::list, nullptr,
-     "attributes returned by LDAP query (in the info and as fields NAME.attribute)"},
-    {"network_timeout", OptType::millis, "3s", "longest wait for a connection to one server",
-     nullptr, 1, 600000},
-    {"timeout", OptType::millis, "5s", "longest wait for the bind and for the search", nullptr, 1,
-     600000},
+    bound_row<&LookupLdapParams::attributes>({"attributes", OptType::list, nullptr,
+     "attributes returned by LDAP query (in the info and as fields NAME.attribute)"}),
+    bound_row<&LookupLdapParams::network_timeout_ms>({"network_timeout", OptType::millis, "3s", "longest wait for a connection to one server",
+     nullptr, 1, 600000}),
+    bound_row<&LookupLdapParams::timeout_ms>({"timeout", OptType::millis, "5s", "longest wait for the bind and for the search", nullptr, 1,
+     600000}),
 };
 
 const FieldSpec k_fields[] = {
@@ -147,42 +160,40 @@ int scope_of(const std::string& s) {
 }
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  const OptionValues& p = s.params;
+  auto p = s.bound<LookupLdapParams>();
   LdapServerSet servers;
-  servers.uris = split(p.str("uri"), " \t");
+  servers.uris = split(p.uri, " \t");
   if (servers.uris.empty()) throw KeyError("uri", "no LDAP URI given");
   for (const auto& u : servers.uris)
     if (!ldap_uri_valid(u))
       throw KeyError("uri", format("\"%s\" is not an LDAP URI (ldap://HOST[:PORT]/)", u.c_str()));
-  if (p.has("bind_dn")) {
-    servers.bind_dn = p.str("bind_dn");
-    if (!p.has("bind_pass") || p.str("bind_pass").empty())
+  if (p.bind_dn) {
+    servers.bind_dn = *p.bind_dn;
+    if (!p.bind_pass || p.bind_pass->empty())
       throw KeyError(
           "bind_pass",
           "is required with bind_dn (an empty password would be an unauthenticated bind)");
-    servers.bind_pass = p.str("bind_pass");
-  } else if (p.has("bind_pass")) {
+    servers.bind_pass = *p.bind_pass;
+  } else if (p.bind_pass) {
     throw KeyError("bind_pass", "given without bind_dn");
   }
   LdapSearch search;
-  search.base = p.str("base");
-  search.scope = scope_of(p.str("scope"));
-  search.filter = p.str("filter");
+  search.base = p.base;
+  search.scope = scope_of(p.scope);
+  search.filter = p.filter;
   if (search.filter.find("%m") == std::string::npos)
     throw KeyError("filter", "has no %m (the looked-up value)");
   if (!ldap_filter_plausible(search.filter)) throw KeyError("filter", "has unbalanced parentheses");
-  if (p.has("attributes")) {
-    for (const auto& a : p.list("attributes")) {
-      for (char c : a)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != ';' && c != '.')
-          throw KeyError("attributes", format("\"%s\" is not an attribute name", a.c_str()));
-      search.attributes.push_back(a);
-    }
+  for (const auto& a : p.attributes) {
+    for (char c : a)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != ';' && c != '.')
+        throw KeyError("attributes", format("\"%s\" is not an attribute name", a.c_str()));
+    search.attributes.push_back(a);
   }
   search.size_limit = k_size_limit;
-  search.network_timeout_ms = static_cast<long>(p.integer("network_timeout"));
-  search.timeout_ms = static_cast<long>(p.integer("timeout"));
-  const std::string& param = p.str("param");
+  search.network_timeout_ms = p.network_timeout_ms;
+  search.timeout_ms = p.timeout_ms;
+  const std::string& param = p.param;
   if (param.empty()) throw KeyError("param", "is empty");
   return std::make_unique<LookupLdap>(param, std::move(servers), std::move(search));
 }

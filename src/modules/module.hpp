@@ -140,6 +140,20 @@ struct ModuleSetup {
   const std::string& name;     // instance name
   const OptionValues& params;  // validated parameters (including the base ones)
   const Config& config;        // the whole configuration ([dns], [database], ...)
+  size_t own_params;           // rows [0, own_params) are the type's own
+
+  // The type's own parameters as the struct P their rows are bound to
+  // (`.store = bind<&P::member>()`): each default is written once, in its
+  // row, and a misspelt member does not compile. A parameter without a
+  // default that is not set leaves a std::optional member empty.
+  template <class P>
+  P bound() const {
+    P p{};
+    ErrorList errors;
+    params.store(&p, errors, 0, own_params);
+    errors.raise_if_any();
+    return p;
+  }
 };
 
 struct CacheLifetimes {

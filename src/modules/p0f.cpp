@@ -20,16 +20,24 @@
 namespace ppolicy {
 namespace {
 
+struct P0fParams {
+  std::string socket;
+  std::string version;
+  std::optional<std::string> ip;
+  uint16_t port;
+  long timeout_ms;
+};
+
 const Option k_params[] = {
-    {"socket", OptType::string, "/var/run/p0f.socket", "p0f socket for sending requests"},
-    {"version", OptType::string, "3",
+    bound_row<&P0fParams::socket>({"socket", OptType::string, "/var/run/p0f.socket", "p0f socket for sending requests"}),
+    bound_row<&P0fParams::version>({"version", OptType::string, "3",
      "p0f version: 3 speaks the p0f 3 API (p0f -s); below 3 the p0f 2 protocol (p0f -Q, with -0), "
-     "without the query type before 2.0.8"},
-    {"ip", OptType::string, nullptr,
-     "IP address of destination server (p0f 2 only; default 0.0.0.0)"},
-    {"port", OptType::integer, "25", "port of destination server (p0f 2 only)", nullptr, 0, 65535},
-    {"timeout", OptType::millis, "1s", "longest wait for p0f (never beyond the request deadline)",
-     nullptr, 1, 600000},
+     "without the query type before 2.0.8"}),
+    bound_row<&P0fParams::ip>({"ip", OptType::string, nullptr,
+     "IP address of destination server (p0f 2 only; default 0.0.0.0)"}),
+    bound_row<&P0fParams::port>({"port", OptType::integer, "25", "port of destination server (p0f 2 only)", nullptr, 0, 65535}),
+    bound_row<&P0fParams::timeout_ms>({"timeout", OptType::millis, "1s", "longest wait for p0f (never beyond the request deadline)",
+     nullptr, 1, 600000}),
 };
 
 const FieldSpec k_fields[] = {
@@ -152,20 +160,19 @@ class P0f final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  const std::string& sock = s.params.str("socket");
+  auto p = s.bound<P0fParams>();
+  const std::string& sock = p.socket;
   if (sock.empty() || sock[0] != '/') throw KeyError("socket", "must be an absolute path");
-  auto version = parse_p0f_version(s.params.str("version"));
+  auto version = parse_p0f_version(p.version);
   if (!version) throw KeyError("version", "expected a version number such as 3 or 2.0.8");
   bool v3 = (*version)[0] >= 3;
   bool with_type = *version >= std::vector<int>{2, 0, 8};
   std::optional<IpAddress> dst;
-  if (s.params.has("ip")) {
-    dst = IpAddress::parse(s.params.str("ip"));
+  if (p.ip) {
+    dst = IpAddress::parse(*p.ip);
     if (!dst || !dst->v4) throw KeyError("ip", "must be an IPv4 address (p0f 2 knows only IPv4)");
   }
-  return std::make_unique<P0f>(sock, v3, with_type, dst,
-                               static_cast<uint16_t>(s.params.integer("port")),
-                               static_cast<long>(s.params.integer("timeout")));
+  return std::make_unique<P0f>(sock, v3, with_type, dst, p.port, p.timeout_ms);
 }
 
 }  // namespace

@@ -44,16 +44,21 @@ const KindRow k_kinds[] = {
     {"name1->ip->name2", Kind::name1_ip_name2, false},
 };
 
+struct ResolveParams {
+  std::string param;
+  std::string type;
+};
+
 const Option k_params[] = {
-    {"param", OptType::string, nullptr,
+    bound_row<&ResolveParams::param>({"param", OptType::string, nullptr,
      "which request attribute to resolve (an address, a name, or a mail address: its domain)",
-     nullptr, LLONG_MIN, LLONG_MAX, true},
-    {"type", OptType::choice, nullptr,
+     nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&ResolveParams::type>({"type", OptType::choice, nullptr,
      "the translation to check (in the section, the second \"type\" line; the first is the module "
      "type)",
      "ip->name|name->ip|name->mx|ip->name->ip|name->ip->name|ip1->name->ip2|ip->name->mx|name1->ip-"
      ">name2",
-     LLONG_MIN, LLONG_MAX, true},
+     LLONG_MIN, LLONG_MAX, true}),
 };
 
 const FieldSpec k_fields[] = {
@@ -301,9 +306,9 @@ class Resolve final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  const std::string& type = s.params.str("type");
+  auto p = s.bound<ResolveParams>();
   for (const auto& k : k_kinds)
-    if (type == k.text) return std::make_unique<Resolve>(s.params.str("param"), k);
+    if (p.type == k.text) return std::make_unique<Resolve>(p.param, k);
   throw KeyError("type", "unknown type");
 }
 

@@ -10,8 +10,12 @@
 namespace ppolicy {
 namespace {
 
+struct SleepParams {
+  long sleep_ms;
+};
+
 const Option k_params[] = {
-    {"sleep", OptType::millis, "1", "sleep interval (seconds, or e.g. 500ms)", nullptr, 0, 3600000},
+    bound_row<&SleepParams::sleep_ms>({"sleep", OptType::millis, "1", "sleep interval (seconds, or e.g. 500ms)", nullptr, 0, 3600000}),
 };
 
 class Sleep final : public Module {
@@ -31,7 +35,7 @@ private:
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<Sleep>(static_cast<long>(s.params.integer("sleep")));
+  return std::make_unique<Sleep>(s.bound<SleepParams>().sleep_ms);
 }
 
 }  // namespace

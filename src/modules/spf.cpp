@@ -26,14 +26,19 @@ namespace {
 
 using namespace dns;
 
+struct SpfParams {
+  std::string identity;
+  std::string default_explanation;
+};
+
 const Option k_params[] = {
-    {"identity", OptType::choice, "mailfrom",
+    bound_row<&SpfParams::identity>({"identity", OptType::choice, "mailfrom",
      "mailfrom: check the MAIL FROM address (the HELO name for the null sender); helo: always the "
      "HELO name",
-     "mailfrom|helo"},
-    {"defaultExplanation", OptType::string, k_default_spf_explanation,
+     "mailfrom|helo"}),
+    bound_row<&SpfParams::default_explanation>({"defaultExplanation", OptType::string, k_default_spf_explanation,
      "the explanation of a fail when the domain gives none (no exp=, or an unusable one); "
-     "RFC 7208 macros are expanded (%{o} sender domain, %{c} client address, %{s} sender, ...)"},
+     "RFC 7208 macros are expanded (%{o} sender domain, %{c} client address, %{s} sender, ...)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -144,11 +149,12 @@ class Spf final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  const std::string& text = s.params.str("defaultExplanation");
+  auto p = s.bound<SpfParams>();
+  const std::string& text = p.default_explanation;
   std::string why;
   if (!valid_macro_string(text, MacroUse::explanation, &why))
     throw KeyError("defaultExplanation", "not an RFC 7208 explanation string: " + why);
-  return std::make_unique<Spf>(s.params.str("identity") == "helo", text);
+  return std::make_unique<Spf>(p.identity == "helo", text);
 }
 
 }  // namespace

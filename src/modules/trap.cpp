@@ -18,17 +18,25 @@
 namespace ppolicy {
 namespace {
 
+struct TrapParams {
+  std::vector<std::string> traps;
+  long treshold;
+  uint32_t expire;
+  std::string store;
+  std::string table;
+};
+
 const Option k_params[] = {
-    {"traps", OptType::list, nullptr, "comma separated list of trap email addresses"},
-    {"treshold", OptType::integer, "-2",
+    bound_row<&TrapParams::traps>({"traps", OptType::list, nullptr, "comma separated list of trap email addresses"}),
+    bound_row<&TrapParams::treshold>({"treshold", OptType::integer, "-2",
      "how many traps has to be touched before blacklisting (negative value mean fraction 1/x)",
-     nullptr, -64, 64},
-    {"expire", OptType::duration, "3600", "expiration time for client that send trapped email",
-     nullptr, 1, 86400 * 365},
-    {"store", OptType::choice, "shm",
+     nullptr, -64, 64}),
+    bound_row<&TrapParams::expire>({"expire", OptType::duration, "3600", "expiration time for client that send trapped email",
+     nullptr, 1, 86400 * 365}),
+    bound_row<&TrapParams::store>({"store", OptType::choice, "shm",
      "where trap hits live: shm (this host) or mysql (shared by every host using the database)",
-     "shm|mysql"},
-    {"table", OptType::string, "trap", "database table of the trap hits (store = mysql)"},
+     "shm|mysql"}),
+    bound_row<&TrapParams::table>({"table", OptType::string, "trap", "database table of the trap hits (store = mysql)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -42,14 +50,10 @@ const ArgSpec k_args[] = {
 
 class Trap final : public CountingModule {
  public:
-  explicit Trap(const ModuleSetup& s)
-      : CountingModule(s, "Trap"),
-        d_treshold(static_cast<long>(s.params.integer("treshold"))),
-        d_expire(static_cast<uint32_t>(s.params.integer("expire"))) {
+  Trap(const ModuleSetup& s, const TrapParams& p)
+      : CountingModule(s, p.store, p.table, "Trap"), d_treshold(p.treshold), d_expire(p.expire) {
     if (d_treshold == 0) throw KeyError("treshold", "must not be 0");
-    if (s.params.has("traps"))
-      for (const auto& t : s.params.list("traps"))
-        d_traps.push_back(lower(t));
+    for (const auto& t : p.traps) d_traps.push_back(lower(t));
   }
 
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
@@ -115,7 +119,7 @@ class Trap final : public CountingModule {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<Trap>(s);
+  return std::make_unique<Trap>(s, s.bound<TrapParams>());
 }
 
 }  // namespace

@@ -53,30 +53,45 @@ namespace {
 
 enum class VType { mx = 2, connection = 3, domain = 4, user = 5 };
 
+struct VerificationParams {
+  std::string param;
+  std::string vtype;
+  long timeout_ms;
+  bool cache_db;
+  std::string table;
+  uint32_t db_expire_positive;
+  uint32_t db_expire_negative;
+  uint16_t port;
+  std::string mail_from;
+  std::string helo_name;
+  long max_in_flight;
+  bool allow_private;
+};
+
 const Option k_params[] = {
-    {"param", OptType::string, nullptr,
+    bound_row<&VerificationParams::param>({"param", OptType::string, nullptr,
      "string key for data item that should be verified (sender/recipient)", nullptr, LLONG_MIN,
-     LLONG_MAX, true},
-    {"vtype", OptType::choice, "mx", "mx, connection, domain or user verification",
-     "mx|connection|domain|user"},
-    {"timeout", OptType::millis, "20",
+     LLONG_MAX, true}),
+    bound_row<&VerificationParams::vtype>({"vtype", OptType::choice, "mx", "mx, connection, domain or user verification",
+     "mx|connection|domain|user"}),
+    bound_row<&VerificationParams::timeout_ms>({"timeout", OptType::millis, "20",
      "set SMTP connection timeout: longest wait of each step of a callout (connect, each reply)",
-     nullptr, 100, 600000},
-    {"cacheDB", OptType::boolean, "no",
-     "cache results in database (almost useless for mx verification)"},
-    {"table", OptType::string, "verification", "database table with persistent cache"},
-    {"dbExpirePositive", OptType::duration, "2419200", "positive result expiration time in db",
-     nullptr, 1, 86400LL * 3650},
-    {"dbExpireNegative", OptType::duration, "10800", "negative result expiration time in db",
-     nullptr, 1, 86400LL * 3650},
-    {"port", OptType::integer, "25", "TCP port of the mail hosts", nullptr, 1, 65535},
-    {"mailFrom", OptType::string, "",
-     "address sent as MAIL FROM (empty: the null sender <>, which every domain must accept)"},
-    {"heloName", OptType::string, "", "name sent with EHLO/HELO (empty: this host's name)"},
-    {"maxInFlight", OptType::integer, "2",
-     "most callouts to one domain at a time, across all workers (more: code 0)", nullptr, 1, 20},
-    {"allowPrivate", OptType::boolean, "no",
-     "also contact mail hosts on loopback, private or reserved addresses"},
+     nullptr, 100, 600000}),
+    bound_row<&VerificationParams::cache_db>({"cacheDB", OptType::boolean, "no",
+     "cache results in database (almost useless for mx verification)"}),
+    bound_row<&VerificationParams::table>({"table", OptType::string, "verification", "database table with persistent cache"}),
+    bound_row<&VerificationParams::db_expire_positive>({"dbExpirePositive", OptType::duration, "2419200", "positive result expiration time in db",
+     nullptr, 1, 86400LL * 3650}),
+    bound_row<&VerificationParams::db_expire_negative>({"dbExpireNegative", OptType::duration, "10800", "negative result expiration time in db",
+     nullptr, 1, 86400LL * 3650}),
+    bound_row<&VerificationParams::port>({"port", OptType::integer, "25", "TCP port of the mail hosts", nullptr, 1, 65535}),
+    bound_row<&VerificationParams::mail_from>({"mailFrom", OptType::string, "",
+     "address sent as MAIL FROM (empty: the null sender <>, which every domain must accept)"}),
+    bound_row<&VerificationParams::helo_name>({"heloName", OptType::string, "", "name sent with EHLO/HELO (empty: this host's name)"}),
+    bound_row<&VerificationParams::max_in_flight>({"maxInFlight", OptType::integer, "2",
+     "most callouts to one domain at a time, across all workers (more: code 0)", nullptr, 1, 20}),
+    bound_row<&VerificationParams::allow_private>({"allowPrivate", OptType::boolean, "no",
+     "also contact mail hosts on loopback, private or reserved addresses"}),
 };
 
 const char* vtype_name(VType v) {
@@ -152,22 +167,22 @@ Target parse_target(std::string_view value, bool is_sender, VType vt) {
 
 class Verification final : public Module {
  public:
-  explicit Verification(const ModuleSetup& s)
+  Verification(const ModuleSetup& s, const VerificationParams& p)
       : d_name(s.name),
-        d_param(trim(s.params.str("param"))),
-        d_vtype(vtype_of(s.params.str("vtype"))),
-        d_timeout_ms(static_cast<long>(s.params.integer("timeout"))),
-        d_db(s.params.boolean("cacheDB")),
-        d_table(checked_identifier(s.params.str("table"), "table")),
-        d_expire_pos(static_cast<uint32_t>(s.params.integer("dbExpirePositive"))),
-        d_expire_neg(static_cast<uint32_t>(s.params.integer("dbExpireNegative"))),
-        d_port(static_cast<uint16_t>(s.params.integer("port"))),
-        d_max_in_flight(static_cast<long>(s.params.integer("maxInFlight"))),
-        d_allow_private(s.params.boolean("allowPrivate")) {
+        d_param(trim(p.param)),
+        d_vtype(vtype_of(p.vtype)),
+        d_timeout_ms(p.timeout_ms),
+        d_db(p.cache_db),
+        d_table(checked_identifier(p.table, "table")),
+        d_expire_pos(p.db_expire_positive),
+        d_expire_neg(p.db_expire_negative),
+        d_port(p.port),
+        d_max_in_flight(p.max_in_flight),
+        d_allow_private(p.allow_private) {
     if (d_param.empty()) throw KeyError("param", "is empty");
     d_is_sender = d_param == "sender";
-    d_mail_from = mail_from(s.params.str("mailFrom"));
-    d_helo = std::string(trim(s.params.str("heloName")));
+    d_mail_from = mail_from(p.mail_from);
+    d_helo = std::string(trim(p.helo_name));
     if (d_helo.empty()) {
       char host[256] = {};
       if (gethostname(host, sizeof host - 1) == 0) d_helo = host;
@@ -371,7 +386,7 @@ class Verification final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  return std::make_unique<Verification>(s);
+  return std::make_unique<Verification>(s, s.bound<VerificationParams>());
 }
 
 }  // namespace

@@ -22,18 +22,26 @@
 namespace ppolicy {
 namespace {
 
+struct WhoisParams {
+  std::string param;
+  std::string server;
+  uint16_t port;
+  int referrals;
+  long timeout_ms;
+};
+
 const Option k_params[] = {
     {"test1", OptType::string, "client_address",
      "ignored (a leftover test parameter of the original stub)"},
-    {"param", OptType::string, "client_address",
-     "name of the request attribute holding the IP address"},
-    {"server", OptType::string, "whois.iana.org",
-     "whois server asked first (host name or address)"},
-    {"port", OptType::integer, "43", "TCP port of the whois servers", nullptr, 1, 65535},
-    {"referrals", OptType::integer, "2", "most referrals to other whois servers followed (0: none)",
-     nullptr, 0, 5},
-    {"timeout", OptType::millis, "5s",
-     "longest exchange with one server (never beyond the request deadline)", nullptr, 1, 600000},
+    bound_row<&WhoisParams::param>({"param", OptType::string, "client_address",
+     "name of the request attribute holding the IP address"}),
+    bound_row<&WhoisParams::server>({"server", OptType::string, "whois.iana.org",
+     "whois server asked first (host name or address)"}),
+    bound_row<&WhoisParams::port>({"port", OptType::integer, "43", "TCP port of the whois servers", nullptr, 1, 65535}),
+    bound_row<&WhoisParams::referrals>({"referrals", OptType::integer, "2", "most referrals to other whois servers followed (0: none)",
+     nullptr, 0, 5}),
+    bound_row<&WhoisParams::timeout_ms>({"timeout", OptType::millis, "5s",
+     "longest exchange with one server (never beyond the request deadline)", nullptr, 1, 600000}),
 };
 
 const FieldSpec k_fields[] = {
@@ -156,16 +164,15 @@ class Whois final : public Module {
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
-  const OptionValues& p = s.params;
-  std::string server(trim(p.str("server")));
+  auto p = s.bound<WhoisParams>();
+  std::string server(trim(p.server));
   if (server.empty()) throw KeyError("server", "is empty");
   for (char c : server)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':')
       throw KeyError("server", "expected a host name or an IP address");
-  if (trim(p.str("param")).empty()) throw KeyError("param", "is empty");
-  return std::make_unique<Whois>(
-      std::string(trim(p.str("param"))), server, static_cast<uint16_t>(p.integer("port")),
-      static_cast<int>(p.integer("referrals")), static_cast<long>(p.integer("timeout")));
+  if (trim(p.param).empty()) throw KeyError("param", "is empty");
+  return std::make_unique<Whois>(std::string(trim(p.param)), server, p.port, p.referrals,
+                                 p.timeout_ms);
 }
 
 }  // namespace

@@ -153,7 +153,7 @@ std::unique_ptr<ModuleInstance> Generation::make_instance(const NamedSection& se
   uint64_t fp = hash_bytes(std::string(type->name) + "\n" + inst->params.canonical());
   inst->key_prefix = iname + '\0' + format("%016llx", static_cast<unsigned long long>(fp)) + '\0';
   try {
-    ModuleSetup setup{inst->name, inst->params, *d_config};
+    ModuleSetup setup{inst->name, inst->params, *d_config, type->params.size()};
     inst->module = type->create(setup);
   } catch (const KeyError& e) {
     int line = sec.line;
