@@ -19,14 +19,14 @@
 #include <string>
 #include <vector>
 
-#include "runtime/generation.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
 #include "config.h"
 #include "core/cli.hpp"
-#include "base/log.hpp"
 #include "core/master.hpp"
 #include "core/privs.hpp"
+#include "runtime/generation.hpp"
 #include "shm/table.hpp"
-#include "base/strings.hpp"
 
 #ifndef PPOLICY_CONFIG
 #define PPOLICY_CONFIG "/etc/ppolicy/ppolicy.conf"
@@ -37,15 +37,16 @@ using namespace ppolicy;
 namespace {
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: ppolicyd [-c FILE] [-f] [-o SECTION.KEY=VALUE]...\n"
-               "       ppolicyd [-c FILE] [-o ...] -t      check the configuration and exit\n"
-               "       ppolicyd [-c FILE] [-o ...] -e      evaluate requests from stdin, print traces\n"
-               "       ppolicyd -M [TYPE]                  print module documentation\n"
-               "       ppolicyd -d                         print the server keys with their defaults\n"
-               "       ppolicyd -V                         print the version\n"
-               "default configuration: %s\n",
-               PPOLICY_CONFIG);
+  std::fprintf(
+      out,
+      "usage: ppolicyd [-c FILE] [-f] [-o SECTION.KEY=VALUE]...\n"
+      "       ppolicyd [-c FILE] [-o ...] -t      check the configuration and exit\n"
+      "       ppolicyd [-c FILE] [-o ...] -e      evaluate requests from stdin, print traces\n"
+      "       ppolicyd -M [TYPE]                  print module documentation\n"
+      "       ppolicyd -d                         print the server keys with their defaults\n"
+      "       ppolicyd -V                         print the version\n"
+      "default configuration: %s\n",
+      PPOLICY_CONFIG);
 }
 
 // Daemon mode: the parent waits until the master says it started (or why it
@@ -66,9 +67,11 @@ int daemonize(MasterOptions& opts) {
     std::string msg;
     char buf[512];
     ssize_t r;
-    while ((r = read(p[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(r));
+    while ((r = read(p[0], buf, sizeof buf)) > 0)
+      msg.append(buf, static_cast<size_t>(r));
     if (msg == "ok") _exit(0);
-    std::fprintf(stderr, "ppolicyd: %s\n", msg.empty() ? "failed to start (see the mail log)" : msg.c_str());
+    std::fprintf(stderr, "ppolicyd: %s\n",
+                 msg.empty() ? "failed to start (see the mail log)" : msg.c_str());
     _exit(1);
   }
   close(p[0]);
@@ -115,7 +118,9 @@ int main(int argc, char** argv) {
       std::string o = need("SECTION.KEY=VALUE");
       auto ov = parse_override(o);
       if (!ov) {
-        std::fprintf(stderr, "ppolicyd: -o %s: expected SECTION.KEY=VALUE (e.g. ppolicyd.listen=inet:127.0.0.1:10031)\n",
+        std::fprintf(stderr,
+                     "ppolicyd: -o %s: expected SECTION.KEY=VALUE (e.g. "
+                     "ppolicyd.listen=inet:127.0.0.1:10031)\n",
                      o.c_str());
         return 2;
       }
@@ -156,7 +161,8 @@ int main(int argc, char** argv) {
     gen = Generation::load(opts.config_path, opts.overrides);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
-    std::fprintf(stderr, "ppolicyd: configuration has errors, %s\n", test ? "see above" : "not starting");
+    std::fprintf(stderr, "ppolicyd: configuration has errors, %s\n",
+                 test ? "see above" : "not starting");
     return 1;
   }
   if (test) {
@@ -164,12 +170,12 @@ int main(int argc, char** argv) {
       if (geteuid() == 0) resolve_run_as(gen->server().user, gen->server().group);
       resolve_group(gen->server().unix_socket_group);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s: %s\nppolicyd: configuration has errors, see above\n", opts.config_path.c_str(),
-                   e.what());
+      std::fprintf(stderr, "%s: %s\nppolicyd: configuration has errors, see above\n",
+                   opts.config_path.c_str(), e.what());
       return 1;
     }
-    std::printf("ppolicyd: configuration %s OK (%zu modules, %zu policies)\n", opts.config_path.c_str(),
-                gen->modules.size(), gen->policies.size());
+    std::printf("ppolicyd: configuration %s OK (%zu modules, %zu policies)\n",
+                opts.config_path.c_str(), gen->modules.size(), gen->policies.size());
     return 0;
   }
   if (eval) {

@@ -15,7 +15,9 @@ using SteadyClock = std::chrono::steady_clock;
 using Deadline = SteadyClock::time_point;
 
 // Wall-clock seconds since the epoch.
-inline uint32_t wall_seconds() { return static_cast<uint32_t>(std::time(nullptr)); }
+inline uint32_t wall_seconds() {
+  return static_cast<uint32_t>(std::time(nullptr));
+}
 
 // Milliseconds from `since` to now (as a double, for latencies).
 inline double ms_since(SteadyClock::time_point since) {

@@ -15,7 +15,7 @@
 namespace ppolicy {
 
 class ByteWriter {
-public:
+ public:
   explicit ByteWriter(std::string& out) : d_out(out) {}
   ByteWriter& u8(uint8_t v) { return raw(&v, 1); }
   ByteWriter& u16(uint16_t v) { return raw(&v, 2); }
@@ -33,7 +33,7 @@ public:
     return *this;
   }
 
-private:
+ private:
   ByteWriter& raw(const void* p, size_t n) {
     d_out.append(static_cast<const char*>(p), n);
     return *this;
@@ -42,7 +42,7 @@ private:
 };
 
 class ByteReader {
-public:
+ public:
   explicit ByteReader(std::string_view in) : d_in(in) {}
   uint8_t u8() { return fixed<uint8_t>(); }
   uint16_t u16() { return fixed<uint16_t>(); }
@@ -62,7 +62,7 @@ public:
   bool done() const { return d_in.empty(); }
   size_t left() const { return d_in.size(); }
 
-private:
+ private:
   bool need(size_t n) {
     if (!d_ok || d_in.size() < n) d_ok = false;
     return d_ok;

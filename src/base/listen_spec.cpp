@@ -15,7 +15,8 @@ std::optional<ListenSpec> ListenSpec::parse(std::string_view spec, std::string* 
     s.unix_socket = true;
     s.path = std::string(spec.substr(5));
     if (s.path.empty() || s.path[0] != '/') {
-      *why = format("\"%.*s\": unix: needs an absolute path", static_cast<int>(spec.size()), spec.data());
+      *why = format("\"%.*s\": unix: needs an absolute path", static_cast<int>(spec.size()),
+                    spec.data());
       return std::nullopt;
     }
     if (s.path.size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -26,7 +27,8 @@ std::optional<ListenSpec> ListenSpec::parse(std::string_view spec, std::string* 
     return s;
   }
   if (spec.substr(0, 5) != "inet:") {
-    *why = format("\"%.*s\": expected inet:HOST:PORT or unix:/PATH", static_cast<int>(spec.size()), spec.data());
+    *why = format("\"%.*s\": expected inet:HOST:PORT or unix:/PATH", static_cast<int>(spec.size()),
+                  spec.data());
     return std::nullopt;
   }
   std::string_view rest = spec.substr(5);
@@ -56,7 +58,8 @@ std::optional<ListenSpec> ListenSpec::parse(std::string_view spec, std::string* 
   }
   s.host = addr->str();
   s.port = static_cast<int>(*port);
-  s.text = addr->v4 ? format("inet:%s:%d", s.host.c_str(), s.port) : format("inet:[%s]:%d", s.host.c_str(), s.port);
+  s.text = addr->v4 ? format("inet:%s:%d", s.host.c_str(), s.port)
+                    : format("inet:[%s]:%d", s.host.c_str(), s.port);
   return s;
 }
 

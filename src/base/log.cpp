@@ -46,23 +46,28 @@ void log_open(const LogTarget& target) {
     g_syslog_open = false;
   }
   if (target.use_syslog) {
-    openlog(g_target.ident.c_str(), LOG_PID | LOG_NDELAY, target.facility ? target.facility : LOG_MAIL);
+    openlog(g_target.ident.c_str(), LOG_PID | LOG_NDELAY,
+            target.facility ? target.facility : LOG_MAIL);
     g_syslog_open = true;
   }
 }
 
-LogLevel log_level() { return g_target.level; }
+LogLevel log_level() {
+  return g_target.level;
+}
 bool log_enabled(LogLevel level) {
   return static_cast<int>(level) <= static_cast<int>(g_target.level);
 }
-void log_capture(std::function<void(LogLevel, std::string_view)> sink) { g_capture = std::move(sink); }
+void log_capture(std::function<void(LogLevel, std::string_view)> sink) {
+  g_capture = std::move(sink);
+}
 
 #define PPOLICY_LOG_FN(name, level) \
   void name(const char* fmt, ...) { \
-    va_list ap;                       \
-    va_start(ap, fmt);                \
-    emit(level, fmt, ap);             \
-    va_end(ap);                       \
+    va_list ap;                     \
+    va_start(ap, fmt);              \
+    emit(level, fmt, ap);           \
+    va_end(ap);                     \
   }
 PPOLICY_LOG_FN(log_error, LogLevel::error)
 PPOLICY_LOG_FN(log_warn, LogLevel::warning)

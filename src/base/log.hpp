@@ -15,7 +15,7 @@ enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
 
 struct LogTarget {
   bool use_syslog = false;
-  int facility = 0;        // LOG_MAIL etc.; 0 means LOG_MAIL
+  int facility = 0;  // LOG_MAIL etc.; 0 means LOG_MAIL
   std::string ident = "ppolicyd";
   LogLevel level = LogLevel::info;
 };

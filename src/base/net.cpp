@@ -109,7 +109,9 @@ bool IpNetwork::contains(const IpAddress& a) const {
   return a.masked(bits) == base;
 }
 
-std::string IpNetwork::str() const { return base.str() + "/" + std::to_string(bits); }
+std::string IpNetwork::str() const {
+  return base.str() + "/" + std::to_string(bits);
+}
 
 bool NetSet::contains(const IpAddress& a) const {
   for (const auto& n : nets)

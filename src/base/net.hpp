@@ -33,7 +33,8 @@ struct IpNetwork {
   IpAddress base;
   int bits = 0;  // prefix length in the address family's own terms
 
-  static std::optional<IpNetwork> parse(std::string_view text);  // "a.b.c.d/n", "x::/n", plain address
+  static std::optional<IpNetwork> parse(
+      std::string_view text);  // "a.b.c.d/n", "x::/n", plain address
   bool contains(const IpAddress& a) const;
   std::string str() const;
 };

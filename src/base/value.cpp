@@ -13,13 +13,20 @@ namespace ppolicy {
 
 const char* type_name(Type t) {
   switch (t) {
-    case Type::none: return "nothing";
-    case Type::boolean: return "condition";
-    case Type::number: return "number";
-    case Type::string: return "string";
-    case Type::regex: return "regex";
-    case Type::net: return "network";
-    case Type::list: return "list";
+    case Type::none:
+      return "nothing";
+    case Type::boolean:
+      return "condition";
+    case Type::number:
+      return "number";
+    case Type::string:
+      return "string";
+    case Type::regex:
+      return "regex";
+    case Type::net:
+      return "network";
+    case Type::list:
+      return "list";
   }
   return "?";
 }
@@ -51,7 +58,8 @@ double regex_cost(const std::string& p, std::string* why) {
   };
   for (size_t i = 0; i < p.size(); ++i) {
     char c = p[i];
-    bool quantifier = c == '*' || c == '?' || c == '+' || (c == '{' && p.find('}', i) != std::string::npos);
+    bool quantifier =
+        c == '*' || c == '?' || c == '+' || (c == '{' && p.find('}', i) != std::string::npos);
     if (quantifier && after_quantifier) {
       // POSIX leaves "a**" undefined; glibc's closure computation over
       // stacked stars takes seconds (found by the policy fuzzer).
@@ -73,7 +81,8 @@ double regex_cost(const std::string& p, std::string* why) {
       if (j < p.size() && p[j] == '^') ++j;
       if (j < p.size() && p[j] == ']') ++j;
       while (j < p.size() && p[j] != ']') {
-        if (p[j] == '[' && j + 1 < p.size() && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+        if (p[j] == '[' && j + 1 < p.size() &&
+            (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
           size_t e = p.find(std::string(1, p[j + 1]) + "]", j + 2);
           j = e == std::string::npos ? p.size() : e + 2;
         } else {
@@ -115,7 +124,8 @@ double regex_cost(const std::string& p, std::string* why) {
     if (st.back().seq + st.back().alts > k_max_regex_cost) break;
   }
   double total = 0;
-  for (const auto& l : st) total += l.seq + l.alts;
+  for (const auto& l : st)
+    total += l.seq + l.alts;
   return total;
 }
 
@@ -124,9 +134,11 @@ double regex_cost(const std::string& p, std::string* why) {
 Regex::Regex(std::string pattern, bool icase) : d_pattern(std::move(pattern)), d_icase(icase) {
   std::string why;
   double cost = regex_cost(d_pattern, &why);
-  if (cost < 0) throw std::runtime_error(format("invalid regex /%s/: %s", d_pattern.c_str(), why.c_str()));
+  if (cost < 0)
+    throw std::runtime_error(format("invalid regex /%s/: %s", d_pattern.c_str(), why.c_str()));
   if (cost > k_max_regex_cost)
-    throw std::runtime_error(format("regex /%s/ is too complex (nested or large repetitions)", d_pattern.c_str()));
+    throw std::runtime_error(
+        format("regex /%s/ is too complex (nested or large repetitions)", d_pattern.c_str()));
   int rc = regcomp(&d_re, d_pattern.c_str(), REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
   if (rc != 0) {
     char buf[256];
@@ -135,7 +147,9 @@ Regex::Regex(std::string pattern, bool icase) : d_pattern(std::move(pattern)), d
   }
 }
 
-Regex::~Regex() { regfree(&d_re); }
+Regex::~Regex() {
+  regfree(&d_re);
+}
 
 bool Regex::search(std::string_view text) const {
   // regexec needs a NUL-terminated string; attribute values never contain NUL.
@@ -145,7 +159,8 @@ bool Regex::search(std::string_view text) const {
 
 Value Value::strings(const std::vector<std::string>& v) {
   auto items = std::make_shared<std::vector<Value>>();
-  for (const auto& s : v) items->push_back(string(s));
+  for (const auto& s : v)
+    items->push_back(string(s));
   Value x;
   x.type = Type::list;
   x.elem = Type::string;
@@ -157,28 +172,36 @@ std::string number_text(double n) {
   if (std::isfinite(n) && n == std::floor(n) && std::fabs(n) < 1e15)
     return format("%lld", static_cast<long long>(n));
   std::string s = format("%.6f", n);
-  while (!s.empty() && s.back() == '0') s.pop_back();
+  while (!s.empty() && s.back() == '0')
+    s.pop_back();
   if (!s.empty() && s.back() == '.') s.pop_back();
   return s;
 }
 
 std::string Value::text() const {
   switch (type) {
-    case Type::none: return "";
-    case Type::boolean: return b ? "true" : "false";
-    case Type::number: return number_text(n);
-    case Type::string: return s;
-    case Type::regex: return re ? "/" + re->pattern() + "/" : "";
+    case Type::none:
+      return "";
+    case Type::boolean:
+      return b ? "true" : "false";
+    case Type::number:
+      return number_text(n);
+    case Type::string:
+      return s;
+    case Type::regex:
+      return re ? "/" + re->pattern() + "/" : "";
     case Type::net: {
       std::vector<std::string> parts;
       if (net)
-        for (const auto& x : net->nets) parts.push_back(x.str());
+        for (const auto& x : net->nets)
+          parts.push_back(x.str());
       return join(parts, ",");
     }
     case Type::list: {
       std::vector<std::string> parts;
       if (list)
-        for (const auto& x : *list) parts.push_back(x.text());
+        for (const auto& x : *list)
+          parts.push_back(x.text());
       return join(parts, ",");
     }
   }
@@ -188,7 +211,8 @@ std::string Value::text() const {
 std::vector<std::string> Value::as_strings() const {
   if (type == Type::list && list) {
     std::vector<std::string> r;
-    for (const auto& x : *list) r.push_back(x.text());
+    for (const auto& x : *list)
+      r.push_back(x.text());
     return r;
   }
   if (type == Type::none) return {};

@@ -21,7 +21,7 @@ const char* type_name(Type t);
 // A compiled POSIX extended regular expression (glibc: no recursion, so no
 // stack exhaustion on hostile input, unlike std::regex).
 class Regex {
-public:
+ public:
   // Throws std::runtime_error with the regcomp message.
   Regex(std::string pattern, bool icase);
   ~Regex();
@@ -31,7 +31,7 @@ public:
   const std::string& pattern() const { return d_pattern; }
   bool icase() const { return d_icase; }
 
-private:
+ private:
   std::string d_pattern;
   bool d_icase;
   regex_t d_re;
@@ -47,9 +47,24 @@ struct Value {
   std::shared_ptr<const std::vector<Value>> list;
   Type elem = Type::none;  // element type of a list
 
-  static Value boolean(bool v) { Value x; x.type = Type::boolean; x.b = v; return x; }
-  static Value number(double v) { Value x; x.type = Type::number; x.n = v; return x; }
-  static Value string(std::string v) { Value x; x.type = Type::string; x.s = std::move(v); return x; }
+  static Value boolean(bool v) {
+    Value x;
+    x.type = Type::boolean;
+    x.b = v;
+    return x;
+  }
+  static Value number(double v) {
+    Value x;
+    x.type = Type::number;
+    x.n = v;
+    return x;
+  }
+  static Value string(std::string v) {
+    Value x;
+    x.type = Type::string;
+    x.s = std::move(v);
+    return x;
+  }
   static Value strings(const std::vector<std::string>& v);
 
   // Text form for templates and logs: numbers without trailing zeros.

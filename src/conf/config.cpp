@@ -29,7 +29,8 @@ void apply_overrides(IniFile& ini, const std::vector<Override>& overrides) {
     }
     ini.entries = std::move(kept);
     bool have = false;
-    for (const auto& s : ini.sections) have = have || s.name == o.section;
+    for (const auto& s : ini.sections)
+      have = have || s.name == o.section;
     if (!have) ini.sections.push_back({o.section, 0});
     ini.entries.push_back({o.section, o.key, o.value, 0, false});
   }
@@ -37,8 +38,8 @@ void apply_overrides(IniFile& ini, const std::vector<Override>& overrides) {
 
 }  // namespace
 
-std::unique_ptr<Config> Config::load(const std::string& path, const std::vector<Override>& overrides,
-                                     ErrorList& errors) {
+std::unique_ptr<Config> Config::load(const std::string& path,
+                                     const std::vector<Override>& overrides, ErrorList& errors) {
   std::string text, why;
   if (!read_config_text(path, text, &why)) {
     errors.add(path + ": " + why);
@@ -59,7 +60,8 @@ std::unique_ptr<Config> Config::load_text(std::string_view text, const std::stri
   c->db_opts = OptionValues(database_options(), "database", name);
 
   std::map<std::string, std::vector<const IniEntry*>> by_section;
-  for (const auto& e : ini.entries) by_section[e.section].push_back(&e);
+  for (const auto& e : ini.entries)
+    by_section[e.section].push_back(&e);
   for (const auto& sec : ini.sections) {
     const auto& entries = by_section[sec.name];
     auto words = split(sec.name, " \t");
@@ -70,10 +72,12 @@ std::unique_ptr<Config> Config::load_text(std::string_view text, const std::stri
                                                 : c->db_opts;
       if (sec.name == "dns") c->has_dns_section = true;
       if (sec.name == "database") c->has_database_section = true;
-      for (const auto* e : entries) ov.apply(*e, errors);
+      for (const auto* e : entries)
+        ov.apply(*e, errors);
     } else if ((kind == "module" || kind == "policy") && words.size() == 2) {
       NamedSection ns{words[1], sec.line, {}};
-      for (const auto* e : entries) ns.entries.push_back(*e);
+      for (const auto* e : entries)
+        ns.entries.push_back(*e);
       (kind == "module" ? c->module_sections : c->policy_sections).push_back(std::move(ns));
     } else if (kind == "module" || kind == "policy") {
       errors.add(name, sec.line,

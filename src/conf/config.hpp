@@ -34,7 +34,7 @@ struct NamedSection {
 };
 
 class Config {
-public:
+ public:
   // Read and check the fixed sections; every problem goes to `errors` as
   // "file:line: what" (the caller adds those of modules and policies and
   // raises them together).

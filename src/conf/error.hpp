@@ -12,24 +12,24 @@
 namespace ppolicy {
 
 class ConfigError : public std::runtime_error {
-public:
+ public:
   using std::runtime_error::runtime_error;
 };
 
 // Thrown by setters and module factories: a short phrase about one key. The
 // framework adds file, line, section and key (nginx style).
 class KeyError : public std::runtime_error {
-public:
+ public:
   KeyError(std::string key, const std::string& what)
       : std::runtime_error(what), d_key(std::move(key)) {}
   const std::string& key() const { return d_key; }
 
-private:
+ private:
   std::string d_key;
 };
 
 class ErrorList {
-public:
+ public:
   void add(const std::string& file, int line, const std::string& msg);
   void add(const std::string& msg) { d_errors.push_back({0, msg}); }
   bool empty() const { return d_errors.empty(); }
@@ -40,7 +40,7 @@ public:
   // Throws ConfigError with all messages, as errors(), when there are any.
   void raise_if_any() const;
 
-private:
+ private:
   std::vector<std::pair<int, std::string>> d_errors;  // line, message
 };
 

@@ -9,14 +9,15 @@
 #include <cstring>
 #include <memory>
 
-#include "config.h"
 #include "base/strings.hpp"
+#include "config.h"
 
 namespace ppolicy {
 
 void ErrorList::add(const std::string& file, int line, const std::string& msg) {
-  d_errors.push_back({line > 0 ? line : 0, line > 0 ? format("%s:%d: %s", file.c_str(), line, msg.c_str())
-                                                  : format("%s: %s", file.c_str(), msg.c_str())});
+  d_errors.push_back(
+      {line > 0 ? line : 0, line > 0 ? format("%s:%d: %s", file.c_str(), line, msg.c_str())
+                                     : format("%s: %s", file.c_str(), msg.c_str())});
 }
 
 std::vector<std::string> ErrorList::errors() const {
@@ -24,7 +25,8 @@ std::vector<std::string> ErrorList::errors() const {
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
-  for (auto& e : sorted) out.push_back(std::move(e.second));
+  for (auto& e : sorted)
+    out.push_back(std::move(e.second));
   return out;
 }
 
@@ -85,7 +87,8 @@ char* read_line(char* str, int num, void* stream) {
     if (close != std::string_view::npos) {
       std::string name(trim(body.substr(1, close - 1)));
       bool seen = false;
-      for (const auto& s : st->out->sections) seen = seen || s.name == name;
+      for (const auto& s : st->out->sections)
+        seen = seen || s.name == name;
       if (!seen) st->out->sections.push_back({name, st->line});
     }
   }
@@ -93,9 +96,9 @@ char* read_line(char* str, int num, void* stream) {
   // and its tail parsed as a new line, so refuse it here with a clear message.
   size_t room = num > 3 ? static_cast<size_t>(num - 3) : 0;
   if (raw.size() > room) {
-    st->errors->add(st->out->path, st->line,
-                    format("line longer than %zu bytes; continue long values on indented lines",
-                           room));
+    st->errors->add(
+        st->out->path, st->line,
+        format("line longer than %zu bytes; continue long values on indented lines", room));
     body = {};
   }
   if (!body.empty() && (body[0] == '#' || body[0] == ';')) body = {};
@@ -157,13 +160,13 @@ IniFile read_ini_text(std::string_view text, const std::string& name, ErrorList&
     bool known = false;
     for (const auto& e : errors.errors())
       known = known || e.rfind(format("%s:%d:", name.c_str(), rc), 0) == 0;
-    if (!known)
-      errors.add(name, rc, "syntax error: expected \"[section]\" or \"key = value\"");
+    if (!known) errors.add(name, rc, "syntax error: expected \"[section]\" or \"key = value\"");
   } else if (rc < 0) {
     errors.add(name, 0, "cannot parse (out of memory)");
   }
   for (const auto& e : out.entries)
-    if (e.section.empty()) errors.add(name, e.line, format("\"%s\" outside of a [section]", e.key.c_str()));
+    if (e.section.empty())
+      errors.add(name, e.line, format("\"%s\" outside of a [section]", e.key.c_str()));
   return out;
 }
 

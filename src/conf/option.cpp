@@ -9,15 +9,24 @@ namespace ppolicy {
 
 const char* opt_type_name(OptType t) {
   switch (t) {
-    case OptType::string: return "string";
-    case OptType::integer: return "integer";
-    case OptType::duration: return "duration";
-    case OptType::millis: return "duration";
-    case OptType::size: return "size";
-    case OptType::number: return "number";
-    case OptType::boolean: return "boolean";
-    case OptType::list: return "list";
-    case OptType::choice: return "choice";
+    case OptType::string:
+      return "string";
+    case OptType::integer:
+      return "integer";
+    case OptType::duration:
+      return "duration";
+    case OptType::millis:
+      return "duration";
+    case OptType::size:
+      return "size";
+    case OptType::number:
+      return "number";
+    case OptType::boolean:
+      return "boolean";
+    case OptType::list:
+      return "list";
+    case OptType::choice:
+      return "choice";
   }
   return "?";
 }
@@ -35,8 +44,9 @@ bool OptionValues::parse(const Option& row, OptValue& v, std::string* why) const
   const std::string& t = v.text;
   auto bounds = [&](long long x, const char* what) {
     if (x < row.min || x > row.max) {
-      *why = row.max == LLONG_MAX ? format("%s %lld is below the minimum %lld", what, x, row.min)
-                                  : format("%s %lld is outside %lld..%lld", what, x, row.min, row.max);
+      *why = row.max == LLONG_MAX
+                 ? format("%s %lld is below the minimum %lld", what, x, row.min)
+                 : format("%s %lld is outside %lld..%lld", what, x, row.min, row.max);
       return false;
     }
     v.i = x;
@@ -53,12 +63,15 @@ bool OptionValues::parse(const Option& row, OptValue& v, std::string* why) const
     }
     case OptType::duration: {
       auto x = parse_duration(t);
-      if (!x) return *why = format("invalid duration \"%s\" (e.g. 600, 90s, 10m, 2h, 1d)", t.c_str()), false;
+      if (!x)
+        return *why = format("invalid duration \"%s\" (e.g. 600, 90s, 10m, 2h, 1d)", t.c_str()),
+               false;
       return bounds(*x, "duration");
     }
     case OptType::millis: {
       auto x = parse_millis(t);
-      if (!x) return *why = format("invalid duration \"%s\" (e.g. 250ms, 2s, 1m)", t.c_str()), false;
+      if (!x)
+        return *why = format("invalid duration \"%s\" (e.g. 250ms, 2s, 1m)", t.c_str()), false;
       return bounds(*x, "duration (ms)");
     }
     case OptType::size: {
@@ -98,7 +111,8 @@ bool OptionValues::parse(const Option& row, OptValue& v, std::string* why) const
 void OptionValues::apply(const IniEntry& e, ErrorList& errors) {
   int idx = index(e.key);
   if (idx < 0) {
-    errors.add(d_file, e.line, format("[%s]: unknown key \"%s\"", d_section.c_str(), e.key.c_str()));
+    errors.add(d_file, e.line,
+               format("[%s]: unknown key \"%s\"", d_section.c_str(), e.key.c_str()));
     return;
   }
   const Option& row = d_rows[idx];
@@ -125,7 +139,8 @@ void OptionValues::apply(const IniEntry& e, ErrorList& errors) {
   std::string why;
   v.bad = !parse(row, v, &why);
   if (v.bad)
-    errors.add(d_file, e.line, format("[%s] \"%s\": %s", d_section.c_str(), e.key.c_str(), why.c_str()));
+    errors.add(d_file, e.line,
+               format("[%s] \"%s\": %s", d_section.c_str(), e.key.c_str(), why.c_str()));
 }
 
 void OptionValues::finish(ErrorList& errors) {
@@ -158,17 +173,33 @@ void OptionValues::store(void* obj, ErrorList& errors, size_t first, size_t last
 
 const OptValue& OptionValues::get(std::string_view name) const {
   int idx = index(name);
-  if (idx < 0) throw std::logic_error(format("option \"%.*s\" not in table", static_cast<int>(name.size()), name.data()));
+  if (idx < 0)
+    throw std::logic_error(
+        format("option \"%.*s\" not in table", static_cast<int>(name.size()), name.data()));
   return d_values[idx];
 }
 
-bool OptionValues::has(std::string_view name) const { return get(name).present; }
-bool OptionValues::is_explicit(std::string_view name) const { return get(name).explicit_; }
-int OptionValues::line(std::string_view name) const { return get(name).line; }
-const std::string& OptionValues::str(std::string_view name) const { return get(name).text; }
-long long OptionValues::integer(std::string_view name) const { return get(name).i; }
-double OptionValues::number(std::string_view name) const { return get(name).d; }
-bool OptionValues::boolean(std::string_view name) const { return get(name).i != 0; }
+bool OptionValues::has(std::string_view name) const {
+  return get(name).present;
+}
+bool OptionValues::is_explicit(std::string_view name) const {
+  return get(name).explicit_;
+}
+int OptionValues::line(std::string_view name) const {
+  return get(name).line;
+}
+const std::string& OptionValues::str(std::string_view name) const {
+  return get(name).text;
+}
+long long OptionValues::integer(std::string_view name) const {
+  return get(name).i;
+}
+double OptionValues::number(std::string_view name) const {
+  return get(name).d;
+}
+bool OptionValues::boolean(std::string_view name) const {
+  return get(name).i != 0;
+}
 const std::vector<std::string>& OptionValues::list(std::string_view name) const {
   return get(name).list;
 }

@@ -57,23 +57,31 @@ struct Option {
 const char* opt_type_name(OptType t);
 
 struct OptValue {
-  bool present = false;   // has a value (explicit or default)
-  bool explicit_ = false; // set in the file or with -o
-  bool bad = false;       // did not parse (an error was reported): not stored
+  bool present = false;    // has a value (explicit or default)
+  bool explicit_ = false;  // set in the file or with -o
+  bool bad = false;        // did not parse (an error was reported): not stored
   int line = 0;
-  std::string text;       // the text as written (joined continuation lines)
-  long long i = 0;        // integer, duration, millis, size, boolean (0/1)
-  double d = 0;           // number (and every integer type, as a double)
+  std::string text;  // the text as written (joined continuation lines)
+  long long i = 0;   // integer, duration, millis, size, boolean (0/1)
+  double d = 0;      // number (and every integer type, as a double)
   std::vector<std::string> list;
 };
 
 namespace option_detail {
-inline bool assign(std::string& to, const OptValue& v) { return to = v.text, true; }
-inline bool assign(bool& to, const OptValue& v) { return to = v.i != 0, true; }
-inline bool assign(double& to, const OptValue& v) { return to = v.d, true; }
-inline bool assign(std::vector<std::string>& to, const OptValue& v) { return to = v.list, true; }
+inline bool assign(std::string& to, const OptValue& v) {
+  return to = v.text, true;
+}
+inline bool assign(bool& to, const OptValue& v) {
+  return to = v.i != 0, true;
+}
+inline bool assign(double& to, const OptValue& v) {
+  return to = v.d, true;
+}
+inline bool assign(std::vector<std::string>& to, const OptValue& v) {
+  return to = v.list, true;
+}
 template <class T>
-  requires std::is_integral_v<T>
+requires std::is_integral_v<T>
 bool assign(T& to, const OptValue& v) {
   return to = static_cast<T>(v.i), true;
 }
@@ -114,7 +122,7 @@ constexpr Option bound_row(Option row) {
 }
 
 class OptionValues {
-public:
+ public:
   OptionValues() = default;
   // `section` is used in messages: "[module greylist]".
   OptionValues(std::span<const Option> rows, std::string section, std::string file);
@@ -130,8 +138,8 @@ public:
   const OptValue& value(size_t i) const { return d_values[i]; }
   void set_value(size_t i, const OptValue& v) { d_values[i] = v; }
 
-  bool has(std::string_view name) const;           // present (set or defaulted)
-  bool is_explicit(std::string_view name) const;   // set by the user
+  bool has(std::string_view name) const;          // present (set or defaulted)
+  bool is_explicit(std::string_view name) const;  // set by the user
   int line(std::string_view name) const;
   const std::string& str(std::string_view name) const;
   long long integer(std::string_view name) const;  // also duration, size
@@ -147,7 +155,7 @@ public:
 
   const OptValue& get(std::string_view name) const;
 
-private:
+ private:
   int index(std::string_view name) const;
   bool parse(const Option& row, OptValue& v, std::string* why) const;
 

@@ -135,9 +135,15 @@ bool is_loopback(const IpAddress& a) {
 
 }  // namespace
 
-std::span<const Option> server_options() { return k_server; }
-std::span<const Option> dns_options() { return k_dns; }
-std::span<const Option> database_options() { return k_database; }
+std::span<const Option> server_options() {
+  return k_server;
+}
+std::span<const Option> dns_options() {
+  return k_dns;
+}
+std::span<const Option> database_options() {
+  return k_database;
+}
 
 std::string DbSettings::where() const {
   return (socket.empty() ? format("%s:%d", host.c_str(), port) : socket) + "/" + database;
@@ -168,7 +174,8 @@ void settle_server(ServerSettings& s, const OptionValues& o, ErrorList& errors) 
     // must be a decision written in stats_allow, not an accident.
     std::string why;
     bool allow_remote = false;
-    for (const auto& net : s.stats_allow.nets) allow_remote = allow_remote || !is_loopback(net.base);
+    for (const auto& net : s.stats_allow.nets)
+      allow_remote = allow_remote || !is_loopback(net.base);
     auto spec = ListenSpec::parse("inet:" + s.stats_listen, &why);
     if (!spec)
       err("stats_listen", why);

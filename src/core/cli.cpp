@@ -7,14 +7,14 @@
 #include <cstdio>
 #include <iostream>
 
-#include "runtime/generation.hpp"
+#include "base/strings.hpp"
 #include "conf/settings.hpp"
-#include "runtime/handler.hpp"
-#include "svc/services.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/handler.hpp"
 #include "shm/segment.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -37,17 +37,22 @@ void print_type(const ModuleType& t) {
   std::printf("%s\n%s\n\n%s\n\n", title.c_str(), std::string(title.size(), '-').c_str(), t.summary);
   std::printf("Parameters:\n");
   for (const auto& row : module_param_rows(t)) {
-    std::printf("    %s (%s)\n        %s%s%s%s\n", row.name, row.def ? (*row.def ? row.def : "empty") : (row.required ? "required" : "None"),
-                row.help, row.choices ? " (" : "", row.choices ? row.choices : "", row.choices ? ")" : "");
+    std::printf("    %s (%s)\n        %s%s%s%s\n", row.name,
+                row.def ? (*row.def ? row.def : "empty") : (row.required ? "required" : "None"),
+                row.help, row.choices ? " (" : "", row.choices ? row.choices : "",
+                row.choices ? ")" : "");
   }
   if (!t.args.empty()) {
     std::printf("\nCall arguments (policy language: NAME(arg = value, ...)):\n");
-    for (const auto& a : t.args) std::printf("    %s (%s)\n        %s\n", a.name, type_name(a.type), a.help);
+    for (const auto& a : t.args)
+      std::printf("    %s (%s)\n        %s\n", a.name, type_name(a.type), a.help);
   }
   std::printf("\nInfo fields (policy language: NAME.field):\n");
   std::printf("    code (number), info (string), cached (condition), time (number, ms)\n");
-  for (const auto& f : t.fields) std::printf("    %s (%s)\n        %s\n", f.name, type_name(f.type), f.help);
-  std::printf("\nCheck returns:\n%s\nExamples:\n%s\n\n", t.returns, indent(t.examples, "    ").c_str());
+  for (const auto& f : t.fields)
+    std::printf("    %s (%s)\n        %s\n", f.name, type_name(f.type), f.help);
+  std::printf("\nCheck returns:\n%s\nExamples:\n%s\n\n", t.returns,
+              indent(t.examples, "    ").c_str());
 }
 
 }  // namespace
@@ -56,7 +61,8 @@ void print_defaults() {
   struct {
     const char* name;
     std::span<const Option> rows;
-  } sections[] = {{"ppolicyd", server_options()}, {"dns", dns_options()}, {"database", database_options()}};
+  } sections[] = {
+      {"ppolicyd", server_options()}, {"dns", dns_options()}, {"database", database_options()}};
   for (const auto& sec : sections) {
     std::printf("[%s]\n", sec.name);
     for (const auto& row : sec.rows) {
@@ -77,8 +83,11 @@ bool print_module_docs(const std::string& type) {
     return true;
   }
   std::vector<const ModuleType*> all(module_types().begin(), module_types().end());
-  std::sort(all.begin(), all.end(), [](const ModuleType* a, const ModuleType* b) { return lower(a->name) < lower(b->name); });
-  for (const auto* t : all) print_type(*t);
+  std::sort(all.begin(), all.end(), [](const ModuleType* a, const ModuleType* b) {
+    return lower(a->name) < lower(b->name);
+  });
+  for (const auto* t : all)
+    print_type(*t);
   return true;
 }
 
@@ -97,7 +106,8 @@ int evaluate_stdin(Generation& gen) {
       std::fprintf(stderr, "ppolicyd: module %s: %s\n", m->name.c_str(), e.what());
     }
   }
-  for (auto& m : gen.modules) m->module->start(services);
+  for (auto& m : gen.modules)
+    m->module->start(services);
   StatsBuffer stats(&shm.stats());
   RequestHandler handler(gen, services, &stats);
   handler.log_decisions(false);  // the trace says more
@@ -132,9 +142,12 @@ int evaluate_stdin(Generation& gen) {
       return 1;
     }
   }
-  for (auto& m : gen.modules) m->module->stop();
+  for (auto& m : gen.modules)
+    m->module->stop();
   if (n == 0) {
-    std::fprintf(stderr, "ppolicyd: no request on standard input (name=value lines, an empty line after each)\n");
+    std::fprintf(
+        stderr,
+        "ppolicyd: no request on standard input (name=value lines, an empty line after each)\n");
     return 1;
   }
   return 0;

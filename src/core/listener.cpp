@@ -24,7 +24,8 @@ int bind_inet(const ListenSpec& s) {
   auto addr = IpAddress::parse(s.host);
   int family = addr->v4 ? AF_INET : AF_INET6;
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(format("%s: socket: %s", s.text.c_str(), std::strerror(errno)));
+  if (fd < 0)
+    throw std::runtime_error(format("%s: socket: %s", s.text.c_str(), std::strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   int rc;
@@ -53,7 +54,8 @@ int bind_inet(const ListenSpec& s) {
 
 int bind_unix(const ListenSpec& s, unsigned mode, gid_t group) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(format("%s: socket: %s", s.text.c_str(), std::strerror(errno)));
+  if (fd < 0)
+    throw std::runtime_error(format("%s: socket: %s", s.text.c_str(), std::strerror(errno)));
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s.path.c_str());
@@ -66,7 +68,8 @@ int bind_unix(const ListenSpec& s, unsigned mode, gid_t group) {
     if (probe >= 0) close(probe);
     if (alive) {
       close(fd);
-      throw std::runtime_error(format("%s: another process is listening on this socket", s.text.c_str()));
+      throw std::runtime_error(
+          format("%s: another process is listening on this socket", s.text.c_str()));
     }
     unlink(s.path.c_str());
   }
@@ -79,10 +82,12 @@ int bind_unix(const ListenSpec& s, unsigned mode, gid_t group) {
     throw std::runtime_error(format("%s: cannot listen: %s", s.text.c_str(), std::strerror(e)));
   }
   if (chmod(s.path.c_str(), static_cast<mode_t>(mode)) != 0 ||
-      (group != static_cast<gid_t>(-1) && chown(s.path.c_str(), static_cast<uid_t>(-1), group) != 0)) {
+      (group != static_cast<gid_t>(-1) &&
+       chown(s.path.c_str(), static_cast<uid_t>(-1), group) != 0)) {
     int e = errno;
     close(fd);
-    throw std::runtime_error(format("%s: cannot set permissions: %s", s.text.c_str(), std::strerror(e)));
+    throw std::runtime_error(
+        format("%s: cannot set permissions: %s", s.text.c_str(), std::strerror(e)));
   }
   return fd;
 }

@@ -13,16 +13,16 @@
 #include <cstring>
 #include <map>
 
-#include "core/listener.hpp"
 #include "base/log.hpp"
+#include "base/strings.hpp"
+#include "core/listener.hpp"
 #include "core/privs.hpp"
 #include "core/proto_master.hpp"
 #include "core/stats_http.hpp"
 #include "core/stats_report.hpp"
 #include "core/worker.hpp"
-#include "svc/services.hpp"
 #include "shm/segment.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -38,12 +38,13 @@ struct WorkerInfo {
 };
 
 class Master {
-public:
-  Master(std::unique_ptr<Generation> gen, const MasterOptions& opts) : d_gen(std::move(gen)), d_opts(opts) {}
+ public:
+  Master(std::unique_ptr<Generation> gen, const MasterOptions& opts)
+      : d_gen(std::move(gen)), d_opts(opts) {}
   ~Master();
   int run();
 
-private:
+ private:
   void start();
   void spawn(int initial_fd = -1, int initial_listener = 0, std::string pending = {});
   void ensure_workers();
@@ -84,14 +85,15 @@ private:
   long d_throttle_ms = 0;
   SteadyClock::time_point d_busy_warned{};
   SteadyClock::time_point d_last_maintenance = SteadyClock::now();
-  int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_gauge_min = -1, d_gauge_max = -1, d_spawned = -1, d_crashed = -1,
-      d_watchdog = -1, d_handoffs = -1;
+  int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_gauge_min = -1, d_gauge_max = -1,
+      d_spawned = -1, d_crashed = -1, d_watchdog = -1, d_handoffs = -1;
   int d_shm_used[2] = {-1, -1}, d_shm_cap[2] = {-1, -1};
 };
 
 Master::~Master() {
   d_stats_http.reset();  // its evhttp belongs to d_base
-  for (auto* e : d_events) event_free(e);
+  for (auto* e : d_events)
+    event_free(e);
   if (d_base) event_base_free(d_base);
 }
 
@@ -99,12 +101,21 @@ void Master::on_event(evutil_socket_t fd, short what, void* arg) {
   auto* m = static_cast<Master*>(arg);
   if (what & EV_SIGNAL) {
     switch (fd) {
-      case SIGCHLD: m->reap(); break;
-      case SIGHUP: m->reload(); break;
-      case SIGUSR1: m->report_stats(); break;
+      case SIGCHLD:
+        m->reap();
+        break;
+      case SIGHUP:
+        m->reload();
+        break;
+      case SIGUSR1:
+        m->report_stats();
+        break;
       case SIGTERM:
-      case SIGINT: m->begin_stop(); break;
-      default: break;
+      case SIGINT:
+        m->begin_stop();
+        break;
+      default:
+        break;
     }
     return;
   }
@@ -120,10 +131,12 @@ void Master::on_event(evutil_socket_t fd, short what, void* arg) {
 void Master::start() {
   const ServerSettings& s = d_gen->server();
   d_run_as = resolve_run_as(s.user, s.group);
-  gid_t sock_group = s.unix_socket_group.empty() ? (d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1))
-                                                 : resolve_group(s.unix_socket_group);
+  gid_t sock_group = s.unix_socket_group.empty()
+                         ? (d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1))
+                         : resolve_group(s.unix_socket_group);
   d_listeners = bind_listeners(s.listen, s.unix_socket_mode, sock_group);
-  if (!s.stats_listen.empty()) d_stats_http = std::make_unique<StatsHttp>(s.stats_listen, s.stats_allow);
+  if (!s.stats_listen.empty())
+    d_stats_http = std::make_unique<StatsHttp>(s.stats_listen, s.stats_allow);
 
   d_shm = std::make_unique<Segment>(s.cache_size, s.records_size, k_stats_capacity);
   d_gen->register_stats(d_shm->stats());
@@ -150,11 +163,13 @@ void Master::start() {
   }
   if (!s.pid_file.empty()) {
     auto slash = s.pid_file.rfind('/');
-    if (slash != std::string::npos && slash > 0) prepare_dir(s.pid_file.substr(0, slash), d_run_as, 0755);
+    if (slash != std::string::npos && slash > 0)
+      prepare_dir(s.pid_file.substr(0, slash), d_run_as, 0755);
     std::string pid = format("%d\n", static_cast<int>(getpid()));
     int fd = open(s.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, pid.data(), pid.size()) != static_cast<ssize_t>(pid.size()))
-      throw std::runtime_error(format("cannot write pid file %s: %s", s.pid_file.c_str(), std::strerror(errno)));
+      throw std::runtime_error(
+          format("cannot write pid file %s: %s", s.pid_file.c_str(), std::strerror(errno)));
     close(fd);
     if (d_run_as.drop) {
       int ignored = chown(s.pid_file.c_str(), d_run_as.uid, d_run_as.gid);
@@ -211,10 +226,13 @@ void Master::start() {
 
   ensure_workers();
   std::vector<std::string> names;
-  for (const auto& l : d_listeners) names.push_back(l.spec.text);
-  if (d_stats_http) log_info("statistics served at http://%s/metrics", d_stats_http->where().c_str());
-  log_info("ppolicyd started: listening on %s, %d workers, running as %s", join(names, ", ").c_str(),
-           d_gen->server().min_workers, d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
+  for (const auto& l : d_listeners)
+    names.push_back(l.spec.text);
+  if (d_stats_http)
+    log_info("statistics served at http://%s/metrics", d_stats_http->where().c_str());
+  log_info("ppolicyd started: listening on %s, %d workers, running as %s",
+           join(names, ", ").c_str(), d_gen->server().min_workers,
+           d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
 }
 
 void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
@@ -277,13 +295,15 @@ void Master::ensure_workers() {
     auto now = SteadyClock::now();
     if (now - d_busy_warned > std::chrono::seconds(60)) {
       d_busy_warned = now;
-      log_warn("all %d workers are busy: max_workers reached; new Postfix connections wait. "
-               "Raise [ppolicyd] max_workers to cover the smtpd process limit",
-               total);
+      log_warn(
+          "all %d workers are busy: max_workers reached; new Postfix connections wait. "
+          "Raise [ppolicyd] max_workers to cover the smtpd process limit",
+          total);
     }
   }
   if (need > 0 && SteadyClock::now() < d_throttle_until) return;  // tick() retries
-  for (int i = 0; i < need; ++i) spawn();
+  for (int i = 0; i < need; ++i)
+    spawn();
 }
 
 void Master::reap() {
@@ -293,7 +313,8 @@ void Master::reap() {
     if (pid == d_maintenance_pid) {
       d_maintenance_pid = -1;
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        log_warn("maintenance process %d ended abnormally (status 0x%x)", static_cast<int>(pid), status);
+        log_warn("maintenance process %d ended abnormally (status 0x%x)", static_cast<int>(pid),
+                 status);
       continue;
     }
     auto it = d_workers.find(pid);
@@ -304,13 +325,15 @@ void Master::reap() {
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == k_exit_watchdog) {
       d_shm->stats().add(d_watchdog, 1);
-      log_warn("worker %d: a request exceeded request_timeout by more than 2s; the watchdog answered "
-               "default_action and ended the worker",
-               static_cast<int>(pid));
+      log_warn(
+          "worker %d: a request exceeded request_timeout by more than 2s; the watchdog answered "
+          "default_action and ended the worker",
+          static_cast<int>(pid));
     } else if (!clean && !d_stopping) {
       d_shm->stats().add(d_crashed, 1);
       if (WIFSIGNALED(status))
-        log_warn("worker %d died by signal %d (%s)", static_cast<int>(pid), WTERMSIG(status), strsignal(WTERMSIG(status)));
+        log_warn("worker %d died by signal %d (%s)", static_cast<int>(pid), WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
       else
         log_warn("worker %d exited with status %d", static_cast<int>(pid), WEXITSTATUS(status));
       // Died before it ever reported ready (e.g. a module crashing at
@@ -318,7 +341,8 @@ void Master::reap() {
       if (!w.reported && lived < std::chrono::seconds(10)) {
         d_throttle_ms = d_throttle_ms ? std::min(d_throttle_ms * 2, 30000L) : 1000;
         d_throttle_until = SteadyClock::now() + std::chrono::milliseconds(d_throttle_ms);
-        log_warn("workers die before they start serving: throttling new workers for %ldms", d_throttle_ms);
+        log_warn("workers die before they start serving: throttling new workers for %ldms",
+                 d_throttle_ms);
       }
     }
   }
@@ -359,7 +383,8 @@ void Master::read_handoff() {
     if (r <= 0) return;
     int fd = -1;
     for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
     if (fd < 0) continue;
     HandoffHeader h{};
     if (static_cast<size_t>(r) < sizeof h) {
@@ -387,7 +412,8 @@ void Master::tick() {
     if (!d_killed && now >= d_stop_deadline) {
       d_killed = true;
       log_warn("%zu workers still busy after stop_timeout; killing them", d_workers.size());
-      for (const auto& [pid, w] : d_workers) kill(pid, SIGKILL);
+      for (const auto& [pid, w] : d_workers)
+        kill(pid, SIGKILL);
     }
     return;
   }
@@ -403,7 +429,8 @@ void Master::tick() {
   }
   for (auto& [pid, w] : d_workers) {
     if (total <= s.min_workers || available <= 1) break;
-    if (w.generation != d_generation || w.retiring || !w.reported || w.state != WorkerState::idle) continue;
+    if (w.generation != d_generation || w.retiring || !w.reported || w.state != WorkerState::idle)
+      continue;
     if (now - w.since < std::chrono::seconds(s.worker_max_idle_s)) continue;
     w.retiring = true;
     kill(pid, SIGUSR2);
@@ -420,9 +447,10 @@ void Master::tick() {
     d_last_maintenance = now;
     maintenance();
   }
-  if (d_maintenance_pid > 0 && now - d_maintenance_started > std::chrono::seconds(s.maintenance_interval_s)) {
-    log_warn("maintenance process %d still running after %lds; killing it", static_cast<int>(d_maintenance_pid),
-             s.maintenance_interval_s);
+  if (d_maintenance_pid > 0 &&
+      now - d_maintenance_started > std::chrono::seconds(s.maintenance_interval_s)) {
+    log_warn("maintenance process %d still running after %lds; killing it",
+             static_cast<int>(d_maintenance_pid), s.maintenance_interval_s);
     kill(d_maintenance_pid, SIGKILL);
   }
   update_gauges();
@@ -460,8 +488,10 @@ void Master::maintenance() {
 void Master::update_gauges() {
   int busy = 0, idle = 0;
   for (const auto& [pid, w] : d_workers) {
-    if (w.reported && w.state == WorkerState::busy) ++busy;
-    else ++idle;
+    if (w.reported && w.state == WorkerState::busy)
+      ++busy;
+    else
+      ++idle;
   }
   StatsArea& st = d_shm->stats();
   st.set(d_gauge_busy, busy);
@@ -521,7 +551,8 @@ void Master::begin_stop() {
   d_stopping = true;
   d_stop_deadline = SteadyClock::now() + std::chrono::seconds(d_gen->server().stop_timeout_s);
   log_info("stopping: waiting for %zu workers to finish their requests", d_workers.size());
-  for (const auto& [pid, w] : d_workers) kill(pid, SIGTERM);
+  for (const auto& [pid, w] : d_workers)
+    kill(pid, SIGTERM);
   if (d_maintenance_pid > 0) kill(d_maintenance_pid, SIGTERM);
   if (d_workers.empty()) event_base_loopbreak(d_base);
 }
@@ -537,7 +568,9 @@ void Master::finish_stop() {
   log_info("stopped");
 }
 
-void Master::report_stats() { log_stats_report(*d_shm, d_workers.size(), d_generation); }
+void Master::report_stats() {
+  log_stats_report(*d_shm, d_workers.size(), d_generation);
+}
 
 int Master::run() {
   try {

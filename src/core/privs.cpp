@@ -49,15 +49,18 @@ void prepare_dir(const std::string& dir, const RunAs& who, mode_t mode) {
   }
   if (who.drop) {
     if (chown(dir.c_str(), who.uid, who.gid) != 0 || chmod(dir.c_str(), mode) != 0)
-      throw std::runtime_error(format("cannot give %s to %s: %s", dir.c_str(), who.user.c_str(), std::strerror(errno)));
+      throw std::runtime_error(
+          format("cannot give %s to %s: %s", dir.c_str(), who.user.c_str(), std::strerror(errno)));
   }
 }
 
 void drop_privileges(const RunAs& who) {
   if (!who.drop) return;
   if (setgroups(1, &who.gid) != 0 || setgid(who.gid) != 0 || setuid(who.uid) != 0)
-    throw std::runtime_error(format("cannot drop privileges to %s: %s", who.user.c_str(), std::strerror(errno)));
-  if (setuid(0) == 0 || geteuid() == 0) throw std::runtime_error("privileges could be regained after dropping them");
+    throw std::runtime_error(
+        format("cannot drop privileges to %s: %s", who.user.c_str(), std::strerror(errno)));
+  if (setuid(0) == 0 || geteuid() == 0)
+    throw std::runtime_error("privileges could be regained after dropping them");
 }
 
 }  // namespace ppolicy

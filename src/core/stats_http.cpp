@@ -10,9 +10,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "core/listener.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "core/listener.hpp"
 
 namespace ppolicy {
 

@@ -6,9 +6,9 @@
 #include <map>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "shm/breaker.hpp"
 #include "shm/segment.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {

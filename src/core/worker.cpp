@@ -15,15 +15,15 @@
 #include <cstring>
 #include <optional>
 
-#include "runtime/generation.hpp"
-#include "runtime/handler.hpp"
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "core/proto_master.hpp"
-#include "svc/services.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/handler.hpp"
 #include "shm/segment.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -38,8 +38,12 @@ volatile sig_atomic_t g_watch_fd = -1;
 char g_watch_reply[600];
 size_t g_watch_len = 0;
 
-void on_term(int) { g_stop = 1; }
-void on_usr2(int) { g_retire = 1; }
+void on_term(int) {
+  g_stop = 1;
+}
+void on_usr2(int) {
+  g_retire = 1;
+}
 void on_alarm(int) {
   // The timer is re-armed at the start of every request and not disarmed
   // after it (one system call per request instead of two), so it may fire
@@ -79,7 +83,7 @@ std::string peer_name(int fd) {
 }
 
 class Worker {
-public:
+ public:
   explicit Worker(WorkerSetup& s)
       : d_s(s),
         d_gen(*s.gen),
@@ -92,7 +96,7 @@ public:
 
   [[noreturn]] void run();
 
-private:
+ private:
   enum class End { closed, error, idle, stop, handoff };
   End serve(int fd, int listener, std::string_view pending);
   bool write_all(int fd, std::string_view data);
@@ -115,7 +119,7 @@ private:
   long d_served = 0;
   SteadyClock::time_point d_flushed = SteadyClock::now();
   itimerval d_watchdog{};  // request_timeout + 2s, one shot
-  sigset_t d_waitmask{};  // signals unblocked only while waiting
+  sigset_t d_waitmask{};   // signals unblocked only while waiting
 };
 
 void Worker::report(WorkerState st) {
@@ -134,9 +138,10 @@ void Worker::flush_stats(bool force) {
 
 void Worker::finish(int code) {
   flush_stats(true);
-  for (const auto& m : d_gen.modules) m->module->stop();
+  for (const auto& m : d_gen.modules)
+    m->module->stop();
   d_services.release();  // e.g. say goodbye to the database instead of dropping the connection
-  _exit(code);  // no static destructors: the master's objects are not ours
+  _exit(code);           // no static destructors: the master's objects are not ours
 }
 
 bool Worker::write_all(int fd, std::string_view data) {
@@ -234,8 +239,10 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
                why.c_str());
       return End::error;
     }
-    if (!d_reader.has_pending()) began.reset();
-    else if (!began) began = last_input;
+    if (!d_reader.has_pending())
+      began.reset();
+    else if (!began)
+      began = last_input;
     flush_stats(false);
     if (g_stop) {
       // A request already in the socket when the stop came was sent before
@@ -252,23 +259,30 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     }
     // Between requests (nothing partial buffered) a retiring worker hands
     // the connection to the master, so Postfix never sees it closed.
-    if (must_retire() && !d_reader.has_pending()) return handoff(fd, listener) ? End::handoff : End::stop;
+    if (must_retire() && !d_reader.has_pending())
+      return handoff(fd, listener) ? End::handoff : End::stop;
 
-    long idle_ms = d_server.idle_timeout_s * 1000 -
-                   std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input).count();
+    long idle_ms =
+        d_server.idle_timeout_s * 1000 -
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last_input)
+            .count();
     if (idle_ms <= 0) {
       log_debug("%s: client idle for %lds, closing", where.c_str(), d_server.idle_timeout_s);
       return End::idle;
     }
     long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
     if (began) {
-      long read_ms = d_server.request_read_timeout_ms -
-                     std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began).count();
+      long read_ms =
+          d_server.request_read_timeout_ms -
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began)
+              .count();
       if (read_ms <= 0) {
         if (peer.empty()) peer = peer_name(fd);
-        log_warn("%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
-                 "request_read_timeout); closing the connection without reply",
-                 where.c_str(), peer.c_str(), d_server.request_read_timeout_ms, d_reader.pending().size());
+        log_warn(
+            "%s from %s: request still incomplete %ldms after its first byte (%zu bytes; "
+            "request_read_timeout); closing the connection without reply",
+            where.c_str(), peer.c_str(), d_server.request_read_timeout_ms,
+            d_reader.pending().size());
         return End::error;
       }
       wait_ms = std::min(wait_ms, read_ms);
@@ -327,7 +341,8 @@ void Worker::run() {
     try {
       m->module->start(d_services);
     } catch (const std::exception& e) {
-      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(), e.what());
+      log_warn("module %s: start failed: %s (it will answer 0 until it works)", m->name.c_str(),
+               e.what());
     }
   }
 

@@ -11,9 +11,9 @@
 
 #include <ctime>
 
-#include "conf/config.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "conf/config.hpp"
 
 namespace ppolicy {
 

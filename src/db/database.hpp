@@ -54,7 +54,6 @@ namespace ppolicy {
 
 class Config;
 
-
 // Load the client library once, in the master before fork (its
 // initialisation is not thread-safe); later calls are free.
 void db_init_driver();

@@ -5,9 +5,9 @@
 #include <cctype>
 #include <initializer_list>
 
+#include "base/strings.hpp"
 #include "conf/error.hpp"
 #include "shm/table.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 

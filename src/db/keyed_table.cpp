@@ -9,13 +9,13 @@
 #include <algorithm>
 #include <cstring>
 
-#include "conf/config.hpp"
-#include "base/log.hpp"
 #include "base/codec.hpp"
+#include "base/log.hpp"
+#include "base/strings.hpp"
+#include "conf/config.hpp"
 #include "db/database.hpp"
 #include "db/schema.hpp"
 #include "shm/table.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -33,7 +33,8 @@ std::string encode_row(bool found, const DbRow& row) {
   std::string out;
   ByteWriter w(out);
   w.u8(found ? '1' : '0');
-  for (const auto& [k, v] : row) w.str(k).str(v);
+  for (const auto& [k, v] : row)
+    w.str(k).str(v);
   return out;
 }
 
@@ -48,7 +49,6 @@ bool decode_row(std::string_view in, bool& found, DbRow& row) {
   }
   return rd.ok();
 }
-
 
 }  // namespace
 

@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "db/identifiers.hpp"
-#include "db/snapshot.hpp"
 #include "base/clock.hpp"
 #include "conf/option.hpp"
+#include "db/identifiers.hpp"
+#include "db/snapshot.hpp"
 
 namespace ppolicy {
 
@@ -57,8 +57,7 @@ class KeyedTable {
   // table is case-insensitive) up. False with `error` on failure.
   // `remember`: use the per-key memory (mem_cache) for this lookup.
   bool find(Services& sv, Deadline deadline, const std::vector<std::string>& key, bool& found,
-            DbRow& row,
-            std::string& error, bool remember = false);
+            DbRow& row, std::string& error, bool remember = false);
 
   TableDef table_def() const;
   void prepare(Services& services);
@@ -68,9 +67,8 @@ class KeyedTable {
  private:
   std::string snapshot_path(const Services& services) const;
   void refresh_snapshot(Services& services, bool force);
-  bool find_sql(Services& sv, Deadline deadline, const std::vector<std::string>& key,
-                bool& found, DbRow& row,
-                std::string& error);
+  bool find_sql(Services& sv, Deadline deadline, const std::vector<std::string>& key, bool& found,
+                DbRow& row, std::string& error);
 
   KeyedTableSpec d_spec;
   uint64_t d_fingerprint;

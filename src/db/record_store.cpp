@@ -4,12 +4,12 @@
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
+#include "base/strings.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
-#include "svc/services.hpp"
 #include "shm/table.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {

@@ -8,11 +8,11 @@
 #include <chrono>
 #include <memory>
 
-#include "conf/config.hpp"
 #include "base/log.hpp"
+#include "base/strings.hpp"
+#include "conf/config.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 

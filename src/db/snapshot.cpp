@@ -50,8 +50,11 @@ bool write_snapshot(const std::string& path, uint64_t fingerprint,
              rows.end());
   std::string head(k_magic, sizeof k_magic);
   ByteWriter h(head);
-  h.u64(fingerprint).u64(static_cast<uint64_t>(time(nullptr))).u32(static_cast<uint32_t>(columns.size()));
-  for (const auto& c : columns) h.str(c);
+  h.u64(fingerprint)
+      .u64(static_cast<uint64_t>(time(nullptr)))
+      .u32(static_cast<uint32_t>(columns.size()));
+  for (const auto& c : columns)
+    h.str(c);
   h.u32(static_cast<uint32_t>(rows.size()));
   size_t data_start = head.size() + 8 * rows.size();
   std::string index, data;
@@ -133,7 +136,8 @@ bool SnapshotReader::map() {
     unmap();
     return false;
   }
-  for (uint32_t i = 0; i < ncols && c.ok(); ++i) d_columns.emplace_back(c.str());
+  for (uint32_t i = 0; i < ncols && c.ok(); ++i)
+    d_columns.emplace_back(c.str());
   d_rows = c.u32();
   d_index = d_size - c.left();
   if (!c.ok() || c.left() < 8 * static_cast<size_t>(d_rows)) {

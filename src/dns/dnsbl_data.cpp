@@ -7,11 +7,11 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "conf/error.hpp"
 #include "base/log.hpp"
-#include "dns/resolver.hpp"
-#include "base/value.hpp"
 #include "base/strings.hpp"
+#include "base/value.hpp"
+#include "conf/error.hpp"
+#include "dns/resolver.hpp"
 
 namespace ppolicy::dns {
 namespace {

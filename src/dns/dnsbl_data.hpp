@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "conf/option.hpp"
 #include "base/net.hpp"
+#include "conf/option.hpp"
 
 namespace ppolicy::dns {
 

@@ -14,9 +14,9 @@
 #include <optional>
 #include <set>
 
-#include "conf/config.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "conf/config.hpp"
 
 namespace ppolicy::dns {
 namespace {

@@ -29,12 +29,12 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.hpp"
+#include "base/net.hpp"
 #include "conf/error.hpp"
 #include "conf/option.hpp"
-#include "base/clock.hpp"
 #include "conf/settings.hpp"
 #include "svc/services.hpp"
-#include "base/net.hpp"
 
 struct dns_ctx;
 struct dns_query;

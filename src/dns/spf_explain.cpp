@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "dns/spf_explain.hpp"
 
-#include "dns/spf_record.hpp"
 #include "base/strings.hpp"
+#include "dns/spf_record.hpp"
 
 namespace ppolicy::dns {
 namespace {

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <iterator>
 
-#include "db/identifiers.hpp"
-#include "modules/param_values.hpp"
-#include "db/schema.hpp"
 #include "base/strings.hpp"
+#include "db/identifiers.hpp"
+#include "db/schema.hpp"
+#include "modules/param_values.hpp"
 
 namespace ppolicy {
 
@@ -132,7 +132,8 @@ Result BwLists::check(CheckContext& ctx, const std::vector<std::vector<std::stri
     std::string error;
     if (d_black && !d_black->find(ctx.services(), ctx.deadline(), key, in_black, black_row, error))
       return Result(0, error).set("list", "");
-    if (!in_black && d_white && !d_white->find(ctx.services(), ctx.deadline(), key, in_white, white_row, error))
+    if (!in_black && d_white &&
+        !d_white->find(ctx.services(), ctx.deadline(), key, in_white, white_row, error))
       return Result(0, error).set("list", "");
     if (!in_black && !in_white) continue;
     std::string what = describe_combination(d_params, key);

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "svc/services.hpp"
+#include "base/strings.hpp"
 #include "net/resolve_host.hpp"
 #include "net/smtp_client.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {

@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "modules/module.hpp"
 #include "base/net.hpp"
+#include "modules/module.hpp"
 
 namespace ppolicy {
 

@@ -14,18 +14,18 @@
 namespace ppolicy {
 
 class CountingModule : public Module {
-public:
+ public:
   void prepare(Services& s) override { d_store->prepare(s); }
   void maintain(Services& s) override { d_store->maintain(s); }
 
-protected:
+ protected:
   // `store` and `table` are the module's parameters of those names; `type`
   // names the module type in messages ("DOS", "Trap").
   CountingModule(const ModuleSetup& s, const std::string& store, const std::string& table,
                  const char* type);
   RecordStore& store() { return *d_store; }
 
-private:
+ private:
   std::unique_ptr<RecordStore> d_store;
 };
 

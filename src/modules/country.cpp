@@ -11,10 +11,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/strings.hpp"
 #include "dns/resolver.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -29,13 +29,16 @@ struct CountryParams {
 
 const Option k_params[] = {
     bound_row<&CountryParams::param>({"param", OptType::string, nullptr,
-     "request attribute with the address or host name (e.g. client_address; a mail address: its "
-     "domain)",
-     nullptr, LLONG_MIN, LLONG_MAX, true}),
-    bound_row<&CountryParams::data_path>({"dataPath", OptType::string, nullptr, "path to a GeoIP2/GeoLite2 Country database (.mmdb)",
-     nullptr, LLONG_MIN, LLONG_MAX, true}),
-    bound_row<&CountryParams::country>({"country", OptType::list, nullptr,
-     "check if the address is in this country (ISO code; several allowed)"}),
+                                      "request attribute with the address or host name (e.g. "
+                                      "client_address; a mail address: its "
+                                      "domain)",
+                                      nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&CountryParams::data_path>({"dataPath", OptType::string, nullptr,
+                                          "path to a GeoIP2/GeoLite2 Country database (.mmdb)",
+                                          nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&CountryParams::country>(
+        {"country", OptType::list, nullptr,
+         "check if the address is in this country (ISO code; several allowed)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -149,10 +152,10 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
   auto p = s.bound<CountryParams>();
   std::vector<std::string> countries;
   for (const auto& c : p.country) {
-      if (c.size() != 2)
-        throw KeyError("country", format("\"%s\" is not a two-letter country code", c.c_str()));
-      countries.push_back(upper(c));
-    }
+    if (c.size() != 2)
+      throw KeyError("country", format("\"%s\" is not a two-letter country code", c.c_str()));
+    countries.push_back(upper(c));
+  }
   auto m = std::make_unique<Country>(p.param, std::move(countries));
   m->open(p.data_path);
   return m;

@@ -4,11 +4,11 @@
 // original, an RHSBL list really looks up the sender domain, IPv6 clients
 // are looked up where the list supports them (RFC 5782), a DNS failure is 0
 // (not "not listed"), and only answers in the list's listed range count.
+#include "base/strings.hpp"
 #include "dns/dnsbl_data.hpp"
 #include "dns/dnsbl_lookup.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -21,9 +21,10 @@ struct DnsblParams {
 };
 
 const Option k_params[] = {
-    bound_row<&DnsblParams::dnsbl>({"dnsbl", OptType::string, nullptr,
-     "name of the DNS blacklist (a NAME of the data file; ppolicyd -M Dnsbl)", nullptr, LLONG_MIN,
-     LLONG_MAX, true}),
+    bound_row<&DnsblParams::dnsbl>(
+        {"dnsbl", OptType::string, nullptr,
+         "name of the DNS blacklist (a NAME of the data file; ppolicyd -M Dnsbl)", nullptr,
+         LLONG_MIN, LLONG_MAX, true}),
     data_file_row<&DnsblParams::data_file>(),
 };
 

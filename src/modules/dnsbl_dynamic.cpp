@@ -7,12 +7,12 @@
 // senders' outbound hosts ("mail-...", "...-out-...") are excluded from the
 // name test. The reverse name is Postfix's reverse_client_name, or looked up
 // (in the same round trip as the blacklists) when Postfix did not send it.
+#include "base/strings.hpp"
 #include "dns/dnsbl_data.hpp"
 #include "dns/dnsbl_lookup.hpp"
 #include "dns/dynamic_names.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -26,10 +26,12 @@ struct DnsblDynamicParams {
 };
 
 const Option k_params[] = {
-    bound_row<&DnsblDynamicParams::dnsbl>({"dnsbl", OptType::list, nullptr,
-     "dynamic-range blacklists to use (NAMEs of the data file); unset: none"}),
-    bound_row<&DnsblDynamicParams::check_name>({"check_name", OptType::boolean, "yes",
-     "check the format of the client name (e.g. xxx-yyy-zzz.dsl.provider.com)"}),
+    bound_row<&DnsblDynamicParams::dnsbl>(
+        {"dnsbl", OptType::list, nullptr,
+         "dynamic-range blacklists to use (NAMEs of the data file); unset: none"}),
+    bound_row<&DnsblDynamicParams::check_name>(
+        {"check_name", OptType::boolean, "yes",
+         "check the format of the client name (e.g. xxx-yyy-zzz.dsl.provider.com)"}),
     data_file_row<&DnsblDynamicParams::data_file>(),
 };
 

@@ -8,11 +8,11 @@
 #include <cmath>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "dns/dnsbl_data.hpp"
 #include "dns/dnsbl_lookup.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -27,14 +27,17 @@ struct DnsblScoreParams {
 };
 
 const Option k_params[] = {
-    bound_row<&DnsblScoreParams::dnsbl>({"dnsbl", OptType::list, nullptr,
-     "blacklists to use (NAMEs of the data file); unset: every list with a non-zero score"}),
+    bound_row<&DnsblScoreParams::dnsbl>(
+        {"dnsbl", OptType::list, nullptr,
+         "blacklists to use (NAMEs of the data file); unset: every list with a non-zero score"}),
     bound_row<&DnsblScoreParams::treshold>({"treshold", OptType::number, nullptr,
-     "unset: return the score itself (rounded away from zero); set: 1 when the score exceeds it, "
-     "else -1"}),
+                                            "unset: return the score itself (rounded away from "
+                                            "zero); set: 1 when the score exceeds it, "
+                                            "else -1"}),
     bound_row<&DnsblScoreParams::params>({"params", OptType::list, "client_address,sender",
-     "what to look up: client_address (IP lists); sender, recipient (their domains), client_name, "
-     "reverse_client_name, helo_name (domain lists)"}),
+                                          "what to look up: client_address (IP lists); sender, "
+                                          "recipient (their domains), client_name, "
+                                          "reverse_client_name, helo_name (domain lists)"}),
     data_file_row<&DnsblScoreParams::data_file>(),
 };
 

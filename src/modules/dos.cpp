@@ -32,24 +32,33 @@ struct DosParams {
 };
 
 const Option k_params[] = {
-    bound_row<&DosParams::params>({"params", OptType::list, nullptr,
-     "parameters that will be used to test equality (request attribute names)", nullptr, LLONG_MIN,
-     LLONG_MAX, true}),
-    bound_row<&DosParams::limit_count>({"limitCount", OptType::integer, "1000", "number of messages accepted during limitTime period",
-     nullptr, 1, 1000000000}),
-    bound_row<&DosParams::limit_time>({"limitTime", OptType::duration, "3600", "time period for limitCount messages", nullptr, 1,
-     86400 * 366}),
-    bound_row<&DosParams::limit_gran>({"limitGran", OptType::integer, "10", "data collection granularity (buckets of the window)",
-     nullptr, 1, 60}),
-    bound_row<&DosParams::per_recipient>({"perRecipient", OptType::boolean, "yes",
-     "count every request as 1; no: a request with recipient_count N > 0 counts 1/N"}),
-    bound_row<&DosParams::case_sensitive>({"caseSensitive", OptType::boolean, "no", "compare parameter values case-sensitively"}),
-    bound_row<&DosParams::count_over>({"countOver", OptType::boolean, "no",
-     "count requests also while over the limit (a sender that keeps trying stays blocked)"}),
-    bound_row<&DosParams::store>({"store", OptType::choice, "shm",
-     "where counters live: shm (this host) or mysql (shared by every host using the database)",
-     "shm|mysql"}),
-    bound_row<&DosParams::table>({"table", OptType::string, "dos", "database table of the counters (store = mysql)"}),
+    bound_row<&DosParams::params>(
+        {"params", OptType::list, nullptr,
+         "parameters that will be used to test equality (request attribute names)", nullptr,
+         LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&DosParams::limit_count>({"limitCount", OptType::integer, "1000",
+                                        "number of messages accepted during limitTime period",
+                                        nullptr, 1, 1000000000}),
+    bound_row<&DosParams::limit_time>({"limitTime", OptType::duration, "3600",
+                                       "time period for limitCount messages", nullptr, 1,
+                                       86400 * 366}),
+    bound_row<&DosParams::limit_gran>({"limitGran", OptType::integer, "10",
+                                       "data collection granularity (buckets of the window)",
+                                       nullptr, 1, 60}),
+    bound_row<&DosParams::per_recipient>(
+        {"perRecipient", OptType::boolean, "yes",
+         "count every request as 1; no: a request with recipient_count N > 0 counts 1/N"}),
+    bound_row<&DosParams::case_sensitive>(
+        {"caseSensitive", OptType::boolean, "no", "compare parameter values case-sensitively"}),
+    bound_row<&DosParams::count_over>(
+        {"countOver", OptType::boolean, "no",
+         "count requests also while over the limit (a sender that keeps trying stays blocked)"}),
+    bound_row<&DosParams::store>(
+        {"store", OptType::choice, "shm",
+         "where counters live: shm (this host) or mysql (shared by every host using the database)",
+         "shm|mysql"}),
+    bound_row<&DosParams::table>(
+        {"table", OptType::string, "dos", "database table of the counters (store = mysql)"}),
 };
 
 const FieldSpec k_fields[] = {

@@ -19,7 +19,7 @@ const ArgSpec k_args[] = {
 };
 
 class Dummy final : public Module {
-public:
+ public:
   // The result depends on the client address only (and on the parameters,
   // which the daemon adds to every key itself).
   bool cache_key(const Request& r, const CallArgs&, std::string& key) const override {
@@ -29,7 +29,9 @@ public:
   Result check(Request&, const CallArgs&, CheckContext&) override { return Result(0, "dummy"); }
 };
 
-std::unique_ptr<Module> create(const ModuleSetup&) { return std::make_unique<Dummy>(); }
+std::unique_ptr<Module> create(const ModuleSetup&) {
+  return std::make_unique<Dummy>();
+}
 
 }  // namespace
 

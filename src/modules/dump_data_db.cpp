@@ -22,12 +22,12 @@
 #include <set>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -39,11 +39,14 @@ struct DumpDataDbParams {
 };
 
 const Option k_params[] = {
-    bound_row<&DumpDataDbParams::table>({"table", OptType::string, "dump", "database table where to dump data from requests"}),
-    bound_row<&DumpDataDbParams::split>({"split", OptType::string, nullptr, "split database (None, \"records\", \"date\")"}),
-    bound_row<&DumpDataDbParams::interval>({"interval", OptType::string, nullptr,
-     "split interval: requests per table (split = records) or day, week, month, year (split = "
-     "date)"}),
+    bound_row<&DumpDataDbParams::table>(
+        {"table", OptType::string, "dump", "database table where to dump data from requests"}),
+    bound_row<&DumpDataDbParams::split>(
+        {"split", OptType::string, nullptr, "split database (None, \"records\", \"date\")"}),
+    bound_row<&DumpDataDbParams::interval>(
+        {"interval", OptType::string, nullptr,
+         "split interval: requests per table (split = records) or day, week, month, year (split = "
+         "date)"}),
 };
 
 const FieldSpec k_fields[] = {

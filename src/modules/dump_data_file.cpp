@@ -13,9 +13,9 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -25,12 +25,13 @@ struct DumpDataFileParams {
 };
 
 const Option k_params[] = {
-    bound_row<&DumpDataFileParams::file_name>({"fileName", OptType::string, nullptr, "file where to dump data from requests", nullptr, LLONG_MIN,
-     LLONG_MAX, true}),
+    bound_row<&DumpDataFileParams::file_name>({"fileName", OptType::string, nullptr,
+                                               "file where to dump data from requests", nullptr,
+                                               LLONG_MIN, LLONG_MAX, true}),
 };
 
 class DumpDataFile final : public Module {
-public:
+ public:
   explicit DumpDataFile(std::string path) : d_path(std::move(path)) {}
   ~DumpDataFile() override { stop(); }
 
@@ -44,11 +45,13 @@ public:
     if (!ensure_open(&why)) return Result(0, "dump failed: " + why);
     timeval tv{};
     gettimeofday(&tv, nullptr);
-    std::string rec = format("date=%ld.%06ld\n", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
+    std::string rec =
+        format("date=%ld.%06ld\n", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
     for (const auto& [k, v] : request.attributes()) {
       rec += k;
       rec += '=';
-      for (char c : v) rec += (c == '\n' || c == '\r') ? ' ' : c;
+      for (char c : v)
+        rec += (c == '\n' || c == '\r') ? ' ' : c;
       rec += '\n';
     }
     rec += '\n';
@@ -62,14 +65,16 @@ public:
     return Result(0, "dump ok");
   }
 
-private:
+ private:
   bool ensure_open(std::string* why) {
     time_t now = time(nullptr);
     if (d_fd >= 0 && now != d_checked) {
       // Rotated away? Compare the open file with what the path names now.
       d_checked = now;
-      struct stat a {}, b {};
-      if (fstat(d_fd, &a) != 0 || stat(d_path.c_str(), &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+      struct stat a {
+      }, b{};
+      if (fstat(d_fd, &a) != 0 || stat(d_path.c_str(), &b) != 0 || a.st_ino != b.st_ino ||
+          a.st_dev != b.st_dev)
         stop();
     }
     if (d_fd >= 0) return true;

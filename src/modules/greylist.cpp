@@ -30,15 +30,15 @@
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
+#include "base/strings.hpp"
 #include "conf/config.hpp"
 #include "db/database.hpp"
-#include "modules/greylist_logic.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
+#include "modules/greylist_logic.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
 #include "shm/table.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -54,21 +54,28 @@ struct GreylistParams {
 };
 
 const Option k_params[] = {
-    bound_row<&GreylistParams::table>({"table", OptType::string, "greylist", "greylist database table (store = mysql)"}),
-    bound_row<&GreylistParams::delay>({"delay", OptType::duration, "600", "how long to delay mail we see its triplet first time",
-     nullptr, 0, 86400 * 30}),
-    bound_row<&GreylistParams::must_retry>({"mustRetry", OptType::duration, "43200",
-     "time we wait to receive next mail after we greylisted it (a later retry starts over)",
-     nullptr, 1, 86400 * 365}),
-    bound_row<&GreylistParams::expiration>({"expiration", OptType::duration, "2678400",
-     "expiration of triplets in database (sliding with every pass)", nullptr, 1, 86400 * 3650}),
+    bound_row<&GreylistParams::table>(
+        {"table", OptType::string, "greylist", "greylist database table (store = mysql)"}),
+    bound_row<&GreylistParams::delay>({"delay", OptType::duration, "600",
+                                       "how long to delay mail we see its triplet first time",
+                                       nullptr, 0, 86400 * 30}),
+    bound_row<&GreylistParams::must_retry>(
+        {"mustRetry", OptType::duration, "43200",
+         "time we wait to receive next mail after we greylisted it (a later retry starts over)",
+         nullptr, 1, 86400 * 365}),
+    bound_row<&GreylistParams::expiration>(
+        {"expiration", OptType::duration, "2678400",
+         "expiration of triplets in database (sliding with every pass)", nullptr, 1, 86400 * 3650}),
     bound_row<&GreylistParams::store>({"store", OptType::choice, "mysql",
-     "where triplets live: mysql (shared by every host using the database) or shm (this host only)",
-     "mysql|shm"}),
-    bound_row<&GreylistParams::ipv4_prefix>({"ipv4Prefix", OptType::integer, "24", "IPv4 clients are greylisted by this network prefix",
-     nullptr, 8, 32}),
-    bound_row<&GreylistParams::ipv6_prefix>({"ipv6Prefix", OptType::integer, "64", "IPv6 clients are greylisted by this network prefix",
-     nullptr, 16, 128}),
+                                       "where triplets live: mysql (shared by every host using the "
+                                       "database) or shm (this host only)",
+                                       "mysql|shm"}),
+    bound_row<&GreylistParams::ipv4_prefix>({"ipv4Prefix", OptType::integer, "24",
+                                             "IPv4 clients are greylisted by this network prefix",
+                                             nullptr, 8, 32}),
+    bound_row<&GreylistParams::ipv6_prefix>({"ipv6Prefix", OptType::integer, "64",
+                                             "IPv6 clients are greylisted by this network prefix",
+                                             nullptr, 16, 128}),
 };
 
 const FieldSpec k_fields[] = {

@@ -25,7 +25,8 @@ void add_row_fields(Result& r, const DbRow& row, const std::vector<ColumnMap>& r
 
 std::string row_text(const DbRow& row) {
   std::vector<std::string> v;
-  for (const auto& [k, x] : row) v.push_back(x);
+  for (const auto& [k, x] : row)
+    v.push_back(x);
   return join(v, ", ");
 }
 

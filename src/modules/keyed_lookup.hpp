@@ -26,9 +26,12 @@ inline constexpr Option k_case_sensitive_row = {
     "column)"};
 inline constexpr Option k_cache_all_row = {"cacheAll", OptType::boolean, "no",
                                            "cache all records in memory (a shared snapshot)"};
-inline constexpr Option k_cache_all_refresh_row = {
-    "cacheAllRefresh", OptType::duration, "900", "refresh time in case of caching all records",
-    nullptr, 1};
+inline constexpr Option k_cache_all_refresh_row = {"cacheAllRefresh",
+                                                   OptType::duration,
+                                                   "900",
+                                                   "refresh time in case of caching all records",
+                                                   nullptr,
+                                                   1};
 
 // Result helpers of a hit: info text and fields. Columns whose mapped type
 // is numeric become number fields.
@@ -38,17 +41,17 @@ std::string row_text(const DbRow& row);
 // Instance fields of the list modules: one per retcol (numeric SQL types
 // give numbers, others strings).
 class RowFields {
-public:
+ public:
   void add(const std::vector<ColumnMap>& retcols);
   const FieldSpec* find(std::string_view name) const;
 
-private:
+ private:
   std::vector<std::unique_ptr<std::string>> d_names;
   std::vector<FieldSpec> d_fields;
 };
 
 class KeyedLookup {
-public:
+ public:
   // `params`: the request attributes of the key columns (spec.keys), in order.
   KeyedLookup(std::vector<std::string> params, KeyedTableSpec spec);
 
@@ -60,7 +63,7 @@ public:
   bool cache_key(const Request& request, const CallArgs& args, std::string& key) const;
   Result check(Request& request, const CallArgs& args, CheckContext& ctx);
 
-private:
+ private:
   std::vector<std::string> d_params;
   KeyedTable d_table;
   RowFields d_fields;

@@ -8,8 +8,8 @@
 // first listed combination decides. Tables, cacheAll and lookups:
 // db/bw_lists.hpp, db/keyed_table.hpp.
 #include "modules/bw_lists.hpp"
-#include "modules/param_values.hpp"
 #include "modules/module.hpp"
+#include "modules/param_values.hpp"
 #include "proto/request.hpp"
 
 namespace ppolicy {

@@ -18,14 +18,14 @@
 
 #include <algorithm>
 
+#include "base/strings.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
-#include "modules/keyed_lookup.hpp"
-#include "modules/param_values.hpp"
 #include "db/schema.hpp"
+#include "modules/keyed_lookup.hpp"
 #include "modules/module.hpp"
+#include "modules/param_values.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -42,18 +42,24 @@ struct ListDynParams {
 
 const Option k_params[] = {
     bound_row<&ListDynParams::param>({"param", OptType::list, nullptr,
-     "names of input data keys used to identify data row(s) (default: the mapped names that are "
-     "not retcols)"}),
-    bound_row<&ListDynParams::table>({"table", OptType::string, "list", "name of database table where to search parameter"}),
-    bound_row<&ListDynParams::soft_expire>({"softExpire", OptType::duration, nullptr,
-     "information that record will be soon expired (None or 0: never)"}),
-    bound_row<&ListDynParams::hard_expire>({"hardExpire", OptType::duration, nullptr, "expiration time for the record (None or 0: never)"}),
-    bound_row<&ListDynParams::mapping>({"mapping", OptType::string, "",
-     "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."}),
-    bound_row<&ListDynParams::operation>({"operation", OptType::choice, "check", "list operation (add/remove/check)",
-     "add|remove|check"}),
-    bound_row<&ListDynParams::retcols>({"retcols", OptType::string, nullptr,
-     "names of columns to be returned (and stored by add); none: no related data"}),
+                                      "names of input data keys used to identify data row(s) "
+                                      "(default: the mapped names that are "
+                                      "not retcols)"}),
+    bound_row<&ListDynParams::table>(
+        {"table", OptType::string, "list", "name of database table where to search parameter"}),
+    bound_row<&ListDynParams::soft_expire>(
+        {"softExpire", OptType::duration, nullptr,
+         "information that record will be soon expired (None or 0: never)"}),
+    bound_row<&ListDynParams::hard_expire>({"hardExpire", OptType::duration, nullptr,
+                                            "expiration time for the record (None or 0: never)"}),
+    bound_row<&ListDynParams::mapping>(
+        {"mapping", OptType::string, "",
+         "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."}),
+    bound_row<&ListDynParams::operation>({"operation", OptType::choice, "check",
+                                          "list operation (add/remove/check)", "add|remove|check"}),
+    bound_row<&ListDynParams::retcols>(
+        {"retcols", OptType::string, nullptr,
+         "names of columns to be returned (and stored by add); none: no related data"}),
 };
 
 const ArgSpec k_args[] = {

@@ -7,11 +7,11 @@
 // most specific entry listed in either table decides (the blacklist wins
 // when both list it). cacheAll is on by default: both tables live in shared
 // snapshots refreshed off the request path.
-#include "modules/bw_lists.hpp"
-#include "modules/param_values.hpp"
-#include "modules/module.hpp"
-#include "proto/request.hpp"
 #include "base/strings.hpp"
+#include "modules/bw_lists.hpp"
+#include "modules/module.hpp"
+#include "modules/param_values.hpp"
+#include "proto/request.hpp"
 
 namespace ppolicy {
 namespace {

@@ -35,8 +35,8 @@ const Option k_params[] = {
          "name of parameter in data dictionary (several: a tuple of values)", nullptr, LLONG_MIN,
          LLONG_MAX, true}),
     bound_row<&LookupDbParams::table>({"table", OptType::string, nullptr,
-                                       "name of database table where to search parameter",
-                                       nullptr, LLONG_MIN, LLONG_MAX, true}),
+                                       "name of database table where to search parameter", nullptr,
+                                       LLONG_MIN, LLONG_MAX, true}),
     bound_row<&LookupDbParams::mapping>(
         {"mapping", OptType::string, "",
          "mapping between params (and retcols) and database columns: NAME:COLUMN [TYPE], ..."}),

@@ -7,10 +7,10 @@
 // Runs in the worker on the worker's LDAP connection for this server set
 // (net/ldap_client.cpp: failover over the URIs, bind, reconnect after a
 // server restart, timeouts, circuit breakers). No connection in the master.
+#include "base/strings.hpp"
 #include "modules/module.hpp"
 #include "net/ldap_client.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -29,28 +29,38 @@ struct LookupLdapParams {
 };
 
 const Option k_params[] = {
-    bound_row<&LookupLdapParams::param>({"param", OptType::string, nullptr,
-     "name of the request attribute whose value replaces %m in the filter", nullptr, LLONG_MIN,
-     LLONG_MAX, true}),
-    bound_row<&LookupLdapParams::uri>({"uri", OptType::string, nullptr,
-     "LDAP server URI; several space-separated URIs are tried in order (failover)", nullptr,
-     LLONG_MIN, LLONG_MAX, true}),
-    bound_row<&LookupLdapParams::base>({"base", OptType::string, nullptr, "LDAP search base", nullptr, LLONG_MIN, LLONG_MAX, true}),
-    bound_row<&LookupLdapParams::filter>({"filter", OptType::string, nullptr,
-     "LDAP filter (%m will be replaced by the escaped \"param\" value)", nullptr, LLONG_MIN,
-     LLONG_MAX, true}),
-    bound_row<&LookupLdapParams::scope>({"scope", OptType::choice, "2", "LDAP search scope: 0 or base, 1 or one, 2 or sub",
-     "0|1|2|base|one|sub|onelevel|subtree"}),
-    bound_row<&LookupLdapParams::bind_dn>({"bind_dn", OptType::string, nullptr, "LDAP bind DN (None == anonymous bind)"}),
-    bound_row<&LookupLdapParams::bind_pass>({"bind_pass", OptType::string, nullptr, "LDAP bind password"}),
+    bound_row<&LookupLdapParams::param>(
+        {"param", OptType::string, nullptr,
+         "name of the request attribute whose value replaces %m in the filter", nullptr, LLONG_MIN,
+         LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::uri>(
+        {"uri", OptType::string, nullptr,
+         "LDAP server URI; several space-separated URIs are tried in order (failover)", nullptr,
+         LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::base>({"base", OptType::string, nullptr, "LDAP search base",
+                                        nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::filter>(
+        {"filter", OptType::string, nullptr,
+         "LDAP filter (%m will be replaced by the escaped \"param\" value)", nullptr, LLONG_MIN,
+         LLONG_MAX, true}),
+    bound_row<&LookupLdapParams::scope>({"scope", OptType::choice, "2",
+                                         "LDAP search scope: 0 or base, 1 or one, 2 or sub",
+                                         "0|1|2|base|one|sub|onelevel|subtree"}),
+    bound_row<&LookupLdapParams::bind_dn>(
+        {"bind_dn", OptType::string, nullptr, "LDAP bind DN (None == anonymous bind)"}),
+    bound_row<&LookupLdapParams::bind_pass>(
+        {"bind_pass", OptType::string, nullptr, "LDAP bind password"}),
     {"bind_method", OptType::choice, "128", "LDAP bind method (only simple, 128, is supported)",
      "128|simple"},
-    bound_row<&LookupLdapParams::attributes>({"attributes", OptType::list, nullptr,
-     "attributes returned by LDAP query (in the info and as fields NAME.attribute)"}),
-    bound_row<&LookupLdapParams::network_timeout_ms>({"network_timeout", OptType::millis, "3s", "longest wait for a connection to one server",
-     nullptr, 1, 600000}),
-    bound_row<&LookupLdapParams::timeout_ms>({"timeout", OptType::millis, "5s", "longest wait for the bind and for the search", nullptr, 1,
-     600000}),
+    bound_row<&LookupLdapParams::attributes>(
+        {"attributes", OptType::list, nullptr,
+         "attributes returned by LDAP query (in the info and as fields NAME.attribute)"}),
+    bound_row<&LookupLdapParams::network_timeout_ms>({"network_timeout", OptType::millis, "3s",
+                                                      "longest wait for a connection to one server",
+                                                      nullptr, 1, 600000}),
+    bound_row<&LookupLdapParams::timeout_ms>({"timeout", OptType::millis, "5s",
+                                              "longest wait for the bind and for the search",
+                                              nullptr, 1, 600000}),
 };
 
 const FieldSpec k_fields[] = {

@@ -68,7 +68,8 @@ std::string CallArgs::key() const {
       r += '"' + v.s + '"';
     } else if (v.type == Type::list) {
       std::vector<std::string> parts;
-      for (const auto& x : *v.list) parts.push_back(x.type == Type::string ? '"' + x.s + '"' : x.text());
+      for (const auto& x : *v.list)
+        parts.push_back(x.type == Type::string ? '"' + x.s + '"' : x.text());
       r += "[" + join(parts, ", ") + "]";
     } else {
       r += v.text();
@@ -78,7 +79,8 @@ std::string CallArgs::key() const {
 }
 
 long CheckContext::remaining_ms() const {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d_deadline - SteadyClock::now()).count();
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d_deadline - SteadyClock::now())
+                  .count();
   return left > 0 ? static_cast<long>(left) : 0;
 }
 

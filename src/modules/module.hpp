@@ -35,8 +35,8 @@
 #include <vector>
 
 #include "base/clock.hpp"
-#include "conf/option.hpp"
 #include "base/value.hpp"
+#include "conf/option.hpp"
 
 namespace ppolicy {
 
@@ -90,7 +90,7 @@ struct CallArgs {
 };
 
 class CheckContext {
-public:
+ public:
   CheckContext(Services& services, SteadyClock::time_point deadline, const std::string& instance)
       : d_services(services), d_deadline(deadline), d_instance(instance) {}
   Services& services() { return d_services; }
@@ -100,14 +100,14 @@ public:
   long remaining_ms() const;
   bool expired() const { return SteadyClock::now() >= d_deadline; }
 
-private:
+ private:
   Services& d_services;
   SteadyClock::time_point d_deadline;
   const std::string& d_instance;
 };
 
 class Module {
-public:
+ public:
   virtual ~Module() = default;
   virtual void prepare(Services&) {}
   virtual void start(Services&) {}
@@ -130,7 +130,7 @@ public:
   // asks for a NAME.FIELD it does not know from the type.
   virtual const FieldSpec* instance_field(std::string_view /*name*/) const { return nullptr; }
 
-protected:
+ protected:
   Module() = default;
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
@@ -161,14 +161,14 @@ struct CacheLifetimes {
 };
 
 struct ModuleType {
-  const char* name;                  // "Greylist", as in MODULES
-  const char* summary;               // the MODULES description
-  std::span<const Option> params;    // this type's own parameters
-  CacheLifetimes cache;              // defaults of cachePositive/Unknown/Negative
+  const char* name;                // "Greylist", as in MODULES
+  const char* summary;             // the MODULES description
+  std::span<const Option> params;  // this type's own parameters
+  CacheLifetimes cache;            // defaults of cachePositive/Unknown/Negative
   std::span<const FieldSpec> fields;
   std::span<const ArgSpec> args;
-  const char* returns;               // the "Check returns" list
-  const char* examples;              // ppolicy.conf examples
+  const char* returns;   // the "Check returns" list
+  const char* examples;  // ppolicy.conf examples
   std::unique_ptr<Module> (*create)(const ModuleSetup&);
   // Optional: more documentation printed by `ppolicyd -M TYPE` (e.g. the
   // blacklists of the DNSBL data file).

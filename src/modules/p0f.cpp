@@ -10,12 +10,12 @@
 #include <cstdint>
 #include <optional>
 
+#include "base/strings.hpp"
 #include "modules/module.hpp"
-#include "svc/services.hpp"
 #include "net/p0f_proto.hpp"
 #include "net/socket_io.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -29,15 +29,19 @@ struct P0fParams {
 };
 
 const Option k_params[] = {
-    bound_row<&P0fParams::socket>({"socket", OptType::string, "/var/run/p0f.socket", "p0f socket for sending requests"}),
+    bound_row<&P0fParams::socket>(
+        {"socket", OptType::string, "/var/run/p0f.socket", "p0f socket for sending requests"}),
     bound_row<&P0fParams::version>({"version", OptType::string, "3",
-     "p0f version: 3 speaks the p0f 3 API (p0f -s); below 3 the p0f 2 protocol (p0f -Q, with -0), "
-     "without the query type before 2.0.8"}),
+                                    "p0f version: 3 speaks the p0f 3 API (p0f -s); below 3 the p0f "
+                                    "2 protocol (p0f -Q, with -0), "
+                                    "without the query type before 2.0.8"}),
     bound_row<&P0fParams::ip>({"ip", OptType::string, nullptr,
-     "IP address of destination server (p0f 2 only; default 0.0.0.0)"}),
-    bound_row<&P0fParams::port>({"port", OptType::integer, "25", "port of destination server (p0f 2 only)", nullptr, 0, 65535}),
-    bound_row<&P0fParams::timeout_ms>({"timeout", OptType::millis, "1s", "longest wait for p0f (never beyond the request deadline)",
-     nullptr, 1, 600000}),
+                               "IP address of destination server (p0f 2 only; default 0.0.0.0)"}),
+    bound_row<&P0fParams::port>({"port", OptType::integer, "25",
+                                 "port of destination server (p0f 2 only)", nullptr, 0, 65535}),
+    bound_row<&P0fParams::timeout_ms>({"timeout", OptType::millis, "1s",
+                                       "longest wait for p0f (never beyond the request deadline)",
+                                       nullptr, 1, 600000}),
 };
 
 const FieldSpec k_fields[] = {

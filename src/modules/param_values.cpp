@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "modules/param_values.hpp"
 
-#include "proto/request.hpp"
 #include "base/strings.hpp"
+#include "proto/request.hpp"
 
 namespace ppolicy {
 

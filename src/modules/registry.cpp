@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.hpp"
 #include "modules/instance.hpp"
 #include "modules/module.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 
@@ -86,7 +86,9 @@ const ModuleType* const k_types[] = {
 
 }  // namespace
 
-std::span<const ModuleType* const> module_types() { return k_types; }
+std::span<const ModuleType* const> module_types() {
+  return k_types;
+}
 
 const ModuleType* find_module_type(std::string_view name) {
   for (const auto* t : k_types)
@@ -106,23 +108,33 @@ std::span<const Option> module_param_rows(const ModuleType& type) {
   std::vector<Option> r(type.params.begin(), type.params.end());
   auto text = [&](long v) { return texts.emplace_back(std::to_string(v)).c_str(); };
   // Their values go into the ModuleInstance (Generation::make_instance).
-  r.push_back({.name = "cachePositive", .type = OptType::duration, .def = text(type.cache.positive),
+  r.push_back({.name = "cachePositive",
+               .type = OptType::duration,
+               .def = text(type.cache.positive),
                .help = "how long a positive result (code > 0) is shared from the result cache "
                        "(0: never)",
                .store = store_lifetime<&CacheLifetimes::positive>});
-  r.push_back({.name = "cacheUnknown", .type = OptType::duration, .def = text(type.cache.unknown),
+  r.push_back({.name = "cacheUnknown",
+               .type = OptType::duration,
+               .def = text(type.cache.unknown),
                .help = "how long an unknown result (code 0) is shared from the result cache "
                        "(0: never)",
                .store = store_lifetime<&CacheLifetimes::unknown>});
-  r.push_back({.name = "cacheNegative", .type = OptType::duration, .def = text(type.cache.negative),
+  r.push_back({.name = "cacheNegative",
+               .type = OptType::duration,
+               .def = text(type.cache.negative),
                .help = "how long a negative result (code < 0) is shared from the result cache "
                        "(0: never)",
                .store = store_lifetime<&CacheLifetimes::negative>});
-  r.push_back({.name = "saveResult", .type = OptType::boolean, .def = "yes",
+  r.push_back({.name = "saveResult",
+               .type = OptType::boolean,
+               .def = "yes",
                .help = "save code, info, cache hit and time into the request for later modules "
                        "and dumps",
                .store = bind<&ModuleInstance::save_result>()});
-  r.push_back({.name = "saveResultPrefix", .type = OptType::string, .def = "result_",
+  r.push_back({.name = "saveResultPrefix",
+               .type = OptType::string,
+               .def = "result_",
                .help = "prefix of the saved attribute names",
                .store = bind<&ModuleInstance::save_prefix>()});
   return rows.emplace(&type, std::move(r)).first->second;

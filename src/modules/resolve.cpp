@@ -6,11 +6,11 @@
 // the original, a DNS error or timeout is 0 (unknown), never -1.
 #include <algorithm>
 
+#include "base/strings.hpp"
 #include "dns/mailhosts.hpp"
 #include "dns/resolver.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -50,15 +50,18 @@ struct ResolveParams {
 };
 
 const Option k_params[] = {
-    bound_row<&ResolveParams::param>({"param", OptType::string, nullptr,
-     "which request attribute to resolve (an address, a name, or a mail address: its domain)",
-     nullptr, LLONG_MIN, LLONG_MAX, true}),
+    bound_row<&ResolveParams::param>(
+        {"param", OptType::string, nullptr,
+         "which request attribute to resolve (an address, a name, or a mail address: its domain)",
+         nullptr, LLONG_MIN, LLONG_MAX, true}),
     bound_row<&ResolveParams::type>({"type", OptType::choice, nullptr,
-     "the translation to check (in the section, the second \"type\" line; the first is the module "
-     "type)",
-     "ip->name|name->ip|name->mx|ip->name->ip|name->ip->name|ip1->name->ip2|ip->name->mx|name1->ip-"
-     ">name2",
-     LLONG_MIN, LLONG_MAX, true}),
+                                     "the translation to check (in the section, the second "
+                                     "\"type\" line; the first is the module "
+                                     "type)",
+                                     "ip->name|name->ip|name->mx|ip->name->ip|name->ip->name|ip1->"
+                                     "name->ip2|ip->name->mx|name1->ip-"
+                                     ">name2",
+                                     LLONG_MIN, LLONG_MAX, true}),
 };
 
 const FieldSpec k_fields[] = {

@@ -4,8 +4,8 @@
 // a sleep that would is cut short there and the request gets default_action.
 #include <time.h>
 
-#include "modules/module.hpp"
 #include "base/strings.hpp"
+#include "modules/module.hpp"
 
 namespace ppolicy {
 namespace {
@@ -15,11 +15,13 @@ struct SleepParams {
 };
 
 const Option k_params[] = {
-    bound_row<&SleepParams::sleep_ms>({"sleep", OptType::millis, "1", "sleep interval (seconds, or e.g. 500ms)", nullptr, 0, 3600000}),
+    bound_row<&SleepParams::sleep_ms>({"sleep", OptType::millis, "1",
+                                       "sleep interval (seconds, or e.g. 500ms)", nullptr, 0,
+                                       3600000}),
 };
 
 class Sleep final : public Module {
-public:
+ public:
   explicit Sleep(long ms) : d_ms(ms) {}
   Result check(Request&, const CallArgs&, CheckContext& ctx) override {
     long left = ctx.remaining_ms();
@@ -30,7 +32,7 @@ public:
     return Result(0, "Sleep");
   }
 
-private:
+ private:
   long d_ms;
 };
 

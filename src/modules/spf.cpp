@@ -12,14 +12,14 @@
 // the record grammar, macros, DNS limits (src/dns/spf_*.cpp).
 #include <unistd.h>
 
+#include "base/strings.hpp"
 #include "conf/error.hpp"
 #include "dns/spf_check.hpp"
 #include "dns/spf_explain.hpp"
 #include "dns/spf_record.hpp"
 #include "modules/module.hpp"
-#include "svc/services.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -33,12 +33,15 @@ struct SpfParams {
 
 const Option k_params[] = {
     bound_row<&SpfParams::identity>({"identity", OptType::choice, "mailfrom",
-     "mailfrom: check the MAIL FROM address (the HELO name for the null sender); helo: always the "
-     "HELO name",
-     "mailfrom|helo"}),
-    bound_row<&SpfParams::default_explanation>({"defaultExplanation", OptType::string, k_default_spf_explanation,
-     "the explanation of a fail when the domain gives none (no exp=, or an unusable one); "
-     "RFC 7208 macros are expanded (%{o} sender domain, %{c} client address, %{s} sender, ...)"}),
+                                     "mailfrom: check the MAIL FROM address (the HELO name for the "
+                                     "null sender); helo: always the "
+                                     "HELO name",
+                                     "mailfrom|helo"}),
+    bound_row<&SpfParams::default_explanation>(
+        {"defaultExplanation", OptType::string, k_default_spf_explanation,
+         "the explanation of a fail when the domain gives none (no exp=, or an unusable one); "
+         "RFC 7208 macros are expanded (%{o} sender domain, %{c} client address, %{s} sender, "
+         "...)"}),
 };
 
 const FieldSpec k_fields[] = {

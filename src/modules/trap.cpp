@@ -27,16 +27,21 @@ struct TrapParams {
 };
 
 const Option k_params[] = {
-    bound_row<&TrapParams::traps>({"traps", OptType::list, nullptr, "comma separated list of trap email addresses"}),
-    bound_row<&TrapParams::treshold>({"treshold", OptType::integer, "-2",
-     "how many traps has to be touched before blacklisting (negative value mean fraction 1/x)",
-     nullptr, -64, 64}),
-    bound_row<&TrapParams::expire>({"expire", OptType::duration, "3600", "expiration time for client that send trapped email",
-     nullptr, 1, 86400 * 365}),
-    bound_row<&TrapParams::store>({"store", OptType::choice, "shm",
-     "where trap hits live: shm (this host) or mysql (shared by every host using the database)",
-     "shm|mysql"}),
-    bound_row<&TrapParams::table>({"table", OptType::string, "trap", "database table of the trap hits (store = mysql)"}),
+    bound_row<&TrapParams::traps>(
+        {"traps", OptType::list, nullptr, "comma separated list of trap email addresses"}),
+    bound_row<&TrapParams::treshold>(
+        {"treshold", OptType::integer, "-2",
+         "how many traps has to be touched before blacklisting (negative value mean fraction 1/x)",
+         nullptr, -64, 64}),
+    bound_row<&TrapParams::expire>({"expire", OptType::duration, "3600",
+                                    "expiration time for client that send trapped email", nullptr,
+                                    1, 86400 * 365}),
+    bound_row<&TrapParams::store>(
+        {"store", OptType::choice, "shm",
+         "where trap hits live: shm (this host) or mysql (shared by every host using the database)",
+         "shm|mysql"}),
+    bound_row<&TrapParams::table>(
+        {"table", OptType::string, "trap", "database table of the trap hits (store = mysql)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -53,7 +58,8 @@ class Trap final : public CountingModule {
   Trap(const ModuleSetup& s, const TrapParams& p)
       : CountingModule(s, p.store, p.table, "Trap"), d_treshold(p.treshold), d_expire(p.expire) {
     if (d_treshold == 0) throw KeyError("treshold", "must not be 0");
-    for (const auto& t : p.traps) d_traps.push_back(lower(t));
+    for (const auto& t : p.traps)
+      d_traps.push_back(lower(t));
   }
 
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {

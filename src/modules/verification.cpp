@@ -35,18 +35,18 @@
 
 #include <algorithm>
 
+#include "base/strings.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
 #include "dns/mailhosts.hpp"
 #include "dns/resolver.hpp"
-#include "modules/module.hpp"
-#include "svc/services.hpp"
 #include "modules/callout.hpp"
+#include "modules/module.hpp"
 #include "net/inflight.hpp"
 #include "net/smtp_client.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -69,29 +69,42 @@ struct VerificationParams {
 };
 
 const Option k_params[] = {
-    bound_row<&VerificationParams::param>({"param", OptType::string, nullptr,
-     "string key for data item that should be verified (sender/recipient)", nullptr, LLONG_MIN,
-     LLONG_MAX, true}),
-    bound_row<&VerificationParams::vtype>({"vtype", OptType::choice, "mx", "mx, connection, domain or user verification",
-     "mx|connection|domain|user"}),
+    bound_row<&VerificationParams::param>(
+        {"param", OptType::string, nullptr,
+         "string key for data item that should be verified (sender/recipient)", nullptr, LLONG_MIN,
+         LLONG_MAX, true}),
+    bound_row<&VerificationParams::vtype>({"vtype", OptType::choice, "mx",
+                                           "mx, connection, domain or user verification",
+                                           "mx|connection|domain|user"}),
     bound_row<&VerificationParams::timeout_ms>({"timeout", OptType::millis, "20",
-     "set SMTP connection timeout: longest wait of each step of a callout (connect, each reply)",
-     nullptr, 100, 600000}),
-    bound_row<&VerificationParams::cache_db>({"cacheDB", OptType::boolean, "no",
-     "cache results in database (almost useless for mx verification)"}),
-    bound_row<&VerificationParams::table>({"table", OptType::string, "verification", "database table with persistent cache"}),
-    bound_row<&VerificationParams::db_expire_positive>({"dbExpirePositive", OptType::duration, "2419200", "positive result expiration time in db",
-     nullptr, 1, 86400LL * 3650}),
-    bound_row<&VerificationParams::db_expire_negative>({"dbExpireNegative", OptType::duration, "10800", "negative result expiration time in db",
-     nullptr, 1, 86400LL * 3650}),
-    bound_row<&VerificationParams::port>({"port", OptType::integer, "25", "TCP port of the mail hosts", nullptr, 1, 65535}),
-    bound_row<&VerificationParams::mail_from>({"mailFrom", OptType::string, "",
-     "address sent as MAIL FROM (empty: the null sender <>, which every domain must accept)"}),
-    bound_row<&VerificationParams::helo_name>({"heloName", OptType::string, "", "name sent with EHLO/HELO (empty: this host's name)"}),
-    bound_row<&VerificationParams::max_in_flight>({"maxInFlight", OptType::integer, "2",
-     "most callouts to one domain at a time, across all workers (more: code 0)", nullptr, 1, 20}),
-    bound_row<&VerificationParams::allow_private>({"allowPrivate", OptType::boolean, "no",
-     "also contact mail hosts on loopback, private or reserved addresses"}),
+                                                "set SMTP connection timeout: longest wait of each "
+                                                "step of a callout (connect, each reply)",
+                                                nullptr, 100, 600000}),
+    bound_row<&VerificationParams::cache_db>(
+        {"cacheDB", OptType::boolean, "no",
+         "cache results in database (almost useless for mx verification)"}),
+    bound_row<&VerificationParams::table>(
+        {"table", OptType::string, "verification", "database table with persistent cache"}),
+    bound_row<&VerificationParams::db_expire_positive>(
+        {"dbExpirePositive", OptType::duration, "2419200", "positive result expiration time in db",
+         nullptr, 1, 86400LL * 3650}),
+    bound_row<&VerificationParams::db_expire_negative>(
+        {"dbExpireNegative", OptType::duration, "10800", "negative result expiration time in db",
+         nullptr, 1, 86400LL * 3650}),
+    bound_row<&VerificationParams::port>(
+        {"port", OptType::integer, "25", "TCP port of the mail hosts", nullptr, 1, 65535}),
+    bound_row<&VerificationParams::mail_from>(
+        {"mailFrom", OptType::string, "",
+         "address sent as MAIL FROM (empty: the null sender <>, which every domain must accept)"}),
+    bound_row<&VerificationParams::helo_name>(
+        {"heloName", OptType::string, "", "name sent with EHLO/HELO (empty: this host's name)"}),
+    bound_row<&VerificationParams::max_in_flight>(
+        {"maxInFlight", OptType::integer, "2",
+         "most callouts to one domain at a time, across all workers (more: code 0)", nullptr, 1,
+         20}),
+    bound_row<&VerificationParams::allow_private>(
+        {"allowPrivate", OptType::boolean, "no",
+         "also contact mail hosts on loopback, private or reserved addresses"}),
 };
 
 const char* vtype_name(VType v) {

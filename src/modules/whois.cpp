@@ -10,14 +10,14 @@
 // is skipped by its circuit breaker. Results are cached per address.
 // Server names are resolved by net/resolve_host.cpp; answers are read by
 // net/whois_text.cpp. Addresses only: no domain whois.
+#include "base/net.hpp"
+#include "base/strings.hpp"
 #include "modules/module.hpp"
-#include "svc/services.hpp"
 #include "net/resolve_host.hpp"
 #include "net/socket_io.hpp"
 #include "net/whois_text.hpp"
 #include "proto/request.hpp"
-#include "base/net.hpp"
-#include "base/strings.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 namespace {
@@ -34,14 +34,18 @@ const Option k_params[] = {
     {"test1", OptType::string, "client_address",
      "ignored (a leftover test parameter of the original stub)"},
     bound_row<&WhoisParams::param>({"param", OptType::string, "client_address",
-     "name of the request attribute holding the IP address"}),
+                                    "name of the request attribute holding the IP address"}),
     bound_row<&WhoisParams::server>({"server", OptType::string, "whois.iana.org",
-     "whois server asked first (host name or address)"}),
-    bound_row<&WhoisParams::port>({"port", OptType::integer, "43", "TCP port of the whois servers", nullptr, 1, 65535}),
-    bound_row<&WhoisParams::referrals>({"referrals", OptType::integer, "2", "most referrals to other whois servers followed (0: none)",
-     nullptr, 0, 5}),
-    bound_row<&WhoisParams::timeout_ms>({"timeout", OptType::millis, "5s",
-     "longest exchange with one server (never beyond the request deadline)", nullptr, 1, 600000}),
+                                     "whois server asked first (host name or address)"}),
+    bound_row<&WhoisParams::port>(
+        {"port", OptType::integer, "43", "TCP port of the whois servers", nullptr, 1, 65535}),
+    bound_row<&WhoisParams::referrals>({"referrals", OptType::integer, "2",
+                                        "most referrals to other whois servers followed (0: none)",
+                                        nullptr, 0, 5}),
+    bound_row<&WhoisParams::timeout_ms>(
+        {"timeout", OptType::millis, "5s",
+         "longest exchange with one server (never beyond the request deadline)", nullptr, 1,
+         600000}),
 };
 
 const FieldSpec k_fields[] = {

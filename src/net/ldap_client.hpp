@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "svc/services.hpp"
 #include "net/socket_io.hpp"
+#include "svc/services.hpp"
 
 namespace ppolicy {
 

@@ -16,7 +16,6 @@
 
 namespace ppolicy {
 
-
 // An owned file descriptor.
 class Fd {
  public:

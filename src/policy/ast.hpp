@@ -10,34 +10,71 @@
 #include <string>
 #include <vector>
 
-#include "modules/module.hpp"
 #include "base/value.hpp"
+#include "modules/module.hpp"
 
 namespace ppolicy {
 
 struct ModuleInstance;
 
 enum class Op : unsigned char {
-  lit, attr, derived, var,
-  mod_code, mod_info, mod_cached, mod_time, mod_field,
-  not_, neg, and_, or_,
-  eq, ne, lt, le, gt, ge, match, nomatch, in, notin,
-  add, sub, mul, div, mod, concat,
+  lit,
+  attr,
+  derived,
+  var,
+  mod_code,
+  mod_info,
+  mod_cached,
+  mod_time,
+  mod_field,
+  not_,
+  neg,
+  and_,
+  or_,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  match,
+  nomatch,
+  in,
+  notin,
+  add,
+  sub,
+  mul,
+  div,
+  mod,
+  concat,
   builtin,
 };
 
 enum class Builtin : unsigned char {
-  lower, upper, domain, localpart, length, contains, startswith, endswith,
-  if_, number, string, attr, present, min, max,
+  lower,
+  upper,
+  domain,
+  localpart,
+  length,
+  contains,
+  startswith,
+  endswith,
+  if_,
+  number,
+  string,
+  attr,
+  present,
+  min,
+  max,
 };
 
 struct Node {
   Op op = Op::lit;
   Type type = Type::none;
-  Type elem = Type::none;  // element type of lists
-  Value value;             // literal value (also the compiled regex of =~)
-  int index = -1;          // attribute id, derived id, variable slot, call site, field, builtin
-  size_t pos = 0, len = 0; // in the statement text, for errors
+  Type elem = Type::none;   // element type of lists
+  Value value;              // literal value (also the compiled regex of =~)
+  int index = -1;           // attribute id, derived id, variable slot, call site, field, builtin
+  size_t pos = 0, len = 0;  // in the statement text, for errors
   std::vector<std::unique_ptr<Node>> kids;
 };
 
@@ -54,21 +91,21 @@ struct TemplatePart {
 };
 
 struct Action {
-  std::string word;                 // canonical: OK, DUNNO, REJECT, 450, PREPEND, ...
-  std::vector<TemplatePart> text;   // optional text after the word
-  std::string source;               // as written, for logs and -e
+  std::string word;                // canonical: OK, DUNNO, REJECT, 450, PREPEND, ...
+  std::vector<TemplatePart> text;  // optional text after the word
+  std::string source;              // as written, for logs and -e
 };
 
 struct Statement {
   enum Kind { rule, set, run, default_ } kind = rule;
   int line = 0;
-  int number = 0;                   // 1-based position in the policy, for logs
-  std::string text;                 // source text (continuations joined)
-  std::unique_ptr<Node> cond;       // rule condition; run guard (optional)
-  std::unique_ptr<Node> expr;       // set value; run expression
-  int var = -1;                     // set: variable slot
-  Action action;                    // rule, default
-  int stat_matches = -1;            // statistics counter
+  int number = 0;              // 1-based position in the policy, for logs
+  std::string text;            // source text (continuations joined)
+  std::unique_ptr<Node> cond;  // rule condition; run guard (optional)
+  std::unique_ptr<Node> expr;  // set value; run expression
+  int var = -1;                // set: variable slot
+  Action action;               // rule, default
+  int stat_matches = -1;       // statistics counter
 };
 
 struct Policy {

@@ -2,10 +2,10 @@
 #include "policy/compile.hpp"
 
 #include "base/listen_spec.hpp"
-#include "proto/action.hpp"
-#include "policy/parser.hpp"
-#include "proto/request.hpp"
 #include "base/strings.hpp"
+#include "policy/parser.hpp"
+#include "proto/action.hpp"
+#include "proto/request.hpp"
 
 namespace ppolicy {
 namespace {
@@ -24,11 +24,11 @@ struct Source {
   }
 };
 
-const char* const k_states[] = {"CONNECT", "EHLO", "HELO", "MAIL", "RCPT", "DATA",
-                                "END-OF-MESSAGE", "VRFY", "ETRN"};
+const char* const k_states[] = {"CONNECT", "EHLO",           "HELO", "MAIL", "RCPT",
+                                "DATA",    "END-OF-MESSAGE", "VRFY", "ETRN"};
 
 class Compiler {
-public:
+ public:
   Compiler(Policy& p, const PolicyScope& c, ErrorList& e) : d_p(p), d_scope(c), d_errors(e) {}
 
   void statement(const Source& src);
@@ -36,7 +36,7 @@ public:
   bool finished() const { return d_finished; }
   int default_line() const { return d_default_line; }
 
-private:
+ private:
   void error(const Source& src, const std::string& msg, size_t pos, size_t len);
   Action action(const Source& src, size_t start);
   std::unique_ptr<Node> parse_expr(const Source& src, size_t start, size_t* end, bool* arrow);
@@ -58,17 +58,19 @@ void Compiler::error(const Source& src, const std::string& msg, size_t pos, size
     if (src.text[i] == '\t') caret[i] = '\t';
   caret += std::string(len, '^');
   d_errors.add(d_scope.file, src.line_at(pos),
-               format("[policy %s] %s: %s\n    %s\n    %s", d_p.name.c_str(), src.key.c_str(), msg.c_str(),
-                      src.text.c_str(), caret.c_str()));
+               format("[policy %s] %s: %s\n    %s\n    %s", d_p.name.c_str(), src.key.c_str(),
+                      msg.c_str(), src.text.c_str(), caret.c_str()));
 }
 
-std::unique_ptr<Node> Compiler::parse_expr(const Source& src, size_t start, size_t* end, bool* arrow) {
+std::unique_ptr<Node> Compiler::parse_expr(const Source& src, size_t start, size_t* end,
+                                           bool* arrow) {
   ExprParser p(src.text, start, d_p, d_scope, d_var_types);
   auto n = p.expression();
   *arrow = p.at(Tok::arrow);
   if (!p.at(Tok::end) && !*arrow) {
     const Token& t = p.current();
-    throw PolicyError(format("unexpected %s after the expression", tok_name(t.kind)), t.pos, t.len ? t.len : 1);
+    throw PolicyError(format("unexpected %s after the expression", tok_name(t.kind)), t.pos,
+                      t.len ? t.len : 1);
   }
   *end = p.current().pos + p.current().len;
   return n;
@@ -78,10 +80,13 @@ Action Compiler::action(const Source& src, size_t start) {
   Action a;
   a.source = std::string(trim(std::string_view(src.text).substr(start)));
   size_t lead = src.text.size() - std::string_view(src.text).substr(start).size();
-  while (lead < src.text.size() && (src.text[lead] == ' ' || src.text[lead] == '\t')) ++lead;
+  while (lead < src.text.size() && (src.text[lead] == ' ' || src.text[lead] == '\t'))
+    ++lead;
   std::string why;
   auto syn = split_action(a.source, &why);
-  if (!syn) throw PolicyError(why, lead, a.source.find(' ') == std::string::npos ? a.source.size() : a.source.find(' '));
+  if (!syn)
+    throw PolicyError(
+        why, lead, a.source.find(' ') == std::string::npos ? a.source.size() : a.source.find(' '));
   a.word = syn->word;
   // The text: literal pieces and ${expression} pieces.
   size_t text_start = src.text.find(syn->text, lead + syn->word.size());
@@ -94,10 +99,12 @@ Action Compiler::action(const Source& src, size_t start) {
       ExprParser p(src.text, i + 2, d_p, d_scope, d_var_types);
       auto n = p.expression();
       if (!p.at(Tok::rbrace))
-        throw PolicyError("expected \"}\" closing ${...}", p.current().pos, p.current().len ? p.current().len : 1);
+        throw PolicyError("expected \"}\" closing ${...}", p.current().pos,
+                          p.current().len ? p.current().len : 1);
       if (n->type != Type::number && n->type != Type::string && n->type != Type::boolean)
-        throw PolicyError(format("${...} must give a string, number or condition, not a %s", type_name(n->type)),
-                          n->pos, n->len);
+        throw PolicyError(
+            format("${...} must give a string, number or condition, not a %s", type_name(n->type)),
+            n->pos, n->len);
       a.text.push_back({"", std::move(n)});
       i = p.current().pos + 1;
     } else {
@@ -124,7 +131,8 @@ void Compiler::statement(const Source& src) {
     if (src.key == "rule") {
       st.kind = Statement::rule;
       st.cond = parse_expr(src, 0, &end, &arrow);
-      if (!arrow) throw PolicyError("expected \"-> ACTION\" after the condition", src.text.size(), 1);
+      if (!arrow)
+        throw PolicyError("expected \"-> ACTION\" after the condition", src.text.size(), 1);
       ExprParser::require(*st.cond, Type::boolean, "a rule's condition");
       st.action = action(src, end);
     } else if (src.key == "default") {
@@ -154,9 +162,11 @@ void Compiler::statement(const Source& src) {
       for (char c : var)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
           throw PolicyError(format("invalid variable name \"%s\"", var.c_str()), 0, 1);
-      if (d_scope.module(var) || attr_from_name(var) || derived_from_name(var) || is_builtin_name(var) ||
-          var == "true" || var == "false")
-        throw PolicyError(format("\"%s\" is a module, attribute or function name; choose another", var.c_str()), 0, 1);
+      if (d_scope.module(var) || attr_from_name(var) || derived_from_name(var) ||
+          is_builtin_name(var) || var == "true" || var == "false")
+        throw PolicyError(
+            format("\"%s\" is a module, attribute or function name; choose another", var.c_str()),
+            0, 1);
       int slot = -1;
       for (size_t i = 0; i < d_p.vars.size(); ++i)
         if (d_p.vars[i] == var) slot = static_cast<int>(i);
@@ -171,8 +181,9 @@ void Compiler::statement(const Source& src) {
       if (arrow) throw PolicyError("\"->\" in set (use if(condition, a, b))", end - 2, 2);
       Type t = st.expr->type;
       if (t != Type::number && t != Type::string && t != Type::boolean)
-        throw PolicyError(format("a variable holds a number, string or condition, not a %s", type_name(t)),
-                          st.expr->pos, st.expr->len);
+        throw PolicyError(
+            format("a variable holds a number, string or condition, not a %s", type_name(t)),
+            st.expr->pos, st.expr->len);
       if (!fresh && d_var_types[slot] != t)
         throw PolicyError(format("variable %s was a %s, cannot become a %s", var.c_str(),
                                  type_name(d_var_types[slot]), type_name(t)),
@@ -208,22 +219,26 @@ void Compiler::selector(const Source& src) {
         known = known || (other && other->text == spec->text);
       }
       if (!known) {
-        error(src, format("%s is not one of the [ppolicyd] listen addresses", spec->text.c_str()), src.text.find(v),
-              v.size());
+        error(src, format("%s is not one of the [ppolicyd] listen addresses", spec->text.c_str()),
+              src.text.find(v), v.size());
         continue;
       }
       d_p.listen.push_back(spec->text);
     }
   } else if (src.key == "context") {
-    for (const auto& v : values) d_p.context.push_back(v);
+    for (const auto& v : values)
+      d_p.context.push_back(v);
   } else {
     for (const auto& v : values) {
       std::string s = upper(v);
       bool ok = false;
-      for (const char* k : k_states) ok = ok || s == k;
+      for (const char* k : k_states)
+        ok = ok || s == k;
       if (!ok)
-        error(src, format("unknown protocol state \"%s\" (CONNECT, EHLO, HELO, MAIL, RCPT, DATA, END-OF-MESSAGE, VRFY, ETRN)",
-                          v.c_str()),
+        error(src,
+              format("unknown protocol state \"%s\" (CONNECT, EHLO, HELO, MAIL, RCPT, DATA, "
+                     "END-OF-MESSAGE, VRFY, ETRN)",
+                     v.c_str()),
               src.text.find(v), v.size());
       else
         d_p.state.push_back(s);
@@ -262,12 +277,14 @@ std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
     } else if (src.key == "listen" || src.key == "context" || src.key == "state") {
       if (!p->statements.empty())
         errors.add(scope.file, src.line_at(0),
-                   format("[policy %s] %s: selectors go before the statements", name.c_str(), src.key.c_str()));
+                   format("[policy %s] %s: selectors go before the statements", name.c_str(),
+                          src.key.c_str()));
       else
         c.selector(src);
     } else {
       errors.add(scope.file, src.line_at(0),
-                 format("[policy %s]: unknown key \"%s\" (rule, set NAME, run, default, listen, context, state)",
+                 format("[policy %s]: unknown key \"%s\" (rule, set NAME, run, default, listen, "
+                        "context, state)",
                         name.c_str(), src.key.c_str()));
     }
   }

@@ -4,10 +4,10 @@
 #include <cmath>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "proto/action.hpp"
 #include "proto/request.hpp"
 #include "shm/stats.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 
@@ -75,7 +75,8 @@ Decision Evaluation::decide() {
 
 std::string Evaluation::expand(const Action& a) {
   std::string out;
-  for (const auto& part : a.text) out += part.expr ? eval(*part.expr).text() : part.literal;
+  for (const auto& part : a.text)
+    out += part.expr ? eval(*part.expr).text() : part.literal;
   return out;
 }
 
@@ -91,20 +92,33 @@ const ModuleRun& Evaluation::call(int site) {
 
 bool Evaluation::eval_bool(const Node& n) {
   switch (n.op) {
-    case Op::and_: return eval_bool(*n.kids[0]) && eval_bool(*n.kids[1]);
-    case Op::or_: return eval_bool(*n.kids[0]) || eval_bool(*n.kids[1]);
-    case Op::not_: return !eval_bool(*n.kids[0]);
-    case Op::lt: return eval_num(*n.kids[0]) < eval_num(*n.kids[1]);
-    case Op::le: return eval_num(*n.kids[0]) <= eval_num(*n.kids[1]);
-    case Op::gt: return eval_num(*n.kids[0]) > eval_num(*n.kids[1]);
-    case Op::ge: return eval_num(*n.kids[0]) >= eval_num(*n.kids[1]);
+    case Op::and_:
+      return eval_bool(*n.kids[0]) && eval_bool(*n.kids[1]);
+    case Op::or_:
+      return eval_bool(*n.kids[0]) || eval_bool(*n.kids[1]);
+    case Op::not_:
+      return !eval_bool(*n.kids[0]);
+    case Op::lt:
+      return eval_num(*n.kids[0]) < eval_num(*n.kids[1]);
+    case Op::le:
+      return eval_num(*n.kids[0]) <= eval_num(*n.kids[1]);
+    case Op::gt:
+      return eval_num(*n.kids[0]) > eval_num(*n.kids[1]);
+    case Op::ge:
+      return eval_num(*n.kids[0]) >= eval_num(*n.kids[1]);
     case Op::eq:
     case Op::ne: {
       bool same;
       switch (n.kids[0]->type) {
-        case Type::number: same = eval_num(*n.kids[0]) == eval_num(*n.kids[1]); break;
-        case Type::boolean: same = eval_bool(*n.kids[0]) == eval_bool(*n.kids[1]); break;
-        default: same = eval_str(*n.kids[0]) == eval_str(*n.kids[1]); break;
+        case Type::number:
+          same = eval_num(*n.kids[0]) == eval_num(*n.kids[1]);
+          break;
+        case Type::boolean:
+          same = eval_bool(*n.kids[0]) == eval_bool(*n.kids[1]);
+          break;
+        default:
+          same = eval_str(*n.kids[0]) == eval_str(*n.kids[1]);
+          break;
       }
       return n.op == Op::eq ? same : !same;
     }
@@ -124,35 +138,49 @@ bool Evaluation::eval_bool(const Node& n) {
         Value list = eval(r);
         if (r.elem == Type::number) {
           double x = eval_num(*n.kids[0]);
-          for (const auto& v : *list.list) found = found || v.n == x;
+          for (const auto& v : *list.list)
+            found = found || v.n == x;
         } else {
           std::string x = eval_str(*n.kids[0]);
-          for (const auto& v : *list.list) found = found || v.s == x;
+          for (const auto& v : *list.list)
+            found = found || v.s == x;
         }
       }
       return n.op == Op::in ? found : !found;
     }
-    case Op::mod_cached: return call(n.index).cached;
-    case Op::var: return d_vars[n.index].b;
-    case Op::lit: return n.value.b;
-    default: return eval(n).b;
+    case Op::mod_cached:
+      return call(n.index).cached;
+    case Op::var:
+      return d_vars[n.index].b;
+    case Op::lit:
+      return n.value.b;
+    default:
+      return eval(n).b;
   }
 }
 
 double Evaluation::eval_num(const Node& n) {
   switch (n.op) {
-    case Op::lit: return n.value.n;
-    case Op::var: return d_vars[n.index].n;
-    case Op::mod_code: return call(n.index).result.code;
-    case Op::mod_time: return call(n.index).ms;
+    case Op::lit:
+      return n.value.n;
+    case Op::var:
+      return d_vars[n.index].n;
+    case Op::mod_code:
+      return call(n.index).result.code;
+    case Op::mod_time:
+      return call(n.index).ms;
     case Op::attr: {
       auto v = parse_double(d_request.get(static_cast<Attr>(n.index)));
       return v ? *v : 0;
     }
-    case Op::neg: return -eval_num(*n.kids[0]);
-    case Op::add: return eval_num(*n.kids[0]) + eval_num(*n.kids[1]);
-    case Op::sub: return eval_num(*n.kids[0]) - eval_num(*n.kids[1]);
-    case Op::mul: return eval_num(*n.kids[0]) * eval_num(*n.kids[1]);
+    case Op::neg:
+      return -eval_num(*n.kids[0]);
+    case Op::add:
+      return eval_num(*n.kids[0]) + eval_num(*n.kids[1]);
+    case Op::sub:
+      return eval_num(*n.kids[0]) - eval_num(*n.kids[1]);
+    case Op::mul:
+      return eval_num(*n.kids[0]) * eval_num(*n.kids[1]);
     case Op::div: {
       double d = eval_num(*n.kids[1]);
       double l = eval_num(*n.kids[0]);
@@ -163,19 +191,27 @@ double Evaluation::eval_num(const Node& n) {
       double l = eval_num(*n.kids[0]);
       return d == 0 ? 0 : std::fmod(l, d);
     }
-    default: return eval(n).n;
+    default:
+      return eval(n).n;
   }
 }
 
 std::string Evaluation::eval_str(const Node& n) {
   switch (n.op) {
-    case Op::lit: return n.value.s;
-    case Op::var: return d_vars[n.index].s;
-    case Op::attr: return std::string(d_request.get(static_cast<Attr>(n.index)));
-    case Op::derived: return d_request.derived(static_cast<Derived>(n.index));
-    case Op::mod_info: return call(n.index).result.info;
-    case Op::concat: return eval_str(*n.kids[0]) + eval_str(*n.kids[1]);
-    default: return eval(n).s;
+    case Op::lit:
+      return n.value.s;
+    case Op::var:
+      return d_vars[n.index].s;
+    case Op::attr:
+      return std::string(d_request.get(static_cast<Attr>(n.index)));
+    case Op::derived:
+      return d_request.derived(static_cast<Derived>(n.index));
+    case Op::mod_info:
+      return call(n.index).result.info;
+    case Op::concat:
+      return eval_str(*n.kids[0]) + eval_str(*n.kids[1]);
+    default:
+      return eval(n).s;
   }
 }
 
@@ -195,8 +231,10 @@ Value Evaluation::eval(const Node& n) {
       break;
   }
   switch (n.op) {
-    case Op::lit: return n.value;
-    case Op::var: return d_vars[n.index];
+    case Op::lit:
+      return n.value;
+    case Op::var:
+      return d_vars[n.index];
     case Op::mod_field: {
       const ModuleRun& r = call(n.index);
       if (const Value* v = r.result.field(n.value.s)) return *v;
@@ -205,30 +243,43 @@ Value Evaluation::eval(const Node& n) {
     case Op::builtin: {
       const auto& k = n.kids;
       switch (static_cast<Builtin>(n.index)) {
-        case Builtin::lower: return Value::string(lower(eval_str(*k[0])));
-        case Builtin::upper: return Value::string(upper(eval_str(*k[0])));
-        case Builtin::domain: return Value::string(lower(address_domain(eval_str(*k[0]))));
-        case Builtin::localpart: return Value::string(std::string(address_local(eval_str(*k[0]))));
-        case Builtin::length: return Value::number(static_cast<double>(eval_str(*k[0]).size()));
-        case Builtin::contains: return Value::boolean(eval_str(*k[0]).find(eval_str(*k[1])) != std::string::npos);
+        case Builtin::lower:
+          return Value::string(lower(eval_str(*k[0])));
+        case Builtin::upper:
+          return Value::string(upper(eval_str(*k[0])));
+        case Builtin::domain:
+          return Value::string(lower(address_domain(eval_str(*k[0]))));
+        case Builtin::localpart:
+          return Value::string(std::string(address_local(eval_str(*k[0]))));
+        case Builtin::length:
+          return Value::number(static_cast<double>(eval_str(*k[0]).size()));
+        case Builtin::contains:
+          return Value::boolean(eval_str(*k[0]).find(eval_str(*k[1])) != std::string::npos);
         case Builtin::startswith: {
           std::string s = eval_str(*k[0]), p = eval_str(*k[1]);
           return Value::boolean(s.compare(0, p.size(), p) == 0 && s.size() >= p.size());
         }
         case Builtin::endswith: {
           std::string s = eval_str(*k[0]), p = eval_str(*k[1]);
-          return Value::boolean(s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0);
+          return Value::boolean(s.size() >= p.size() &&
+                                s.compare(s.size() - p.size(), p.size(), p) == 0);
         }
-        case Builtin::if_: return eval_bool(*k[0]) ? eval(*k[1]) : eval(*k[2]);
+        case Builtin::if_:
+          return eval_bool(*k[0]) ? eval(*k[1]) : eval(*k[2]);
         case Builtin::number: {
           auto v = parse_double(eval_str(*k[0]));
           return Value::number(v ? *v : 0);
         }
-        case Builtin::string: return Value::string(eval(*k[0]).text());
-        case Builtin::attr: return Value::string(std::string(d_request.get(eval_str(*k[0]))));
-        case Builtin::present: return Value::boolean(d_request.find(eval_str(*k[0])) != nullptr);
-        case Builtin::min: return Value::number(std::min(eval_num(*k[0]), eval_num(*k[1])));
-        case Builtin::max: return Value::number(std::max(eval_num(*k[0]), eval_num(*k[1])));
+        case Builtin::string:
+          return Value::string(eval(*k[0]).text());
+        case Builtin::attr:
+          return Value::string(std::string(d_request.get(eval_str(*k[0]))));
+        case Builtin::present:
+          return Value::boolean(d_request.find(eval_str(*k[0])) != nullptr);
+        case Builtin::min:
+          return Value::number(std::min(eval_num(*k[0]), eval_num(*k[1])));
+        case Builtin::max:
+          return Value::number(std::max(eval_num(*k[0]), eval_num(*k[1])));
       }
       break;
     }

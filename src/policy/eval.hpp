@@ -27,31 +27,33 @@ struct ModuleRun {
 };
 
 struct Decision {
-  std::string reply;                       // action value sent to Postfix
+  std::string reply;  // action value sent to Postfix
   const Policy* policy = nullptr;
-  const Statement* statement = nullptr;    // the rule or default that answered
-  bool timed_out = false;                  // request_timeout passed: default_action
-  bool failed = false;                     // internal error: default_action
-  std::string note;                        // why default_action answered
-  std::vector<ModuleRun> runs;             // modules run, in order
+  const Statement* statement = nullptr;  // the rule or default that answered
+  bool timed_out = false;                // request_timeout passed: default_action
+  bool failed = false;                   // internal error: default_action
+  std::string note;                      // why default_action answered
+  std::vector<ModuleRun> runs;           // modules run, in order
 };
 
 // Runs one call site of a policy for a request.
 class CallRunner {
-public:
+ public:
   virtual ~CallRunner() = default;
-  virtual ModuleRun run(const CallSite& site, Request& request, SteadyClock::time_point deadline) = 0;
+  virtual ModuleRun run(const CallSite& site, Request& request,
+                        SteadyClock::time_point deadline) = 0;
 };
 
 class Evaluation {
-public:
+ public:
   // `default_action` answers when the deadline passes or evaluation fails;
   // `stats` (may be null) counts the rule that answered.
   Evaluation(const Policy& policy, Request& request, CallRunner& runner,
-             SteadyClock::time_point deadline, const std::string& default_action, StatsBuffer* stats);
+             SteadyClock::time_point deadline, const std::string& default_action,
+             StatsBuffer* stats);
   Decision decide();
 
-private:
+ private:
   struct Timeout {};
   Value eval(const Node& n);
   bool eval_bool(const Node& n);

@@ -12,9 +12,38 @@
 namespace ppolicy {
 
 enum class Tok {
-  end, number, string, regex, net, ident,
-  lparen, rparen, lbrack, rbrack, rbrace, comma, dot, arrow, assign,
-  not_, and_, or_, eq, ne, lt, le, gt, ge, match, nomatch, in, plus, minus, star, slash, percent,
+  end,
+  number,
+  string,
+  regex,
+  net,
+  ident,
+  lparen,
+  rparen,
+  lbrack,
+  rbrack,
+  rbrace,
+  comma,
+  dot,
+  arrow,
+  assign,
+  not_,
+  and_,
+  or_,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  match,
+  nomatch,
+  in,
+  plus,
+  minus,
+  star,
+  slash,
+  percent,
 };
 const char* tok_name(Tok t);
 
@@ -27,26 +56,27 @@ struct Token {
 };
 
 class PolicyError : public std::exception {
-public:
-  PolicyError(std::string msg, size_t pos, size_t len) : d_msg(std::move(msg)), d_pos(pos), d_len(len) {}
+ public:
+  PolicyError(std::string msg, size_t pos, size_t len)
+      : d_msg(std::move(msg)), d_pos(pos), d_len(len) {}
   const char* what() const noexcept override { return d_msg.c_str(); }
   size_t pos() const { return d_pos; }
   size_t len() const { return d_len; }
 
-private:
+ private:
   std::string d_msg;
   size_t d_pos, d_len;
 };
 
 class Lexer {
-public:
+ public:
   explicit Lexer(std::string_view text, size_t start = 0) : d_text(text), d_pos(start) {}
   // The next token; `operand` says whether an operand is expected (regex vs division).
   Token next(bool operand);
   size_t pos() const { return d_pos; }
   std::string_view rest() const { return d_text.substr(d_pos); }
 
-private:
+ private:
   void skip_space();
   Token lex_string(char quote);
   Token lex_regex();

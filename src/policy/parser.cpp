@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "policy/parser.hpp"
 
+#include "base/strings.hpp"
 #include "modules/instance.hpp"
 #include "policy/compile.hpp"
 #include "proto/request.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 namespace {
@@ -16,13 +16,20 @@ struct BuiltinInfo {
 };
 
 const BuiltinInfo k_builtins[] = {
-    {"lower", Builtin::lower, 1},       {"upper", Builtin::upper, 1},
-    {"domain", Builtin::domain, 1},     {"localpart", Builtin::localpart, 1},
-    {"length", Builtin::length, 1},     {"contains", Builtin::contains, 2},
-    {"startswith", Builtin::startswith, 2}, {"endswith", Builtin::endswith, 2},
-    {"if", Builtin::if_, 3},            {"number", Builtin::number, 1},
-    {"string", Builtin::string, 1},     {"attr", Builtin::attr, 1},
-    {"present", Builtin::present, 1},   {"min", Builtin::min, 2},
+    {"lower", Builtin::lower, 1},
+    {"upper", Builtin::upper, 1},
+    {"domain", Builtin::domain, 1},
+    {"localpart", Builtin::localpart, 1},
+    {"length", Builtin::length, 1},
+    {"contains", Builtin::contains, 2},
+    {"startswith", Builtin::startswith, 2},
+    {"endswith", Builtin::endswith, 2},
+    {"if", Builtin::if_, 3},
+    {"number", Builtin::number, 1},
+    {"string", Builtin::string, 1},
+    {"attr", Builtin::attr, 1},
+    {"present", Builtin::present, 1},
+    {"min", Builtin::min, 2},
     {"max", Builtin::max, 2},
 };
 
@@ -50,10 +57,12 @@ void span_over(Node& n, const Node& a, const Node& b) {
 
 }  // namespace
 
-bool is_builtin_name(std::string_view name) { return find_builtin(name) != nullptr; }
+bool is_builtin_name(std::string_view name) {
+  return find_builtin(name) != nullptr;
+}
 
-ExprParser::ExprParser(std::string_view text, size_t start, Policy& policy, const PolicyScope& scope,
-                       std::vector<Type>& var_types)
+ExprParser::ExprParser(std::string_view text, size_t start, Policy& policy,
+                       const PolicyScope& scope, std::vector<Type>& var_types)
     : d_lex(text, start), d_policy(policy), d_scope(scope), d_var_types(var_types) {
   advance();
 }
@@ -61,8 +70,13 @@ ExprParser::ExprParser(std::string_view text, size_t start, Policy& policy, cons
 void ExprParser::advance() {
   d_cur = d_lex.next(d_operand);
   switch (d_cur.kind) {
-    case Tok::number: case Tok::string: case Tok::regex: case Tok::net: case Tok::ident:
-    case Tok::rparen: case Tok::rbrack:
+    case Tok::number:
+    case Tok::string:
+    case Tok::regex:
+    case Tok::net:
+    case Tok::ident:
+    case Tok::rparen:
+    case Tok::rbrack:
       d_operand = false;
       break;
     default:
@@ -82,11 +96,14 @@ void ExprParser::require(const Node& n, Type want, const char* what) {
   std::string hint;
   if (want == Type::boolean && n.type == Type::number)
     hint = " (compare it, e.g. \"greylist < 0\")";
-  throw PolicyError(format("%s must be a %s, not a %s%s", what, type_name(want), type_name(n.type), hint.c_str()),
-                    n.pos, n.len ? n.len : 1);
+  throw PolicyError(
+      format("%s must be a %s, not a %s%s", what, type_name(want), type_name(n.type), hint.c_str()),
+      n.pos, n.len ? n.len : 1);
 }
 
-std::unique_ptr<Node> ExprParser::expression() { return or_expr(); }
+std::unique_ptr<Node> ExprParser::expression() {
+  return or_expr();
+}
 
 std::unique_ptr<Node> ExprParser::binary(Op op, std::unique_ptr<Node> l, std::unique_ptr<Node> r,
                                          const Token& t) {
@@ -96,21 +113,28 @@ std::unique_ptr<Node> ExprParser::binary(Op op, std::unique_ptr<Node> l, std::un
     fail(format("%s: cannot apply to %s and %s", what, type_name(l->type), type_name(r->type)), *n);
   };
   switch (op) {
-    case Op::and_: case Op::or_:
+    case Op::and_:
+    case Op::or_:
       require(*l, Type::boolean, op == Op::and_ ? "left side of &&" : "left side of ||");
       require(*r, Type::boolean, op == Op::and_ ? "right side of &&" : "right side of ||");
       n->type = Type::boolean;
       break;
-    case Op::eq: case Op::ne:
-      if (l->type != r->type || (l->type != Type::number && l->type != Type::string && l->type != Type::boolean))
+    case Op::eq:
+    case Op::ne:
+      if (l->type != r->type ||
+          (l->type != Type::number && l->type != Type::string && l->type != Type::boolean))
         mismatch(op == Op::eq ? "==" : "!=");
       n->type = Type::boolean;
       break;
-    case Op::lt: case Op::le: case Op::gt: case Op::ge:
+    case Op::lt:
+    case Op::le:
+    case Op::gt:
+    case Op::ge:
       if (l->type != Type::number || r->type != Type::number) mismatch("comparison");
       n->type = Type::boolean;
       break;
-    case Op::match: case Op::nomatch:
+    case Op::match:
+    case Op::nomatch:
       require(*l, Type::string, "left side of =~");
       if (r->type == Type::string && r->op == Op::lit) {
         // A string literal on the right is a case-sensitive regex.
@@ -121,15 +145,19 @@ std::unique_ptr<Node> ExprParser::binary(Op op, std::unique_ptr<Node> l, std::un
         }
         r->value.type = r->type = Type::regex;
       }
-      if (r->type != Type::regex || r->op != Op::lit) fail("right side of =~ must be a /regex/ or a string literal", *r);
+      if (r->type != Type::regex || r->op != Op::lit)
+        fail("right side of =~ must be a /regex/ or a string literal", *r);
       n->type = Type::boolean;
       break;
-    case Op::in: case Op::notin:
+    case Op::in:
+    case Op::notin:
       if (r->type == Type::net) {
         require(*l, Type::string, "left side of \"in\" a network");
       } else if (r->type == Type::list) {
         if (l->type != r->elem)
-          fail(format("\"in\": a %s cannot be in a list of %ss", type_name(l->type), type_name(r->elem)), *n);
+          fail(format("\"in\": a %s cannot be in a list of %ss", type_name(l->type),
+                      type_name(r->elem)),
+               *n);
       } else {
         fail("right side of \"in\" must be a [list] or a network (use contains() for text)", *r);
       }
@@ -142,7 +170,10 @@ std::unique_ptr<Node> ExprParser::binary(Op op, std::unique_ptr<Node> l, std::un
         break;
       }
       [[fallthrough]];
-    case Op::sub: case Op::mul: case Op::div: case Op::mod:
+    case Op::sub:
+    case Op::mul:
+    case Op::div:
+    case Op::mod:
       if (l->type != Type::number || r->type != Type::number) mismatch("arithmetic");
       n->type = Type::number;
       break;
@@ -192,15 +223,33 @@ std::unique_ptr<Node> ExprParser::cmp_expr() {
   auto l = sum_expr();
   Op op;
   switch (d_cur.kind) {
-    case Tok::eq: op = Op::eq; break;
-    case Tok::ne: op = Op::ne; break;
-    case Tok::lt: op = Op::lt; break;
-    case Tok::le: op = Op::le; break;
-    case Tok::gt: op = Op::gt; break;
-    case Tok::ge: op = Op::ge; break;
-    case Tok::match: op = Op::match; break;
-    case Tok::nomatch: op = Op::nomatch; break;
-    case Tok::in: op = Op::in; break;
+    case Tok::eq:
+      op = Op::eq;
+      break;
+    case Tok::ne:
+      op = Op::ne;
+      break;
+    case Tok::lt:
+      op = Op::lt;
+      break;
+    case Tok::le:
+      op = Op::le;
+      break;
+    case Tok::gt:
+      op = Op::gt;
+      break;
+    case Tok::ge:
+      op = Op::ge;
+      break;
+    case Tok::match:
+      op = Op::match;
+      break;
+    case Tok::nomatch:
+      op = Op::nomatch;
+      break;
+    case Tok::in:
+      op = Op::in;
+      break;
     case Tok::ident:
       if (d_cur.text == "not") {
         op = Op::notin;
@@ -327,15 +376,21 @@ std::unique_ptr<Node> ExprParser::builtin_call(const Token& name) {
     fail(format("%s() takes %d argument%s", b->name, b->args, b->args == 1 ? "" : "s"), *n);
   auto& k = n->kids;
   switch (b->id) {
-    case Builtin::lower: case Builtin::upper: case Builtin::domain: case Builtin::localpart:
+    case Builtin::lower:
+    case Builtin::upper:
+    case Builtin::domain:
+    case Builtin::localpart:
       require(*k[0], Type::string, "argument");
       n->type = Type::string;
       break;
-    case Builtin::length: case Builtin::number:
+    case Builtin::length:
+    case Builtin::number:
       require(*k[0], Type::string, "argument");
       n->type = Type::number;
       break;
-    case Builtin::contains: case Builtin::startswith: case Builtin::endswith:
+    case Builtin::contains:
+    case Builtin::startswith:
+    case Builtin::endswith:
       require(*k[0], Type::string, "first argument");
       require(*k[1], Type::string, "second argument");
       n->type = Type::boolean;
@@ -344,7 +399,8 @@ std::unique_ptr<Node> ExprParser::builtin_call(const Token& name) {
       require(*k[0], Type::boolean, "first argument of if()");
       if (k[1]->type != k[2]->type)
         fail(format("if(): both results must have the same type (%s, %s)", type_name(k[1]->type),
-                    type_name(k[2]->type)), *n);
+                    type_name(k[2]->type)),
+             *n);
       n->type = k[1]->type;
       n->elem = k[1]->elem;
       break;
@@ -361,7 +417,8 @@ std::unique_ptr<Node> ExprParser::builtin_call(const Token& name) {
       require(*k[0], Type::string, "attribute name");
       n->type = Type::boolean;
       break;
-    case Builtin::min: case Builtin::max:
+    case Builtin::min:
+    case Builtin::max:
       require(*k[0], Type::number, "first argument");
       require(*k[1], Type::number, "second argument");
       n->type = Type::number;
@@ -407,9 +464,11 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
         if (an.text == a.name) spec = &a;
       if (!spec) {
         std::vector<std::string> names;
-        for (const auto& a : inst->type->args) names.push_back(a.name);
-        fail(format("module %s (%s) has no argument \"%s\"%s%s", inst->name.c_str(), inst->type->name,
-                    an.text.c_str(), names.empty() ? "" : "; it takes: ", join(names, ", ").c_str()),
+        for (const auto& a : inst->type->args)
+          names.push_back(a.name);
+        fail(format("module %s (%s) has no argument \"%s\"%s%s", inst->name.c_str(),
+                    inst->type->name, an.text.c_str(),
+                    names.empty() ? "" : "; it takes: ", join(names, ", ").c_str()),
              an);
       }
       advance();
@@ -420,7 +479,8 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
       if (spec->type == Type::list && v.type == Type::string) v = Value::strings({v.s});
       if (v.type != spec->type || (v.type == Type::list && v.elem != Type::string))
         fail(format("argument %s must be a %s%s", spec->name, type_name(spec->type),
-                    spec->type == Type::list ? " of strings" : ""), vt);
+                    spec->type == Type::list ? " of strings" : ""),
+             vt);
       for (const auto& [k, _] : args.items)
         if (k == spec->name) fail(format("argument %s given twice", spec->name), an);
       args.items.emplace_back(spec->name, std::move(v));
@@ -437,7 +497,8 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
   int site = -1;
   std::string key = args.key();
   for (size_t i = 0; i < d_policy.calls.size(); ++i)
-    if (d_policy.calls[i].inst == inst && d_policy.calls[i].args.key() == key) site = static_cast<int>(i);
+    if (d_policy.calls[i].inst == inst && d_policy.calls[i].args.key() == key)
+      site = static_cast<int>(i);
   if (site < 0) {
     d_policy.calls.push_back({inst, std::move(args)});
     site = static_cast<int>(d_policy.calls.size() - 1);
@@ -467,10 +528,12 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
       if (!fs && inst->module) fs = inst->module->instance_field(f);
       if (!fs) {
         std::vector<std::string> names = {"code", "info", "cached", "time"};
-        for (const auto& x : inst->type->fields) names.push_back(x.name);
-        for (const auto& x : own) names.push_back(x.name);
-        fail(format("module %s (%s) has no field \"%s\" (fields: %s)", inst->name.c_str(), inst->type->name,
-                    f.c_str(), join(names, ", ").c_str()),
+        for (const auto& x : inst->type->fields)
+          names.push_back(x.name);
+        for (const auto& x : own)
+          names.push_back(x.name);
+        fail(format("module %s (%s) has no field \"%s\" (fields: %s)", inst->name.c_str(),
+                    inst->type->name, f.c_str(), join(names, ", ").c_str()),
              d_cur);
       }
       n->op = Op::mod_field;
@@ -544,7 +607,8 @@ std::unique_ptr<Node> ExprParser::primary() {
   if (at(Tok::lparen) && find_builtin(name)) return builtin_call(t);
   for (size_t i = 0; i < d_policy.vars.size(); ++i) {
     if (d_policy.vars[i] == name) {
-      if (d_var_types[i] == Type::none) fail(format("variable %s is used in its own definition", name.c_str()), t);
+      if (d_var_types[i] == Type::none)
+        fail(format("variable %s is used in its own definition", name.c_str()), t);
       auto n = make(Op::var, d_var_types[i], t);
       n->index = static_cast<int>(i);
       return n;
@@ -561,9 +625,13 @@ std::unique_ptr<Node> ExprParser::primary() {
     n->index = static_cast<int>(*d);
     return n;
   }
-  if (find_builtin(name)) fail(format("%s is a function: write %s(...)", name.c_str(), name.c_str()), t);
+  if (find_builtin(name))
+    fail(format("%s is a function: write %s(...)", name.c_str(), name.c_str()), t);
   for (const auto& b : d_scope.broken)
-    if (b == name) fail(format("module %s cannot be used: its [module %s] section has errors", name.c_str(), name.c_str()), t);
+    if (b == name)
+      fail(format("module %s cannot be used: its [module %s] section has errors", name.c_str(),
+                  name.c_str()),
+           t);
   fail(format("unknown name \"%s\" (not a module, request attribute, variable or function; "
               "attr(\"%s\") reads any attribute)",
               name.c_str(), name.c_str()),

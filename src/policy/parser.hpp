@@ -33,7 +33,7 @@ struct PolicyScope;
 bool is_builtin_name(std::string_view name);
 
 class ExprParser {
-public:
+ public:
   // `vars` are the variables set by earlier statements (name -> slot, type
   // in `var_types`); module references become call sites of `policy`.
   ExprParser(std::string_view text, size_t start, Policy& policy, const PolicyScope& scope,
@@ -46,7 +46,7 @@ public:
   // Fail unless the expression has type `want`.
   static void require(const Node& n, Type want, const char* what);
 
-private:
+ private:
   std::unique_ptr<Node> or_expr();
   std::unique_ptr<Node> and_expr();
   std::unique_ptr<Node> not_expr();
@@ -58,7 +58,8 @@ private:
   std::unique_ptr<Node> list_literal();
   std::unique_ptr<Node> builtin_call(const Token& name);
   std::unique_ptr<Node> module_ref(const Token& name, ModuleInstance* inst);
-  std::unique_ptr<Node> binary(Op op, std::unique_ptr<Node> l, std::unique_ptr<Node> r, const Token& t);
+  std::unique_ptr<Node> binary(Op op, std::unique_ptr<Node> l, std::unique_ptr<Node> r,
+                               const Token& t);
   Value constant(Type want_list_elem);
   [[noreturn]] void fail(const std::string& msg, const Token& t) const;
   [[noreturn]] void fail(const std::string& msg, const Node& n) const;

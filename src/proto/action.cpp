@@ -19,11 +19,20 @@ struct Word {
 // deliberately not accepted (Postfix evaluates them in smtpd's context and
 // answers 451 4.3.5 on any mistake).
 const Word k_words[] = {
-    {"OK", optional},          {"DUNNO", optional},           {"REJECT", optional},
-    {"DEFER", optional},       {"DEFER_IF_REJECT", optional}, {"DEFER_IF_PERMIT", optional},
-    {"WARN", optional},        {"INFO", optional},            {"HOLD", optional},
-    {"DISCARD", optional},     {"FILTER", required_transport}, {"REDIRECT", required_address},
-    {"BCC", required_address}, {"PREPEND", required_header},
+    {"OK", optional},
+    {"DUNNO", optional},
+    {"REJECT", optional},
+    {"DEFER", optional},
+    {"DEFER_IF_REJECT", optional},
+    {"DEFER_IF_PERMIT", optional},
+    {"WARN", optional},
+    {"INFO", optional},
+    {"HOLD", optional},
+    {"DISCARD", optional},
+    {"FILTER", required_transport},
+    {"REDIRECT", required_address},
+    {"BCC", required_address},
+    {"PREPEND", required_header},
 };
 
 const Word* find_word(std::string_view w) {
@@ -33,13 +42,15 @@ const Word* find_word(std::string_view w) {
 }
 
 bool numeric_code(std::string_view w) {
-  return w.size() == 3 && (w[0] == '4' || w[0] == '5') && std::isdigit(static_cast<unsigned char>(w[1])) &&
+  return w.size() == 3 && (w[0] == '4' || w[0] == '5') &&
+         std::isdigit(static_cast<unsigned char>(w[1])) &&
          std::isdigit(static_cast<unsigned char>(w[2]));
 }
 
 bool check_arg(Arg arg, std::string_view text, const char* word, std::string* why) {
   switch (arg) {
-    case optional: return true;
+    case optional:
+      return true;
     case required_transport:
       if (text.find(':') == std::string_view::npos || text.find(' ') != std::string_view::npos) {
         *why = format("%s needs transport:destination", word);
@@ -61,7 +72,8 @@ bool check_arg(Arg arg, std::string_view text, const char* word, std::string* wh
       for (size_t i = 0; i < colon; ++i) {
         auto c = static_cast<unsigned char>(text[i]);
         if (c <= 32 || c >= 127) {
-          *why = format("%s: invalid header name \"%.*s\"", word, static_cast<int>(colon), text.data());
+          *why = format("%s: invalid header name \"%.*s\"", word, static_cast<int>(colon),
+                        text.data());
           return false;
         }
       }
@@ -81,7 +93,8 @@ std::optional<ActionSyntax> split_action(std::string_view action, std::string* w
   }
   auto sp = action.find_first_of(" \t");
   std::string_view w = action.substr(0, sp);
-  std::string_view rest = sp == std::string_view::npos ? std::string_view() : trim(action.substr(sp));
+  std::string_view rest =
+      sp == std::string_view::npos ? std::string_view() : trim(action.substr(sp));
   ActionSyntax out;
   out.text = std::string(rest);
   if (numeric_code(w)) {
@@ -90,9 +103,10 @@ std::optional<ActionSyntax> split_action(std::string_view action, std::string* w
   }
   const Word* word = find_word(w);
   if (!word) {
-    *why = format("unknown action \"%.*s\" (OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT, "
-                  "DEFER_IF_PERMIT, 4NN, 5NN, WARN, INFO, HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND)",
-                  static_cast<int>(w.size()), w.data());
+    *why = format(
+        "unknown action \"%.*s\" (OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT, "
+        "DEFER_IF_PERMIT, 4NN, 5NN, WARN, INFO, HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND)",
+        static_cast<int>(w.size()), w.data());
     return std::nullopt;
   }
   out.word = word->name;
@@ -123,7 +137,8 @@ bool finish_action_text(const std::string& word, std::string& text, std::string*
   // expanded into the text) become spaces, invalid UTF-8 becomes '?'.
   std::string clean;
   clean.reserve(text.size());
-  for (char c : text) clean += (static_cast<unsigned char>(c) < 32 || c == 127) ? ' ' : c;
+  for (char c : text)
+    clean += (static_cast<unsigned char>(c) < 32 || c == 127) ? ' ' : c;
   if (!valid_utf8(clean)) {
     for (char& c : clean)
       if (static_cast<unsigned char>(c) >= 128) c = '?';
@@ -132,7 +147,8 @@ bool finish_action_text(const std::string& word, std::string& text, std::string*
   if (t.size() > k_max_action_text) {
     // Cut on a UTF-8 character boundary.
     size_t cut = k_max_action_text;
-    while (cut > 0 && (static_cast<unsigned char>(t[cut]) & 0xC0) == 0x80) --cut;
+    while (cut > 0 && (static_cast<unsigned char>(t[cut]) & 0xC0) == 0x80)
+      --cut;
     t = t.substr(0, cut);
   }
   text = std::string(t);

@@ -45,7 +45,8 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
       if (end - d_scan > d_limits.max_line)
         return fail(why, format("line longer than %zu bytes (max_line_length)", d_limits.max_line));
       if (end - d_off > d_limits.max_request)
-        return fail(why, format("request larger than %zu bytes (max_request_size)", d_limits.max_request));
+        return fail(
+            why, format("request larger than %zu bytes (max_request_size)", d_limits.max_request));
       return Status::need_more;
     }
     size_t nl = static_cast<size_t>(static_cast<const char*>(nlp) - base);
@@ -55,7 +56,8 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
     if (line.size() > d_limits.max_line)
       return fail(why, format("line longer than %zu bytes (max_line_length)", d_limits.max_line));
     if (d_scan - d_off > d_limits.max_request)
-      return fail(why, format("request larger than %zu bytes (max_request_size)", d_limits.max_request));
+      return fail(why,
+                  format("request larger than %zu bytes (max_request_size)", d_limits.max_request));
     if (line.empty()) {
       if (d_attrs == 0) return fail(why, "empty request");
       if (!d_request_seen) return fail(why, "request without request=smtpd_access_policy");
@@ -65,10 +67,13 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
     if (std::memchr(line.data(), '\0', line.size())) return fail(why, "NUL byte in request");
     auto eq = line.find('=');
     if (eq == std::string_view::npos || eq == 0)
-      return fail(why, format("malformed line \"%s\" (expected name=value)", log_quote(line, 60).c_str()));
-    if (!valid_utf8(line)) return fail(why, format("invalid UTF-8 in \"%s\"", log_quote(line, 60).c_str()));
+      return fail(
+          why, format("malformed line \"%s\" (expected name=value)", log_quote(line, 60).c_str()));
+    if (!valid_utf8(line))
+      return fail(why, format("invalid UTF-8 in \"%s\"", log_quote(line, 60).c_str()));
     if (++d_attrs > d_limits.max_attributes)
-      return fail(why, format("more than %zu attributes (max_attributes)", d_limits.max_attributes));
+      return fail(why,
+                  format("more than %zu attributes (max_attributes)", d_limits.max_attributes));
     std::string_view name = line.substr(0, eq), value = line.substr(eq + 1);
     if (name == "request") {
       if (value != "smtpd_access_policy")

@@ -24,7 +24,7 @@ struct ProtocolLimits {
 };
 
 class RequestReader {
-public:
+ public:
   enum class Status { need_more, complete, error };
 
   explicit RequestReader(const ProtocolLimits& limits) : d_limits(limits) {}
@@ -36,14 +36,14 @@ public:
   std::string_view pending() const { return std::string_view(d_buf).substr(d_off); }
   bool has_pending() const { return d_off < d_buf.size(); }
 
-private:
+ private:
   Status fail(std::string* why, std::string msg);
 
   ProtocolLimits d_limits;
   std::string d_buf;
-  size_t d_off = 0;       // start of the current request
-  size_t d_scan = 0;      // where to continue parsing
-  size_t d_attrs = 0;     // attributes of the current request so far
+  size_t d_off = 0;    // start of the current request
+  size_t d_scan = 0;   // where to continue parsing
+  size_t d_attrs = 0;  // attributes of the current request so far
   bool d_request_seen = false;
 };
 

@@ -9,27 +9,55 @@
 namespace ppolicy {
 namespace {
 
-const char* const k_attr_names[k_attr_count] = {
-    "request", "protocol_state", "protocol_name", "helo_name", "queue_id", "sender", "recipient",
-    "recipient_count", "client_address", "client_name", "reverse_client_name", "instance",
-    "sasl_method", "sasl_username", "sasl_sender", "size", "ccert_subject", "ccert_issuer",
-    "ccert_fingerprint", "ccert_pubkey_fingerprint", "encryption_protocol", "encryption_cipher",
-    "encryption_keysize", "etrn_domain", "stress", "client_port", "policy_context",
-    "server_address", "server_port", "compatibility_level", "mail_version", "tls_sni"};
+const char* const k_attr_names[k_attr_count] = {"request",
+                                                "protocol_state",
+                                                "protocol_name",
+                                                "helo_name",
+                                                "queue_id",
+                                                "sender",
+                                                "recipient",
+                                                "recipient_count",
+                                                "client_address",
+                                                "client_name",
+                                                "reverse_client_name",
+                                                "instance",
+                                                "sasl_method",
+                                                "sasl_username",
+                                                "sasl_sender",
+                                                "size",
+                                                "ccert_subject",
+                                                "ccert_issuer",
+                                                "ccert_fingerprint",
+                                                "ccert_pubkey_fingerprint",
+                                                "encryption_protocol",
+                                                "encryption_cipher",
+                                                "encryption_keysize",
+                                                "etrn_domain",
+                                                "stress",
+                                                "client_port",
+                                                "policy_context",
+                                                "server_address",
+                                                "server_port",
+                                                "compatibility_level",
+                                                "mail_version",
+                                                "tls_sni"};
 
-const char* const k_derived_names[] = {"sender_domain",    "sender_local", "recipient_domain",
+const char* const k_derived_names[] = {"sender_domain",   "sender_local", "recipient_domain",
                                        "recipient_local", "client_ptr",   "listener"};
 
 }  // namespace
 
-const char* attr_name(Attr a) { return k_attr_names[static_cast<int>(a)]; }
+const char* attr_name(Attr a) {
+  return k_attr_names[static_cast<int>(a)];
+}
 
 std::optional<Attr> attr_from_name(std::string_view name) {
   // Called for every line of every request: compare lengths before bytes
   // (string_view), not strlen() plus strcmp() over the table.
   static const auto names = [] {
     std::array<std::string_view, k_attr_count> a;
-    for (int i = 0; i < k_attr_count; ++i) a[static_cast<size_t>(i)] = k_attr_names[i];
+    for (int i = 0; i < k_attr_count; ++i)
+      a[static_cast<size_t>(i)] = k_attr_names[i];
     return a;
   }();
   for (int i = 0; i < k_attr_count; ++i)
@@ -42,7 +70,9 @@ bool attr_is_numeric(Attr a) {
          a == Attr::client_port || a == Attr::server_port;
 }
 
-const char* derived_name(Derived d) { return k_derived_names[static_cast<int>(d)]; }
+const char* derived_name(Derived d) {
+  return k_derived_names[static_cast<int>(d)];
+}
 
 std::optional<Derived> derived_from_name(std::string_view name) {
   for (int i = 0; i < static_cast<int>(Derived::count_); ++i)
@@ -94,7 +124,8 @@ void Request::set(std::string_view name, std::string_view value) {
     }
   }
   if (d_n == d_attrs.size()) d_attrs.emplace_back();
-  if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes) d_trim = true;
+  if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes)
+    d_trim = true;
   d_attrs[d_n].first.assign(name);
   d_attrs[d_n].second.assign(value);
   ++d_n;
@@ -124,17 +155,23 @@ std::string Request::derived(Derived d) const {
   switch (d) {
     // Domains compare case-insensitively, so they are given in lower case;
     // local parts are case-sensitive in principle and are kept as sent.
-    case Derived::sender_domain: return lower(address_domain(get(Attr::sender)));
-    case Derived::sender_local: return std::string(address_local(get(Attr::sender)));
-    case Derived::recipient_domain: return lower(address_domain(get(Attr::recipient)));
-    case Derived::recipient_local: return std::string(address_local(get(Attr::recipient)));
+    case Derived::sender_domain:
+      return lower(address_domain(get(Attr::sender)));
+    case Derived::sender_local:
+      return std::string(address_local(get(Attr::sender)));
+    case Derived::recipient_domain:
+      return lower(address_domain(get(Attr::recipient)));
+    case Derived::recipient_local:
+      return std::string(address_local(get(Attr::recipient)));
     case Derived::client_ptr: {
       // Postfix says "unknown" when the client has no verified name.
       auto n = get(Attr::client_name);
       return n == "unknown" ? std::string() : lower(n);
     }
-    case Derived::listener: return listener;
-    case Derived::count_: break;
+    case Derived::listener:
+      return listener;
+    case Derived::count_:
+      break;
   }
   return {};
 }

@@ -17,12 +17,38 @@ namespace ppolicy {
 
 // Attributes documented in SMTPD_POLICY_README (Postfix 2.1 .. 3.12).
 enum class Attr : uint8_t {
-  request, protocol_state, protocol_name, helo_name, queue_id, sender, recipient,
-  recipient_count, client_address, client_name, reverse_client_name, instance,
-  sasl_method, sasl_username, sasl_sender, size, ccert_subject, ccert_issuer,
-  ccert_fingerprint, ccert_pubkey_fingerprint, encryption_protocol, encryption_cipher,
-  encryption_keysize, etrn_domain, stress, client_port, policy_context, server_address,
-  server_port, compatibility_level, mail_version, tls_sni,
+  request,
+  protocol_state,
+  protocol_name,
+  helo_name,
+  queue_id,
+  sender,
+  recipient,
+  recipient_count,
+  client_address,
+  client_name,
+  reverse_client_name,
+  instance,
+  sasl_method,
+  sasl_username,
+  sasl_sender,
+  size,
+  ccert_subject,
+  ccert_issuer,
+  ccert_fingerprint,
+  ccert_pubkey_fingerprint,
+  encryption_protocol,
+  encryption_cipher,
+  encryption_keysize,
+  etrn_domain,
+  stress,
+  client_port,
+  policy_context,
+  server_address,
+  server_port,
+  compatibility_level,
+  mail_version,
+  tls_sni,
   count_
 };
 inline constexpr int k_attr_count = static_cast<int>(Attr::count_);
@@ -33,14 +59,19 @@ bool attr_is_numeric(Attr a);  // recipient_count, size, client_port, ...
 
 // Derived attributes, computed from the ones Postfix sent.
 enum class Derived : uint8_t {
-  sender_domain, sender_local, recipient_domain, recipient_local, client_ptr, listener,
+  sender_domain,
+  sender_local,
+  recipient_domain,
+  recipient_local,
+  client_ptr,
+  listener,
   count_
 };
 const char* derived_name(Derived d);
 std::optional<Derived> derived_from_name(std::string_view name);
 
 class Request {
-public:
+ public:
   Request() { clear(); }
   void clear();
   void set(std::string_view name, std::string_view value);
@@ -56,7 +87,7 @@ public:
 
   std::string listener;  // the listener this request arrived on, e.g. "inet:127.0.0.1:10030"
 
-private:
+ private:
   // Entries beyond d_n are kept (with their string capacity) for reuse:
   // a worker parses thousands of requests without allocating. A request far
   // larger than Postfix sends (many attributes, long values) sets d_trim, and

@@ -24,7 +24,8 @@ int RequestCounters::action(std::string_view word) const {
 namespace {
 
 bool valid_instance_name(std::string_view n) {
-  if (n.empty() || n.size() > 40 || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_'))
+  if (n.empty() || n.size() > 40 ||
+      !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_'))
     return false;
   for (char c : n)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
@@ -117,7 +118,8 @@ std::unique_ptr<ModuleInstance> Generation::make_instance(const NamedSection& se
   const ModuleType* type = find_module_type(type_entry->value);
   if (!type) {
     std::vector<std::string> names;
-    for (const auto* t : module_types()) names.push_back(t->name);
+    for (const auto* t : module_types())
+      names.push_back(t->name);
     errors.add(path, type_entry->line,
                format("[module %s]: unknown module type \"%s\" (known: %s)", iname.c_str(),
                       type_entry->value.c_str(), join(names, ", ").c_str()));
@@ -171,7 +173,8 @@ std::unique_ptr<ModuleInstance> Generation::make_instance(const NamedSection& se
 
 void Generation::compile_policies(ErrorList& errors) {
   const std::string& path = d_config->path;
-  PolicyScope scope{path, d_config->server.listen, d_broken, [this](std::string_view n) { return module(n); }};
+  PolicyScope scope{path, d_config->server.listen, d_broken,
+                    [this](std::string_view n) { return module(n); }};
   for (const auto& sec : d_config->policy_sections) {
     auto p = compile_policy(sec.name, sec.line, sec.entries, scope, errors);
     if (p) policies.push_back(std::move(p));
@@ -204,8 +207,9 @@ void Generation::register_stats(StatsArea& area) {
   counters.no_policy = area.reg("ppolicy_requests_without_policy_total");
   counters.latency.reg(area, "ppolicy_request_duration_seconds", "");
   counters.actions.clear();
-  for (const char* w : {"OK", "DUNNO", "REJECT", "DEFER", "DEFER_IF_REJECT", "DEFER_IF_PERMIT", "WARN",
-                        "INFO", "HOLD", "DISCARD", "FILTER", "REDIRECT", "BCC", "PREPEND", "4xx", "5xx"})
+  for (const char* w :
+       {"OK", "DUNNO", "REJECT", "DEFER", "DEFER_IF_REJECT", "DEFER_IF_PERMIT", "WARN", "INFO",
+        "HOLD", "DISCARD", "FILTER", "REDIRECT", "BCC", "PREPEND", "4xx", "5xx"})
     counters.actions.emplace_back(w, area.reg(format("ppolicy_actions_total{action=\"%s\"}", w)));
   counters.action_other = area.reg("ppolicy_actions_total{action=\"other\"}");
   for (auto& m : modules) {
@@ -223,8 +227,9 @@ void Generation::register_stats(StatsArea& area) {
   for (auto& p : policies)
     for (auto& st : p->statements)
       if (st.kind == Statement::rule || st.kind == Statement::default_)
-        st.stat_matches = area.reg(format("ppolicy_rule_matches_total{policy=\"%s\",rule=\"%d\",line=\"%d\"}",
-                                          p->name.c_str(), st.number, st.line));
+        st.stat_matches =
+            area.reg(format("ppolicy_rule_matches_total{policy=\"%s\",rule=\"%d\",line=\"%d\"}",
+                            p->name.c_str(), st.number, st.line));
 }
 
 }  // namespace ppolicy

@@ -24,7 +24,7 @@ class Request;
 class StatsArea;
 
 class Generation {
-public:
+ public:
   // Load, validate, create the modules and compile the policies. Throws
   // ConfigError whose message lists every problem as "file:line: what",
   // sorted by line.
@@ -51,7 +51,7 @@ public:
   // Master: give every counter of this generation its shared index.
   void register_stats(StatsArea& area);
 
-private:
+ private:
   void make_modules(ErrorList& errors);
   std::unique_ptr<ModuleInstance> make_instance(const NamedSection& sec, ErrorList& errors) const;
   void compile_policies(ErrorList& errors);

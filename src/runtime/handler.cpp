@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "runtime/handler.hpp"
 
+#include "base/log.hpp"
+#include "base/strings.hpp"
+#include "proto/request.hpp"
 #include "runtime/generation.hpp"
 #include "runtime/runner.hpp"
-#include "base/log.hpp"
-#include "proto/request.hpp"
 #include "shm/stats.hpp"
-#include "base/strings.hpp"
 
 namespace ppolicy {
 
@@ -59,8 +59,7 @@ std::string RequestHandler::log_line(const Request& r, const Decision& d, double
                             log_quote(r.get(Attr::recipient), 200).c_str());
   line += format(" action=%s", log_quote(d.reply, 300).c_str());
   if (d.policy) line += format(" policy=%s", d.policy->name.c_str());
-  if (d.statement)
-    line += format(" rule=%d line=%d", d.statement->number, d.statement->line);
+  if (d.statement) line += format(" rule=%d line=%d", d.statement->number, d.statement->line);
   if (!d.note.empty()) line += format(" note=\"%s\"", log_quote(d.note, 100).c_str());
   if (!d.runs.empty()) {
     line += " modules=";
@@ -80,18 +79,20 @@ std::string RequestHandler::trace(const Request&, const Decision& d, double ms) 
     out += "  no policy selected: " + d.note + "\n";
   } else if (d.statement) {
     out += format("  decided by [policy %s] %s %d (line %d): %s\n", d.policy->name.c_str(),
-                  d.statement->kind == Statement::default_ ? "default" : "rule", d.statement->number,
-                  d.statement->line, d.statement->text.c_str());
+                  d.statement->kind == Statement::default_ ? "default" : "rule",
+                  d.statement->number, d.statement->line, d.statement->text.c_str());
   } else if (d.timed_out || d.failed) {
     out += format("  default_action of [ppolicyd]: %s\n", d.note.c_str());
   } else {
     out += format("  no rule of [policy %s] matched: DUNNO\n", d.policy->name.c_str());
   }
   for (const auto& run : d.runs) {
-    out += format("  module %s (%s)%s%s%s: code %d, info \"%s\"", run.inst->name.c_str(), run.inst->type->name,
-                  run.args.empty() ? "" : " (", run.args.c_str(), run.args.empty() ? "" : ")", run.result.code,
+    out += format("  module %s (%s)%s%s%s: code %d, info \"%s\"", run.inst->name.c_str(),
+                  run.inst->type->name, run.args.empty() ? "" : " (", run.args.c_str(),
+                  run.args.empty() ? "" : ")", run.result.code,
                   log_quote(run.result.info, 300).c_str());
-    for (const auto& [k, v] : run.result.fields) out += format(", %s=%s", k.c_str(), log_quote(v.text(), 200).c_str());
+    for (const auto& [k, v] : run.result.fields)
+      out += format(", %s=%s", k.c_str(), log_quote(v.text(), 200).c_str());
     out += format(", cache %s, %.2f ms\n", run.cached ? "hit" : "miss", run.ms);
   }
   if (d.runs.empty() && d.policy) out += "  no module ran\n";

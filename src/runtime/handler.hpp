@@ -16,7 +16,7 @@ class Services;
 class StatsBuffer;
 
 class RequestHandler {
-public:
+ public:
   RequestHandler(const Generation& generation, Services& services, StatsBuffer* stats);
 
   // The decision for `request`; its reply is always a valid action value.
@@ -27,7 +27,7 @@ public:
   static std::string log_line(const Request& request, const Decision& d, double ms);
   static std::string trace(const Request& request, const Decision& d, double ms);
 
-private:
+ private:
   const Generation& d_gen;
   Services& d_services;
   StatsBuffer* d_stats;

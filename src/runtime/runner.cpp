@@ -14,7 +14,8 @@
 
 namespace ppolicy {
 
-ModuleRun ModuleRunner::run(const CallSite& cs, Request& request, SteadyClock::time_point deadline) {
+ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
+                            SteadyClock::time_point deadline) {
   auto start = SteadyClock::now();
   ModuleInstance& m = *cs.inst;
   const ModuleCounters& mc = d_generation.module_counters[m.index];

@@ -21,12 +21,12 @@ class Services;
 class StatsBuffer;
 
 class ModuleRunner final : public CallRunner {
-public:
+ public:
   ModuleRunner(const Generation& generation, Services& services, StatsBuffer* stats)
       : d_generation(generation), d_services(services), d_stats(stats) {}
   ModuleRun run(const CallSite& site, Request& request, SteadyClock::time_point deadline) override;
 
-private:
+ private:
   void save_result(const ModuleRun& run, Request& request);
 
   const Generation& d_generation;

@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "base/log.hpp"
-#include "shm/table.hpp"
 #include "base/strings.hpp"
+#include "shm/table.hpp"
 
 namespace ppolicy {
 namespace {
@@ -16,14 +16,18 @@ struct State {
   uint32_t until = 0;     // open until / trial until
 };
 
-std::string key_of(std::string_view backend) { return "B\n" + std::string(backend); }
+std::string key_of(std::string_view backend) {
+  return "B\n" + std::string(backend);
+}
 
 bool load(const std::string& v, State& s) {
   if (v.size() != sizeof s) return false;
   std::memcpy(&s, v.data(), sizeof s);
   return true;
 }
-void store(std::string& v, const State& s) { v.assign(reinterpret_cast<const char*>(&s), sizeof s); }
+void store(std::string& v, const State& s) {
+  v.assign(reinterpret_cast<const char*>(&s), sizeof s);
+}
 
 // Breaker records outlive any cool-down by far; they go when unused for a day.
 constexpr uint32_t k_keep = 86400;
@@ -62,8 +66,8 @@ void Breakers::success(std::string_view backend, uint32_t now) {
     return true;
   });
   if (closed)
-    log_info("circuit breaker for %.*s closed: backend answers again", static_cast<int>(backend.size()),
-             backend.data());
+    log_info("circuit breaker for %.*s closed: backend answers again",
+             static_cast<int>(backend.size()), backend.data());
 }
 
 void Breakers::failure(std::string_view backend, uint32_t now, std::string_view reason) {
@@ -86,8 +90,8 @@ void Breakers::failure(std::string_view backend, uint32_t now, std::string_view 
   });
   if (opened)
     log_warn("circuit breaker for %.*s opened after %u failures (last: %.*s); skipping it for %lds",
-             static_cast<int>(backend.size()), backend.data(), count, static_cast<int>(reason.size()),
-             reason.data(), d_cooldown);
+             static_cast<int>(backend.size()), backend.data(), count,
+             static_cast<int>(reason.size()), reason.data(), d_cooldown);
 }
 
 std::vector<Breakers::Status> Breakers::list(ShmTable& records, uint32_t now) {

@@ -18,7 +18,7 @@ namespace ppolicy {
 class ShmTable;
 
 class Breakers {
-public:
+ public:
   Breakers(ShmTable* records, long failures, long cooldown_s)
       : d_records(records), d_failures(failures), d_cooldown(cooldown_s) {}
 
@@ -40,7 +40,7 @@ public:
   };
   static std::vector<Status> list(ShmTable& records, uint32_t now);
 
-private:
+ private:
   ShmTable* d_records;
   long d_failures;
   long d_cooldown;

@@ -16,11 +16,17 @@
 namespace ppolicy {
 namespace {
 
-constexpr size_t align_page(size_t n) { return (n + 4095) / 4096 * 4096; }
+constexpr size_t align_page(size_t n) {
+  return (n + 4095) / 4096 * 4096;
+}
 constexpr char k_snap_magic[8] = {'P', 'P', 'O', 'L', 'S', 'N', 'P', '1'};
 
-void put_u32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
-void put_u16(std::string& out, uint16_t v) { out.append(reinterpret_cast<const char*>(&v), 2); }
+void put_u32(std::string& out, uint32_t v) {
+  out.append(reinterpret_cast<const char*>(&v), 4);
+}
+void put_u16(std::string& out, uint16_t v) {
+  out.append(reinterpret_cast<const char*>(&v), 2);
+}
 
 }  // namespace
 
@@ -32,7 +38,8 @@ Segment::Segment(size_t cache_bytes, size_t records_bytes, size_t stats_capacity
   d_mem = mmap(nullptr, d_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (d_mem == MAP_FAILED) {
     d_mem = nullptr;
-    throw std::runtime_error(format("mmap %zu bytes of shared memory: %s", d_bytes, std::strerror(errno)));
+    throw std::runtime_error(
+        format("mmap %zu bytes of shared memory: %s", d_bytes, std::strerror(errno)));
   }
   auto* base = static_cast<unsigned char*>(d_mem);
   d_cache = ShmTable::create(base, c, "cache");
@@ -101,7 +108,8 @@ long Segment::restore(const std::string& path) {
   std::string data;
   char buf[65536];
   ssize_t r;
-  while ((r = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(r));
+  while ((r = ::read(fd, buf, sizeof buf)) > 0)
+    data.append(buf, static_cast<size_t>(r));
   close(fd);
 
   auto reject = [&](const char* why) {

@@ -16,7 +16,7 @@
 namespace ppolicy {
 
 class Segment {
-public:
+ public:
   Segment(size_t cache_bytes, size_t records_bytes, size_t stats_capacity);
   ~Segment();
   Segment(const Segment&) = delete;
@@ -35,7 +35,7 @@ public:
   // renamed aside, never fatal).
   long restore(const std::string& path);
 
-private:
+ private:
   void* d_mem = nullptr;
   size_t d_bytes = 0;
   ShmTable* d_cache = nullptr;

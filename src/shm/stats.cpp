@@ -12,7 +12,9 @@ namespace {
 constexpr size_t k_header = 64;
 }
 
-size_t StatsArea::layout_bytes(size_t capacity) { return k_header + capacity * sizeof(Entry); }
+size_t StatsArea::layout_bytes(size_t capacity) {
+  return k_header + capacity * sizeof(Entry);
+}
 
 StatsArea* StatsArea::create(void* mem, size_t capacity) {
   static_assert(sizeof(StatsArea) <= k_header);
@@ -49,10 +51,18 @@ int StatsArea::reg(std::string_view name) {
   return static_cast<int>(n);
 }
 
-std::string_view StatsArea::name(size_t i) const { return entries()[i].name; }
-uint64_t StatsArea::get(size_t i) const { return entries()[i].value.load(std::memory_order_relaxed); }
-void StatsArea::add(size_t i, uint64_t v) { entries()[i].value.fetch_add(v, std::memory_order_relaxed); }
-void StatsArea::set(size_t i, uint64_t v) { entries()[i].value.store(v, std::memory_order_relaxed); }
+std::string_view StatsArea::name(size_t i) const {
+  return entries()[i].name;
+}
+uint64_t StatsArea::get(size_t i) const {
+  return entries()[i].value.load(std::memory_order_relaxed);
+}
+void StatsArea::add(size_t i, uint64_t v) {
+  entries()[i].value.fetch_add(v, std::memory_order_relaxed);
+}
+void StatsArea::set(size_t i, uint64_t v) {
+  entries()[i].value.store(v, std::memory_order_relaxed);
+}
 
 void StatsBuffer::flush() {
   if (!d_dirty || !d_area) return;

@@ -18,7 +18,7 @@
 namespace ppolicy {
 
 class StatsArea {
-public:
+ public:
   static constexpr size_t k_name_len = 120;
   static size_t layout_bytes(size_t capacity);
   static StatsArea* create(void* mem, size_t capacity);
@@ -33,7 +33,7 @@ public:
   void add(size_t i, uint64_t v);
   void set(size_t i, uint64_t v);
 
-private:
+ private:
   struct Entry {
     char name[k_name_len];
     std::atomic<uint64_t> value;
@@ -45,7 +45,7 @@ private:
 };
 
 class StatsBuffer {
-public:
+ public:
   explicit StatsBuffer(StatsArea* area = nullptr) : d_area(area) {}
   void attach(StatsArea* area) { d_area = area; }
   void add(int idx, uint64_t v = 1) {
@@ -57,7 +57,7 @@ public:
   bool dirty() const { return d_dirty; }
   void flush();
 
-private:
+ private:
   StatsArea* d_area;
   std::vector<uint64_t> d_delta;
   bool d_dirty = false;
@@ -65,10 +65,11 @@ private:
 
 // Latency histogram bucket bounds, in seconds, shared by every histogram.
 inline constexpr double k_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                               0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 inline constexpr size_t k_latency_bucket_count = sizeof(k_latency_buckets) / sizeof(double);
 
-// Indices of one histogram: buckets (cumulative, Prometheus style), +Inf, sum (microseconds), count.
+// Indices of one histogram: buckets (cumulative, Prometheus style), +Inf, sum (microseconds),
+// count.
 struct Histogram {
   int bucket[k_latency_bucket_count + 1] = {};
   int sum_us = -1;

@@ -17,7 +17,9 @@ namespace {
 constexpr uint64_t k_magic = 0x70706f6c74626c31ULL;  // "ppoltbl1"
 unsigned g_test_pause_usec = 0;
 
-constexpr size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+constexpr size_t round_up(size_t n, size_t a) {
+  return (n + a - 1) / a * a;
+}
 
 }  // namespace
 
@@ -90,7 +92,9 @@ ShmTable* ShmTable::create(void* mem, size_t bytes, const char* name) {
   return t;
 }
 
-void ShmTable::set_test_pause(unsigned usec) { g_test_pause_usec = usec; }
+void ShmTable::set_test_pause(unsigned usec) {
+  g_test_pause_usec = usec;
+}
 
 ShmTable::Stripe* ShmTable::stripe(size_t i) {
   auto* base = reinterpret_cast<unsigned char*>(this) + k_header_bytes;
@@ -116,7 +120,9 @@ void ShmTable::lock(Stripe* s) {
   }
 }
 
-void ShmTable::unlock(Stripe* s) { pthread_mutex_unlock(&s->mutex); }
+void ShmTable::unlock(Stripe* s) {
+  pthread_mutex_unlock(&s->mutex);
+}
 
 void ShmTable::repair(Stripe* s) {
   int j = s->journal_slot.load();
@@ -349,7 +355,8 @@ void ShmTable::for_each_impl(uint32_t now, void* ctx, VisitCb cb) {
 size_t ShmTable::used() const {
   size_t n = 0;
   auto* self = const_cast<ShmTable*>(this);
-  for (size_t i = 0; i < d_stripes; ++i) n += self->stripe(i)->used;
+  for (size_t i = 0; i < d_stripes; ++i)
+    n += self->stripe(i)->used;
   return n;
 }
 

@@ -33,7 +33,7 @@ struct TableCounters {
 };
 
 class ShmTable {
-public:
+ public:
   static constexpr size_t k_slot_size = 512;
   static constexpr size_t k_slots_per_stripe = 64;
   static constexpr size_t k_slot_header = 16;
@@ -84,7 +84,7 @@ public:
   struct Slot;    // table.cpp
   struct Stripe;  // table.cpp
 
-private:
+ private:
   using UpdateCb = bool (*)(void*, std::string&, uint32_t&, bool);
   using VisitCb = void (*)(void*, std::string_view, std::string_view, uint32_t);
 

@@ -16,8 +16,14 @@ Services::Services(const Config& config, Segment* shm)
 
 Services::~Services() = default;
 
-ShmTable* Services::records() { return d_shm ? &d_shm->records() : nullptr; }
-ShmTable* Services::cache() { return d_shm ? &d_shm->cache() : nullptr; }
-uint32_t Services::now() const { return static_cast<uint32_t>(std::time(nullptr)); }
+ShmTable* Services::records() {
+  return d_shm ? &d_shm->records() : nullptr;
+}
+ShmTable* Services::cache() {
+  return d_shm ? &d_shm->cache() : nullptr;
+}
+uint32_t Services::now() const {
+  return static_cast<uint32_t>(std::time(nullptr));
+}
 
 }  // namespace ppolicy

@@ -24,12 +24,12 @@ class ShmTable;
 //   static std::unique_ptr<T> create(Services&);
 // which is called in the worker on first use (never in the master).
 class WorkerResource {
-public:
+ public:
   virtual ~WorkerResource() = default;
 };
 
 class Services {
-public:
+ public:
   Services(const Config& config, Segment* shm);
   ~Services();
   Services(const Services&) = delete;
@@ -56,7 +56,7 @@ public:
   // destructors).
   void release() { d_resources.clear(); }
 
-private:
+ private:
   const Config& d_config;
   Segment* d_shm;
   Breakers d_breakers;

@@ -10,9 +10,9 @@
 #include <exception>
 #include <string>
 
-#include "runtime/generation.hpp"
 #include "base/log.hpp"
 #include "fuzz_common.hpp"
+#include "runtime/generation.hpp"
 
 using namespace ppolicy;
 

@@ -11,13 +11,13 @@
 #include <exception>
 #include <string>
 
-#include "runtime/generation.hpp"
-#include "runtime/handler.hpp"
 #include "base/log.hpp"
 #include "fuzz_common.hpp"
-#include "svc/services.hpp"
 #include "proto/action.hpp"
 #include "proto/request.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/handler.hpp"
+#include "svc/services.hpp"
 
 using namespace ppolicy;
 

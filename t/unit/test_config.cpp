@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_CASE(defaults_and_values) {
   BOOST_TEST(c->server().max_request_size == 65536u);
   BOOST_TEST(c->server().state_file == "/var/lib/ppolicy/ppolicyd.state");
   auto d = Generation::load_text(
-      "[ppolicyd]\nlisten = inet:127.0.0.1:1, inet:[::1]:2\n  unix:/run/x.sock\nrequest_timeout = 250ms\n"
+      "[ppolicyd]\nlisten = inet:127.0.0.1:1, inet:[::1]:2\n  unix:/run/x.sock\nrequest_timeout = "
+      "250ms\n"
       "default_action = defer_if_permit Service temporarily unavailable\nunix_socket_mode = 0660\n"
       "[policy main]\ndefault = DUNNO\n",
       "p.conf", {});
@@ -81,30 +82,40 @@ BOOST_AUTO_TEST_CASE(errors_with_file_and_line) {
     std::string text;
     const char* error;
   } cases[] = {
-      {"[ppolicyd]\nmin_workers = many\n", "p.conf:2: [ppolicyd] \"min_workers\": invalid integer \"many\""},
-      {"[ppolicyd]\nmin_workers = 0\n", "p.conf:2: [ppolicyd] \"min_workers\": value 0 is outside 1..10000"},
-      {"[ppolicyd]\nmin_workers = 9\nmax_workers = 5\n", "p.conf:2: [ppolicyd] \"min_workers\": is larger than max_workers"},
+      {"[ppolicyd]\nmin_workers = many\n",
+       "p.conf:2: [ppolicyd] \"min_workers\": invalid integer \"many\""},
+      {"[ppolicyd]\nmin_workers = 0\n",
+       "p.conf:2: [ppolicyd] \"min_workers\": value 0 is outside 1..10000"},
+      {"[ppolicyd]\nmin_workers = 9\nmax_workers = 5\n",
+       "p.conf:2: [ppolicyd] \"min_workers\": is larger than max_workers"},
       {"[ppolicyd]\nfrobnicate = 1\n", "p.conf:2: [ppolicyd]: unknown key \"frobnicate\""},
-      {"[ppolicyd]\nuser = a\nuser = b\n", "p.conf:3: [ppolicyd]: \"user\" is duplicate (first set on line 2)"},
+      {"[ppolicyd]\nuser = a\nuser = b\n",
+       "p.conf:3: [ppolicyd]: \"user\" is duplicate (first set on line 2)"},
       {"[ppolicyd]\nlisten = tcp:1.2.3.4:5\n", "expected inet:HOST:PORT or unix:/PATH"},
-      {"[ppolicyd]\nlisten = inet:localhost:5\n", "HOST must be a numeric IPv4 address or [IPv6] address"},
+      {"[ppolicyd]\nlisten = inet:localhost:5\n",
+       "HOST must be a numeric IPv4 address or [IPv6] address"},
       {"[ppolicyd]\nlisten = inet:::1:5\n", "write IPv6 addresses in brackets"},
       {"[ppolicyd]\nlisten = inet:127.0.0.1:70000\n", "invalid port"},
       {"[ppolicyd]\nlisten = unix:relative/path\n", "unix: needs an absolute path"},
       {"[ppolicyd]\nrequest_timeout = soon\n", "invalid duration \"soon\""},
-      {"[ppolicyd]\ndefault_action = MAYBE\n", "p.conf:2: [ppolicyd] \"default_action\": unknown action \"MAYBE\""},
+      {"[ppolicyd]\ndefault_action = MAYBE\n",
+       "p.conf:2: [ppolicyd] \"default_action\": unknown action \"MAYBE\""},
       {"[ppolicyd]\nlog = somewhere\n", "invalid value \"somewhere\" (one of auto|syslog|stderr)"},
       {"[ppolicyd]\nsyslog_facility = mial\n", "unknown facility"},
       {"[ppolicyd]\nunix_socket_mode = rw\n", "not an octal mode"},
       {"[frob]\nx = 1\n", "p.conf:1: unknown section [frob]"},
       {"[module]\ntype = Dummy\n", "p.conf:1: [module]: expected \"[module NAME]\""},
       {"[module x]\ntest1 = 1\n", "p.conf:1: [module x]: \"type\" is required"},
-      {"[module x]\ntype = Frob\n", "p.conf:2: [module x]: unknown module type \"Frob\" (known: Dummy,"},
+      {"[module x]\ntype = Frob\n",
+       "p.conf:2: [module x]: unknown module type \"Frob\" (known: Dummy,"},
       {"[module 1x]\ntype = Dummy\n", "a module name is letters, digits and \"_\""},
-      {"[module sender]\ntype = Dummy\n", "[module sender]: the name is a request attribute or function"},
+      {"[module sender]\ntype = Dummy\n",
+       "[module sender]: the name is a request attribute or function"},
       {"[module x]\ntype = Dummy\nbogus = 1\n", "p.conf:3: [module x]: unknown key \"bogus\""},
-      {"[module x]\ntype = Dummy\ntype = Sleep\n", "p.conf:3: [module x]: \"type\" is duplicate (the module type was set on line 2)"},
-      {"[module x]\ntype = Dummy\ncachePositive = forever\n", "p.conf:3: [module x] \"cachePositive\": invalid duration"},
+      {"[module x]\ntype = Dummy\ntype = Sleep\n",
+       "p.conf:3: [module x]: \"type\" is duplicate (the module type was set on line 2)"},
+      {"[module x]\ntype = Dummy\ncachePositive = forever\n",
+       "p.conf:3: [module x] \"cachePositive\": invalid duration"},
       {"[module d]\ntype = DumpDataFile\n", "[module d]: \"fileName\" is required"},
       {"[module d]\ntype = DumpDataFile\nfileName = /nonexistent/dir/f\n",
        "p.conf:3: [module d] \"fileName\": directory /nonexistent/dir does not exist"},
@@ -112,7 +123,8 @@ BOOST_AUTO_TEST_CASE(errors_with_file_and_line) {
   };
   for (const auto& c : cases) {
     std::string text = c.text;
-    if (text.find("[policy") == std::string::npos && std::string(c.error) != "no [policy NAME] section")
+    if (text.find("[policy") == std::string::npos &&
+        std::string(c.error) != "no [policy NAME] section")
       text += "[policy main]\ndefault = DUNNO\n";
     std::string err = error_of(text);
     BOOST_TEST_INFO(c.text);
@@ -121,7 +133,9 @@ BOOST_AUTO_TEST_CASE(errors_with_file_and_line) {
 }
 
 BOOST_AUTO_TEST_CASE(all_errors_reported_at_once) {
-  std::string err = error_of("[ppolicyd]\nmin_workers = x\nbogus = 1\n[module a]\ntype = Nope\n[policy main]\nrule = zz -> OK\n");
+  std::string err = error_of(
+      "[ppolicyd]\nmin_workers = x\nbogus = 1\n[module a]\ntype = Nope\n[policy main]\nrule = zz "
+      "-> OK\n");
   BOOST_TEST(err.find("p.conf:2:") != std::string::npos);
   BOOST_TEST(err.find("p.conf:3:") != std::string::npos);
   BOOST_TEST(err.find("p.conf:5:") != std::string::npos);
@@ -138,8 +152,10 @@ BOOST_AUTO_TEST_CASE(overrides) {
   BOOST_TEST(m->section == "module greylist");
   BOOST_TEST(m->key == "delay");
   BOOST_TEST(!parse_override("nodot=1").has_value());
-  auto c = Generation::load_text("[ppolicyd]\nlisten = inet:127.0.0.1:1\n   inet:127.0.0.1:2\n[policy main]\ndefault = DUNNO\n",
-                             "p.conf", {*o, *parse_override("ppolicyd.min_workers=7")});
+  auto c = Generation::load_text(
+      "[ppolicyd]\nlisten = inet:127.0.0.1:1\n   inet:127.0.0.1:2\n[policy main]\ndefault = "
+      "DUNNO\n",
+      "p.conf", {*o, *parse_override("ppolicyd.min_workers=7")});
   BOOST_TEST(c->server().listen == std::vector<std::string>{"inet:127.0.0.1:10031"});
   BOOST_TEST(c->server().min_workers == 7);
   std::string err = error_of(k_min, {*parse_override("ppolicyd.nokey=1")});
@@ -147,11 +163,15 @@ BOOST_AUTO_TEST_CASE(overrides) {
 }
 
 BOOST_AUTO_TEST_CASE(module_fingerprints_change_with_parameters) {
-  auto a = Generation::load_text("[module d]\ntype = Dummy\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
-  auto b = Generation::load_text("[module d]\ntype = Dummy\ntest2 = x\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
-  auto c = Generation::load_text("[module d]\ntype = dummy\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
+  auto a = Generation::load_text("[module d]\ntype = Dummy\n[policy main]\ndefault = DUNNO\n",
+                                 "p.conf", {});
+  auto b = Generation::load_text(
+      "[module d]\ntype = Dummy\ntest2 = x\n[policy main]\ndefault = DUNNO\n", "p.conf", {});
+  auto c = Generation::load_text("[module d]\ntype = dummy\n[policy main]\ndefault = DUNNO\n",
+                                 "p.conf", {});
   BOOST_TEST(a->module("d")->key_prefix != b->module("d")->key_prefix);
-  BOOST_TEST(a->module("d")->key_prefix == c->module("d")->key_prefix);  // type names are case-insensitive
+  BOOST_TEST(a->module("d")->key_prefix ==
+             c->module("d")->key_prefix);  // type names are case-insensitive
   BOOST_TEST(a->module("d")->cache.positive == 900);
 }
 

@@ -9,13 +9,13 @@
 #include <cstdlib>
 
 #include "conf/error.hpp"
-#include "modules/bw_lists.hpp"
 #include "db/database.hpp"
-#include "modules/greylist_logic.hpp"
 #include "db/identifiers.hpp"
+#include "db/snapshot.hpp"
+#include "modules/bw_lists.hpp"
+#include "modules/greylist_logic.hpp"
 #include "modules/param_values.hpp"
 #include "modules/rate_logic.hpp"
-#include "db/snapshot.hpp"
 
 using namespace ppolicy;
 

@@ -16,7 +16,9 @@ using namespace ppolicy;
 
 namespace {
 
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+IpAddress ip(const char* s) {
+  return *IpAddress::parse(s);
+}
 
 template <class T>
 T at(const std::string& b, size_t off) {
@@ -146,7 +148,8 @@ BOOST_AUTO_TEST_CASE(p0f_versions_are_numbers) {
 BOOST_AUTO_TEST_CASE(ldap_filter_escaping) {
   BOOST_TEST(ldap_filter_with("(mail=%m)", "alice@example.org") == "(mail=alice@example.org)");
   BOOST_TEST(ldap_filter_with("(mail=%m)", "*)(uid=*") == "(mail=\\2A\\29\\28uid=\\2A)");
-  BOOST_TEST(ldap_filter_with("(mail=%m)", "carol*(x)@example.org") == "(mail=carol\\2A\\28x\\29@example.org)");
+  BOOST_TEST(ldap_filter_with("(mail=%m)", "carol*(x)@example.org") ==
+             "(mail=carol\\2A\\28x\\29@example.org)");
   BOOST_TEST(ldap_filter_with("(cn=%m)", "a\\b") == "(cn=a\\5Cb)");
   BOOST_TEST(ldap_filter_with("(cn=%m)", std::string("a\0b", 3)) == "(cn=a\\00b)");
   BOOST_TEST(ldap_filter_with("(|(mail=%m)(alias=%m))", "x*") == "(|(mail=x\\2A)(alias=x\\2A))");
@@ -202,12 +205,15 @@ BOOST_AUTO_TEST_CASE(whois_arin_and_referrals) {
   BOOST_TEST(r.org == "Google LLC");
   BOOST_TEST(r.country == "US");
   BOOST_TEST(r.range == "8.8.8.0 - 8.8.8.255");
-  BOOST_TEST(parse_whois("refer:        whois.ripe.net\n\ninetnum: 193.0.0.0 - 193.255.255.255\n").refer_host ==
-             "whois.ripe.net");
-  BOOST_TEST(parse_whois("ReferralServer:  whois://whois.apnic.net\n").refer_host == "whois.apnic.net");
-  BOOST_TEST(parse_whois("ReferralServer:  whois://Whois.Lacnic.Net:43/\n").refer_host == "whois.lacnic.net");
+  BOOST_TEST(parse_whois("refer:        whois.ripe.net\n\ninetnum: 193.0.0.0 - 193.255.255.255\n")
+                 .refer_host == "whois.ripe.net");
+  BOOST_TEST(parse_whois("ReferralServer:  whois://whois.apnic.net\n").refer_host ==
+             "whois.apnic.net");
+  BOOST_TEST(parse_whois("ReferralServer:  whois://Whois.Lacnic.Net:43/\n").refer_host ==
+             "whois.lacnic.net");
   BOOST_TEST(parse_whois("ReferralServer:  rwhois://rwhois.example.net:4321\n").refer_host.empty());
-  BOOST_TEST(parse_whois("ReferralServer:  whois://[2001:db8::1]:43\n").refer_host == "2001:db8::1");
+  BOOST_TEST(parse_whois("ReferralServer:  whois://[2001:db8::1]:43\n").refer_host ==
+             "2001:db8::1");
   BOOST_TEST(parse_whois("refer: evil host;rm\n").refer_host.empty());
 }
 
@@ -217,7 +223,8 @@ BOOST_AUTO_TEST_CASE(whois_nothing_found) {
   BOOST_TEST(!r.found());
   r = parse_whois("inetnum: 0.0.0.0 - 255.255.255.255\nnetname: IANA-BLK\ncountry: EU\n");
   BOOST_TEST(!r.found());
-  r = parse_whois("inetnum: 1.0.0.0 - 1.255.255.255\nnetname: NON-RIPE-NCC-MANAGED-ADDRESS-BLOCK\n");
+  r = parse_whois(
+      "inetnum: 1.0.0.0 - 1.255.255.255\nnetname: NON-RIPE-NCC-MANAGED-ADDRESS-BLOCK\n");
   BOOST_TEST(!r.found());
   BOOST_TEST(!parse_whois("").found());
   BOOST_TEST(!parse_whois("Some prose: with a colon but no attributes we know\n").found());
@@ -237,13 +244,15 @@ BOOST_AUTO_TEST_CASE(socket_io_deadlines) {
   std::string why;
   char buf[8];
   auto start = std::chrono::steady_clock::now();
-  BOOST_TEST(!read_exact_by(a.get(), buf, 4, deadline_in(80, start + std::chrono::seconds(5)), &why));
+  BOOST_TEST(
+      !read_exact_by(a.get(), buf, 4, deadline_in(80, start + std::chrono::seconds(5)), &why));
   auto took = std::chrono::steady_clock::now() - start;
   BOOST_TEST(why == "read: timed out");
   BOOST_TEST((took >= std::chrono::milliseconds(80) && took < std::chrono::milliseconds(500)));
   // The request deadline wins over a longer timeout.
   start = std::chrono::steady_clock::now();
-  BOOST_TEST(!read_exact_by(a.get(), buf, 4, deadline_in(5000, start + std::chrono::milliseconds(50)), &why));
+  BOOST_TEST(!read_exact_by(a.get(), buf, 4,
+                            deadline_in(5000, start + std::chrono::milliseconds(50)), &why));
   BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::milliseconds(400)));
   auto far = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   BOOST_TEST(write_all_by(b.get(), "abcd", far, &why));
@@ -255,7 +264,8 @@ BOOST_AUTO_TEST_CASE(socket_io_deadlines) {
   BOOST_TEST(read_to_eof_by(a.get(), all, 100, far, &why));
   BOOST_TEST(all == "xyz");
   BOOST_TEST(ms_until(std::chrono::steady_clock::now() - std::chrono::seconds(1)) == 0);
-  BOOST_TEST(ms_until(std::chrono::steady_clock::now() + std::chrono::microseconds(10)) == 1);  // rounded up
+  BOOST_TEST(ms_until(std::chrono::steady_clock::now() + std::chrono::microseconds(10)) ==
+             1);  // rounded up
   BOOST_TEST(!connect_unix_by("/nonexistent/p0f.sock", far, &why));
   BOOST_TEST(why == "connect: No such file or directory");
 }

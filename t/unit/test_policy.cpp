@@ -4,13 +4,13 @@
 // calls, saveResult attributes.
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/generation.hpp"
-#include "runtime/runner.hpp"
 #include "conf/error.hpp"
-#include "svc/services.hpp"
 #include "policy/eval.hpp"
 #include "proto/request.hpp"
+#include "runtime/generation.hpp"
+#include "runtime/runner.hpp"
 #include "shm/segment.hpp"
+#include "svc/services.hpp"
 
 using namespace ppolicy;
 
@@ -64,7 +64,8 @@ Request req(std::initializer_list<std::pair<const char*, const char*>> attrs) {
   r.set("helo_name", "MAIL.example.test");
   r.set("sender", "alice@example.test");
   r.set("recipient", "bob@example.org");
-  for (const auto& [k, v] : attrs) r.set(k, v);
+  for (const auto& [k, v] : attrs)
+    r.set(k, v);
   return r;
 }
 
@@ -78,16 +79,21 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
     const char* error;
   } cases[] = {
       {"rule = greylst < 0 -> DEFER\n",
-       "t.conf:11: [policy main] rule: unknown name \"greylst\" (not a module, request attribute, variable or "
+       "t.conf:11: [policy main] rule: unknown name \"greylst\" (not a module, request attribute, "
+       "variable or "
        "function; attr(\"greylst\") reads any attribute)\n    greylst < 0 -> DEFER\n    ^^^^^^^"},
       {"rule = dummy -> DEFER\n",
-       "t.conf:11: [policy main] rule: a rule's condition must be a condition, not a number (compare it, e.g. "
+       "t.conf:11: [policy main] rule: a rule's condition must be a condition, not a number "
+       "(compare it, e.g. "
        "\"greylist < 0\")\n    dummy -> DEFER\n    ^^^^^"},
-      {"rule = sender == 5 -> OK\n", "rule: ==: cannot apply to string and number\n    sender == 5 -> OK\n    ^^^^^^^^^^^"},
+      {"rule = sender == 5 -> OK\n",
+       "rule: ==: cannot apply to string and number\n    sender == 5 -> OK\n    ^^^^^^^^^^^"},
       {"rule = sender < \"a\" -> OK\n", "comparison: cannot apply to string and string"},
       {"rule = dummy == 0 -> DEFERR x\n",
-       "rule: unknown action \"DEFERR\" (OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT, DEFER_IF_PERMIT, 4NN, 5NN, "
-       "WARN, INFO, HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND)\n    dummy == 0 -> DEFERR x\n                  ^^^^^^"},
+       "rule: unknown action \"DEFERR\" (OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT, "
+       "DEFER_IF_PERMIT, 4NN, 5NN, "
+       "WARN, INFO, HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND)\n    dummy == 0 -> DEFERR x\n   "
+       "               ^^^^^^"},
       {"rule = true -> PREPEND no colon\n", "PREPEND needs \"Header-Name: value\""},
       {"rule = true -> FILTER\n", "FILTER needs transport:destination"},
       {"rule = true -> REDIRECT\n", "REDIRECT needs one address"},
@@ -96,37 +102,47 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
       {"rule = (true -> OK\n", "expected \")\""},
       {"rule = sender =~ /[/ -> OK\n", "invalid regex /[/"},
       // Found by the policy fuzzer: regcomp's memory grows exponentially with stacked repetitions.
-      {"rule = sender =~ /(((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+/ -> OK\n", "is too complex"},
+      {"rule = sender =~ /(((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+/ -> OK\n",
+       "is too complex"},
       {"rule = sender =~ /1+++++++++++++++++++++++++++++/ -> OK\n", "stacked repetition operators"},
       {"rule = sender =~ /((a{100}){100}){100}/ -> OK\n", "is too complex"},
       {"rule = sender =~ /(a|b)\\1/ -> OK\n", "back-references"},
       {"rule = sender =~ /^(localhost|1********27)$/i -> OK\n", "stacked repetition operators"},
       {"rule = sender =~ /a{2}{3}/ -> OK\n", "stacked repetition operators"},
-      {"rule = sender =~ client_name -> OK\n", "right side of =~ must be a /regex/ or a string literal"},
-      {"rule = dummy.nofield == 1 -> OK\n", "module dummy (Dummy) has no field \"nofield\" (fields: code, info, cached, time)"},
+      {"rule = sender =~ client_name -> OK\n",
+       "right side of =~ must be a /regex/ or a string literal"},
+      {"rule = dummy.nofield == 1 -> OK\n",
+       "module dummy (Dummy) has no field \"nofield\" (fields: code, info, cached, time)"},
       {"rule = dummy(x = 1) == 0 -> OK\n", "module dummy (Dummy) has no argument \"x\""},
       {"rule = lower(5) == \"a\" -> OK\n", "argument must be a string, not a number"},
       {"rule = lower(\"a\", \"b\") == \"a\" -> OK\n", "lower() takes 1 argument"},
       {"rule = lower == \"a\" -> OK\n", "lower is a function: write lower(...)"},
-      {"rule = if(true, 1, \"a\") == 1 -> OK\n", "if(): both results must have the same type (number, string)"},
+      {"rule = if(true, 1, \"a\") == 1 -> OK\n",
+       "if(): both results must have the same type (number, string)"},
       {"rule = sender in \"abc\" -> OK\n", "right side of \"in\" must be a [list] or a network"},
       {"rule = sender in [1, 2] -> OK\n", "\"in\": a string cannot be in a list of numbers"},
       {"rule = sender in [\"a\", 2] -> OK\n", "mixed list: a number among strings"},
       {"rule = client_address in 192.0.2.0/33 -> OK\n", "invalid network \"192.0.2.0/33\""},
       {"rule = \"unterminated -> OK\n", "unterminated string"},
       {"rule = 1 + -> OK\n", "unexpected \"->\""},
-      {"set x = \"a\"\nset x = 1\n", "t.conf:12: [policy main] set x: variable x was a string, cannot become a number"},
+      {"set x = \"a\"\nset x = 1\n",
+       "t.conf:12: [policy main] set x: variable x was a string, cannot become a number"},
       {"set x = x + 1\n", "variable x is used in its own definition"},
       {"set sender = 1\n", "\"sender\" is a module, attribute or function name; choose another"},
       {"set x = true -> 1\n", "\"->\" in set (use if(condition, a, b))"},
       {"run = true -> dummy -> other\n", "only one \"->\" in run"},
-      {"default = OK\nrule = true -> OK\n", "t.conf:12: [policy main] rule: statement after \"default\" (line 11) is never reached"},
+      {"default = OK\nrule = true -> OK\n",
+       "t.conf:12: [policy main] rule: statement after \"default\" (line 11) is never reached"},
       {"rule = true -> OK ${sender\n", "expected \"}\" closing ${...}"},
-      {"rule = true -> OK ${[\"a\"]}\n", "${...} must give a string, number or condition, not a list"},
-      {"frobnicate = 1\n", "[policy main]: unknown key \"frobnicate\" (rule, set NAME, run, default, listen, context, state)"},
+      {"rule = true -> OK ${[\"a\"]}\n",
+       "${...} must give a string, number or condition, not a list"},
+      {"frobnicate = 1\n",
+       "[policy main]: unknown key \"frobnicate\" (rule, set NAME, run, default, listen, context, "
+       "state)"},
       {"rule = true -> OK\nstate = RCPT\n", "selectors go before the statements"},
       {"state = RCPTT\n", "unknown protocol state \"RCPTT\""},
-      {"listen = inet:127.0.0.1:9\n", "inet:127.0.0.1:9 is not one of the [ppolicyd] listen addresses"},
+      {"listen = inet:127.0.0.1:9\n",
+       "inet:127.0.0.1:9 is not one of the [ppolicyd] listen addresses"},
       {"rule = dummy == 0\n   && true -> OK ${nope}\n",
        "t.conf:12: [policy main] rule: unknown name \"nope\""},
   };
@@ -146,26 +162,45 @@ BOOST_AUTO_TEST_CASE(evaluation) {
       {"rule = sender == \"alice@example.test\" -> REJECT no\n", {}, "REJECT no"},
       {"rule = sender == \"x\" -> REJECT no\n", {}, "DUNNO"},
       {"rule = sender == \"x\" -> REJECT no\ndefault = OK\n", {}, "OK"},
-      {"rule = sender_domain == \"example.test\" && recipient_domain != \"x\" -> 450 4.7.1 ${sender_local} at ${recipient_domain}\n",
-       {}, "450 4.7.1 alice at example.org"},
+      {"rule = sender_domain == \"example.test\" && recipient_domain != \"x\" -> 450 4.7.1 "
+       "${sender_local} at ${recipient_domain}\n",
+       {},
+       "450 4.7.1 alice at example.org"},
       {"rule = client_address in [192.0.2.0/24, 2001:db8::/32] -> HOLD\n", {}, "HOLD"},
-      {"rule = client_address in [192.0.2.0/24, 2001:db8::/32] -> HOLD\n", {{"client_address", "2001:db8::5"}}, "HOLD"},
+      {"rule = client_address in [192.0.2.0/24, 2001:db8::/32] -> HOLD\n",
+       {{"client_address", "2001:db8::5"}},
+       "HOLD"},
       {"rule = client_address in [::1, fe80::/10] -> HOLD\n", {{"client_address", "::1"}}, "HOLD"},
-      {"rule = client_address in [::1, fe80::/10] -> HOLD\n", {{"client_address", "fe80::1:2"}}, "HOLD"},
-      {"rule = client_address not in 192.0.2.0/24 -> HOLD\n", {{"client_address", "198.51.100.1"}}, "HOLD"},
+      {"rule = client_address in [::1, fe80::/10] -> HOLD\n",
+       {{"client_address", "fe80::1:2"}},
+       "HOLD"},
+      {"rule = client_address not in 192.0.2.0/24 -> HOLD\n",
+       {{"client_address", "198.51.100.1"}},
+       "HOLD"},
       {"rule = client_address in 192.0.2.0/24 -> HOLD\n", {{"client_address", "garbage"}}, "DUNNO"},
       {"rule = sender =~ /^ALICE@/i -> DISCARD\n", {}, "DISCARD"},
       {"rule = sender !~ \"^ALICE@\" -> DISCARD\n", {}, "DISCARD"},
-      {"rule = recipient_count * 2 + size / 10 == 9 -> WARN math\n", {{"recipient_count", "2"}, {"size", "50"}}, "WARN math"},
+      {"rule = recipient_count * 2 + size / 10 == 9 -> WARN math\n",
+       {{"recipient_count", "2"}, {"size", "50"}},
+       "WARN math"},
       {"rule = size / 0 == 0 && size % 0 == 0 -> OK\n", {{"size", "7"}}, "OK"},
       {"rule = lower(client_name) == lower(helo_name) -> OK same\n", {}, "OK same"},
-      {"rule = domain(\"A@B@EXAMPLE.NET\") + \":\" + localpart(\"a@b@c\") == \"example.net:a@b\" -> OK\n", {}, "OK"},
-      {"rule = contains(sender, \"@ex\") && startswith(sender, \"ali\") && endswith(sender, \".test\") && length(sender) == 18 -> OK\n",
-       {}, "OK"},
-      {"rule = number(\"4.5\") + number(\"junk\") == 4.5 && string(2.5) == \"2.5\" && string(true) == \"true\" -> OK\n",
-       {}, "OK"},
-      {"rule = attr(\"future_thing\") == \"x\" && present(\"future_thing\") && !present(\"nope\") -> OK\n",
-       {{"future_thing", "x"}}, "OK"},
+      {"rule = domain(\"A@B@EXAMPLE.NET\") + \":\" + localpart(\"a@b@c\") == \"example.net:a@b\" "
+       "-> OK\n",
+       {},
+       "OK"},
+      {"rule = contains(sender, \"@ex\") && startswith(sender, \"ali\") && endswith(sender, "
+       "\".test\") && length(sender) == 18 -> OK\n",
+       {},
+       "OK"},
+      {"rule = number(\"4.5\") + number(\"junk\") == 4.5 && string(2.5) == \"2.5\" && string(true) "
+       "== \"true\" -> OK\n",
+       {},
+       "OK"},
+      {"rule = attr(\"future_thing\") == \"x\" && present(\"future_thing\") && !present(\"nope\") "
+       "-> OK\n",
+       {{"future_thing", "x"}},
+       "OK"},
       {"rule = min(3, 4) + max(3, 4) == 7 && -min(1, 2) == -1 -> OK\n", {}, "OK"},
       {"rule = if(sender == \"\", \"null\", \"real\") == \"real\" -> OK\n", {}, "OK"},
       {"rule = recipient in [\"bob@example.org\", \"postmaster@example.org\"] -> OK\n", {}, "OK"},
@@ -174,10 +209,15 @@ BOOST_AUTO_TEST_CASE(evaluation) {
       // Variables and the original's threshold arithmetic.
       {"set t = 5\nset t = t - if(lower(client_name) != lower(helo_name), 0.5, 0)\n"
        "set t = t - if(sender_domain != \"example.test\", 1, 0)\nrule = t == 5 -> OK ${t}\n",
-       {}, "OK 5"},
-      {"set t = 5\nset t = t - if(client_name != helo_name, 0.5, 0)\nrule = t < 5 -> OK ${t}\n", {}, "OK 4.5"},
+       {},
+       "OK 5"},
+      {"set t = 5\nset t = t - if(client_name != helo_name, 0.5, 0)\nrule = t < 5 -> OK ${t}\n",
+       {},
+       "OK 4.5"},
       // Module codes, info, fields of the trace.
-      {"rule = dummy == 0 && dummy.info == \"dummy\" -> REJECT ${dummy.info} ${dummy.code}\n", {}, "REJECT dummy 0"},
+      {"rule = dummy == 0 && dummy.info == \"dummy\" -> REJECT ${dummy.info} ${dummy.code}\n",
+       {},
+       "REJECT dummy 0"},
       {"rule = nap == 0 && nap.time >= 0 -> OK slept\n", {}, "OK slept"},
       // Expansions that produce unsafe text are cleaned.
       {"rule = true -> REJECT ${attr(\"x\")}\n", {{"x", "a\tb"}}, "REJECT a b"},
@@ -187,7 +227,8 @@ BOOST_AUTO_TEST_CASE(evaluation) {
   for (const auto& c : cases) {
     Env env(c.policy);
     Request r = req({});
-    for (const auto& [k, v] : c.attrs) r.set(k, v);
+    for (const auto& [k, v] : c.attrs)
+      r.set(k, v);
     BOOST_TEST_INFO(c.policy);
     BOOST_TEST(env.decide(r).reply == c.reply);
   }
@@ -207,7 +248,8 @@ BOOST_AUTO_TEST_CASE(lazy_and_memoised) {
   Env env(
       "rule = sender == \"nobody@x\" && dummy == 0 -> OK never\n"
       "rule = false || (true && !true && nap == 0) -> OK never\n"
-      "rule = other == 0 && other.info == \"dummy\" && other(test1 = \"x\") == 0 -> OK other ran\n");
+      "rule = other == 0 && other.info == \"dummy\" && other(test1 = \"x\") == 0 -> OK other "
+      "ran\n");
   StatsBuffer stats(&env.seg.stats());
   Request r = req({});
   Decision d = env.decide(r, &stats);
@@ -225,7 +267,8 @@ BOOST_AUTO_TEST_CASE(lazy_and_memoised) {
   BOOST_TEST(r.get("result_other_info") == "dummy");
   BOOST_TEST(r.get("result_other_cache") == "0");
   BOOST_TEST(r.get("result_other#1_code") == "0");
-  BOOST_TEST(env.counter("ppolicy_rule_matches_total{policy=\"main\",rule=\"3\",line=\"13\"}") == 1u);
+  BOOST_TEST(env.counter("ppolicy_rule_matches_total{policy=\"main\",rule=\"3\",line=\"13\"}") ==
+             1u);
 }
 
 BOOST_AUTO_TEST_CASE(result_cache_shared) {
@@ -241,7 +284,8 @@ BOOST_AUTO_TEST_CASE(result_cache_shared) {
 
 BOOST_AUTO_TEST_CASE(deadline_gives_default_action) {
   auto cfg = Generation::load_text(
-      "[ppolicyd]\ndefault_action = DEFER_IF_PERMIT try later\n[module nap]\ntype = Sleep\nsleep = 2\n"
+      "[ppolicyd]\ndefault_action = DEFER_IF_PERMIT try later\n[module nap]\ntype = Sleep\nsleep = "
+      "2\n"
       "[policy main]\nrule = nap == 0 -> OK\n",
       "t.conf", {});
   Segment seg(1 << 20, 1 << 20, 64);
@@ -281,10 +325,13 @@ BOOST_AUTO_TEST_CASE(policy_selection) {
 
 BOOST_AUTO_TEST_CASE(unreachable_policy_is_an_error) {
   try {
-    Generation::load_text("[ppolicyd]\n[policy a]\ndefault = OK\n[policy b]\ncontext = x\ndefault = OK\n", "t.conf", {});
+    Generation::load_text(
+        "[ppolicyd]\n[policy a]\ndefault = OK\n[policy b]\ncontext = x\ndefault = OK\n", "t.conf",
+        {});
     BOOST_FAIL("no error");
   } catch (const ConfigError& e) {
-    BOOST_TEST(std::string(e.what()).find("t.conf:4: [policy b] can never be selected") != std::string::npos,
+    BOOST_TEST(std::string(e.what()).find("t.conf:4: [policy b] can never be selected") !=
+                   std::string::npos,
                e.what());
   }
 }

@@ -7,7 +7,8 @@
 using namespace ppolicy;
 
 namespace {
-const std::string k_req = "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@b\nrecipient=c@d\n\n";
+const std::string k_req =
+    "request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@b\nrecipient=c@d\n\n";
 }
 
 BOOST_AUTO_TEST_SUITE(reader)
@@ -31,7 +32,8 @@ BOOST_AUTO_TEST_CASE(pipelined_and_crlf) {
   RequestReader r({});
   Request q;
   std::string why, crlf = k_req;
-  for (size_t p = 0; (p = crlf.find('\n', p)) != std::string::npos; p += 2) crlf.replace(p, 1, "\r\n");
+  for (size_t p = 0; (p = crlf.find('\n', p)) != std::string::npos; p += 2)
+    crlf.replace(p, 1, "\r\n");
   r.append(k_req + crlf + "request=smtpd_access_policy\nsender=x");
   BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
   BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
@@ -60,8 +62,10 @@ BOOST_AUTO_TEST_CASE(errors) {
     std::string input;
     const char* why;
   } cases[] = {
-      {"request=smtpd_access_policy\nsender=" + std::string(200, 'a') + "\n\n", "line longer than 100 bytes"},
-      {"request=smtpd_access_policy\nsender=" + std::string(200, 'a'), "line longer than 100 bytes"},
+      {"request=smtpd_access_policy\nsender=" + std::string(200, 'a') + "\n\n",
+       "line longer than 100 bytes"},
+      {"request=smtpd_access_policy\nsender=" + std::string(200, 'a'),
+       "line longer than 100 bytes"},
       {"request=smtpd_access_policy\n" + std::string(12, 'x') + "\n\n", "malformed line"},
       {"request=smtpd_access_policy\n=value\n\n", "malformed line"},
       {std::string("request=smtpd_access_policy\na=\x01\0b\n\n", 35), "NUL byte"},
@@ -82,13 +86,15 @@ BOOST_AUTO_TEST_CASE(errors) {
   RequestReader r({100, 1000, 8});
   Request q;
   std::string why, many = "request=smtpd_access_policy\n";
-  for (int i = 0; i < 10; ++i) many += "a" + std::to_string(i) + "=1\n";
+  for (int i = 0; i < 10; ++i)
+    many += "a" + std::to_string(i) + "=1\n";
   r.append(many + "\n");
   BOOST_TEST((r.next(q, &why) == RequestReader::Status::error));
   BOOST_TEST(why == "more than 8 attributes (max_attributes)");
   RequestReader big({100, 300, 100});
   std::string large = "request=smtpd_access_policy\n";
-  for (int i = 0; i < 20; ++i) large += "a" + std::to_string(i) + "=" + std::string(30, 'v') + "\n";
+  for (int i = 0; i < 20; ++i)
+    large += "a" + std::to_string(i) + "=" + std::string(30, 'v') + "\n";
   big.append(large);
   BOOST_TEST((big.next(q, &why) == RequestReader::Status::error));
   BOOST_TEST(why == "request larger than 300 bytes (max_request_size)");

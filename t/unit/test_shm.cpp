@@ -35,7 +35,8 @@ BOOST_AUTO_TEST_CASE(full_keys_no_false_hits) {
   Segment seg(64 * 1024, 64 * 1024, 64);  // one stripe: every key collides on the stripe
   ShmTable& t = seg.cache();
   BOOST_TEST(t.stripes() == 1u);
-  for (int i = 0; i < 64; ++i) BOOST_TEST(t.put("key" + std::to_string(i), std::to_string(i), 1000, 1));
+  for (int i = 0; i < 64; ++i)
+    BOOST_TEST(t.put("key" + std::to_string(i), std::to_string(i), 1000, 1));
   std::string v;
   for (int i = 0; i < 64; ++i) {
     BOOST_TEST(t.get("key" + std::to_string(i), v, 2));
@@ -86,7 +87,8 @@ BOOST_AUTO_TEST_CASE(concurrent_processes_count_exactly) {
       _exit(0);
     }
   }
-  for (int p = 0; p < procs; ++p) wait(nullptr);
+  for (int p = 0; p < procs; ++p)
+    wait(nullptr);
   std::string v;
   BOOST_TEST(t.get("shared", v, 100));
   BOOST_TEST(v == std::to_string(procs * each));
@@ -99,7 +101,11 @@ BOOST_AUTO_TEST_CASE(owner_dies_inside_update) {
   pid_t pid = fork();
   if (pid == 0) {
     // Die while holding the stripe lock, halfway through a change.
-    t.update("k", 1, [](std::string& v, uint32_t&, bool) -> bool { _exit(3); v = "after"; return true; });
+    t.update("k", 1, [](std::string& v, uint32_t&, bool) -> bool {
+      _exit(3);
+      v = "after";
+      return true;
+    });
     _exit(0);
   }
   int status = 0;
@@ -157,7 +163,7 @@ BOOST_AUTO_TEST_CASE(breaker_opens_and_closes) {
   b.failure("db", t0, "timeout");
   BOOST_TEST(!b.allow("db", t0 + 1));  // open
   BOOST_TEST(b.state("db", t0 + 1) == 1);
-  BOOST_TEST(b.allow("db", t0 + 31));  // cool-down over: this caller is the trial
+  BOOST_TEST(b.allow("db", t0 + 31));   // cool-down over: this caller is the trial
   BOOST_TEST(!b.allow("db", t0 + 31));  // others still skip while the trial runs
   b.failure("db", t0 + 32, "still down");
   BOOST_TEST(!b.allow("db", t0 + 33));
@@ -180,7 +186,8 @@ BOOST_AUTO_TEST_CASE(stats_registry_and_buffer) {
   buf.flush();
   BOOST_TEST(s.get(a) == 2u);
   BOOST_TEST(s.get(b) == 1u);
-  for (int i = 0; i < 10; ++i) s.reg("x" + std::to_string(i));
+  for (int i = 0; i < 10; ++i)
+    s.reg("x" + std::to_string(i));
   BOOST_TEST(s.count() == 8u);  // capacity
   BOOST_TEST(s.reg("overflow") == -1);
 }

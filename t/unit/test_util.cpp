@@ -14,7 +14,7 @@ BOOST_AUTO_TEST_CASE(durations_and_sizes) {
     const char* in;
     long long want;  // -1: invalid
   } d[] = {{"600", 600}, {"90s", 90}, {"10m", 600}, {"2h", 7200}, {"1d", 86400}, {"1w", 604800},
-           {"", -1},     {"x", -1},   {"-5", -1},   {"5x", -1},    {" 7 ", 7}};
+           {"", -1},     {"x", -1},   {"-5", -1},   {"5x", -1},   {" 7 ", 7}};
   for (const auto& c : d) {
     auto v = parse_duration(c.in);
     BOOST_TEST_INFO(c.in);
@@ -42,9 +42,9 @@ BOOST_AUTO_TEST_CASE(utf8) {
   BOOST_TEST(valid_utf8("plain ascii"));
   BOOST_TEST(valid_utf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
   BOOST_TEST(!valid_utf8("\xff"));
-  BOOST_TEST(!valid_utf8("\xc0\xaf"));          // overlong "/"
-  BOOST_TEST(!valid_utf8("\xed\xa0\x80"));      // surrogate
-  BOOST_TEST(!valid_utf8("\xe2\x82"));          // truncated
+  BOOST_TEST(!valid_utf8("\xc0\xaf"));      // overlong "/"
+  BOOST_TEST(!valid_utf8("\xed\xa0\x80"));  // surrogate
+  BOOST_TEST(!valid_utf8("\xe2\x82"));      // truncated
 }
 
 BOOST_AUTO_TEST_CASE(ip_addresses) {
@@ -59,7 +59,8 @@ BOOST_AUTO_TEST_CASE(ip_addresses) {
   BOOST_TEST_REQUIRE(b.has_value());
   BOOST_TEST(!b->v4);
   // RFC 5782 section 2.4 nibble form.
-  BOOST_TEST(b->reverse_labels() == "6.6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2");
+  BOOST_TEST(b->reverse_labels() ==
+             "6.6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2");
   BOOST_TEST(b->masked(64).str() == "2001:db8::");
   BOOST_TEST(IpAddress::parse("::ffff:192.0.2.1")->v4);
   BOOST_TEST(IpAddress::parse("[2001:db8::1]").has_value());
