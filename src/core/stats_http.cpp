@@ -82,8 +82,9 @@ void StatsHttp::attach(event_base* base, std::function<std::string()> render,
                        std::function<void()> on_refused) {
   d_render = std::move(render);
   d_on_refused = std::move(on_refused);
+  // Backlog 0: the socket already listens (1024); -1 would shrink it to 128.
   d_listener = evconnlistener_new(base, on_accept, this,
-                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, d_fd);
+                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, d_fd);
   if (!d_listener)
     throw std::runtime_error(format("stats_listen %s: cannot serve HTTP", d_where.c_str()));
   evconnlistener_set_error_cb(d_listener, on_accept_error);
@@ -118,6 +119,7 @@ void StatsHttp::on_accept_error(evconnlistener* l, void* arg) {
   // Out of descriptors: the pending connection stays in the backlog, so a
   // level-triggered listener would call us again at once, forever. Pause.
   evconnlistener_disable(l);
+  self->d_paused = true;
   timeval one{1, 0};
   evtimer_add(self->d_resume, &one);
   ++self->d_failed_accepts;
@@ -133,14 +135,23 @@ void StatsHttp::on_accept_error(evconnlistener* l, void* arg) {
 }
 
 void StatsHttp::on_resume(int, short, void* arg) {
-  auto* self = static_cast<StatsHttp*>(arg);
-  if (self->d_listener) evconnlistener_enable(self->d_listener);
+  static_cast<StatsHttp*>(arg)->resume();
+}
+
+void StatsHttp::resume() {
+  if (!d_paused || !d_listener) return;
+  d_paused = false;
+  evtimer_del(d_resume);
+  evconnlistener_enable(d_listener);
 }
 
 void StatsHttp::drop(Conn* c) {
   d_conns.erase(c);
   bufferevent_free(c->bev);  // closes the socket
   delete c;
+  // A descriptor is free again: a paused listener may take the next
+  // connection now rather than at the end of its pause.
+  resume();
 }
 
 void StatsHttp::on_read(bufferevent* bev, void* arg) {

@@ -12,8 +12,9 @@
 // The master must never spin nor run out of descriptors here: at most
 // k_max_stats_connections are open at once (more are closed at accept), a
 // connection lives at most 10 s, and when accept() fails for want of
-// descriptors (EMFILE, ENFILE) accepting pauses for a second, with one log
-// line a minute at most (the failure that made it spin at 100% CPU).
+// descriptors (EMFILE, ENFILE) accepting pauses until a statistics
+// connection closes or a second has passed, with one log line a minute at
+// most (the failure that made it spin at 100% CPU).
 #pragma once
 
 #include <functional>
@@ -65,12 +66,14 @@ class StatsHttp {
   static void on_error(bufferevent* bev, short what, void* arg);
   void answer(Conn* c, const std::string& method, const std::string& path);
   void drop(Conn* c);
+  void resume();
 
   std::string d_where;
   NetSet d_allow;
   int d_fd = -1;
   evconnlistener* d_listener = nullptr;
   event* d_resume = nullptr;
+  bool d_paused = false;  // accept() failed for want of descriptors
   std::set<Conn*> d_conns;
   std::function<std::string()> d_render;
   std::function<void()> d_on_refused;
