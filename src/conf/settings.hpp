@@ -34,6 +34,7 @@ struct ServerSettings {
   std::string log_mode;  // auto, syslog, stderr
   LogTarget log;
   bool log_decisions;
+  long shadow_budget_ms;                  // new module calls of shadow policies
   std::vector<std::string> policy_tests;  // files of expected decisions, run at every load
   size_t cache_size, records_size;
   std::string stats_listen;  // HOST:PORT or ""

@@ -230,6 +230,12 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
       out += d.reply;
       out += "\n\n";
       ++d_served;
+      // Shadow policies run once the reply is on its way: they never delay it.
+      if (d_handler.has_shadows()) {
+        if (!write_all(fd, out)) return End::closed;
+        out.clear();
+        d_handler.shadow(d_request, d);
+      }
     }
     if (!out.empty()) {
       if (!write_all(fd, out)) return End::closed;

@@ -274,6 +274,17 @@ std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
       c.statement(src);
     } else if (words.size() == 2 && words[0] == "set") {
       c.statement(src);
+    } else if (src.key == "shadow") {
+      auto on = parse_bool(trim(src.text));
+      if (!on)
+        errors.add(
+            scope.file, src.line_at(0),
+            format("[policy %s] shadow: yes or no, not \"%s\"", name.c_str(), src.text.c_str()));
+      else if (!p->statements.empty())
+        errors.add(scope.file, src.line_at(0),
+                   format("[policy %s] shadow: goes before the statements", name.c_str()));
+      else
+        p->shadow = *on;
     } else if (src.key == "listen" || src.key == "context" || src.key == "state") {
       if (!p->statements.empty())
         errors.add(scope.file, src.line_at(0),
@@ -284,7 +295,7 @@ std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
     } else {
       errors.add(scope.file, src.line_at(0),
                  format("[policy %s]: unknown key \"%s\" (rule, set NAME, run, default, listen, "
-                        "context, state)",
+                        "context, state, shadow)",
                         name.c_str(), src.key.c_str()));
     }
   }

@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
        "${...} must give a string, number or condition, not a list"},
       {"frobnicate = 1\n",
        "[policy main]: unknown key \"frobnicate\" (rule, set NAME, run, default, listen, context, "
-       "state)"},
+       "state, shadow)"},
       {"rule = true -> OK\nstate = RCPT\n", "selectors go before the statements"},
       {"state = RCPTT\n", "unknown protocol state \"RCPTT\""},
       {"listen = inet:127.0.0.1:9\n",
