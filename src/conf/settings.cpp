@@ -75,7 +75,7 @@ bool store_nameservers(void* obj, const OptValue& v, std::string* why) {
 // clang-format off
 const Option k_server[] = {
     {.name = "listen", .type = OptType::list, .def = "inet:127.0.0.1:10030", .help = "policy listeners: inet:HOST:PORT, inet:[IPV6]:PORT or unix:/PATH (several allowed)", .store = bind<&ServerSettings::listen>(), .restart_only = true},
-    {.name = "user", .type = OptType::string, .def = "nobody", .help = "user to run as after binding the listeners (when started as root)", .store = bind<&ServerSettings::user>(), .restart_only = true},
+    {.name = "user", .type = OptType::string, .def = "ppolicy", .help = "user to run as after binding the listeners (when started as root)", .store = bind<&ServerSettings::user>(), .restart_only = true},
     {.name = "group", .type = OptType::string, .def = "", .help = "group to run as (empty: the user's primary group)", .store = bind<&ServerSettings::group>(), .restart_only = true},
     {.name = "pid_file", .type = OptType::string, .def = "/run/ppolicyd/ppolicyd.pid", .help = "pid file of the master process (empty: none)", .store = bind<&ServerSettings::pid_file>(), .restart_only = true},
     {.name = "state_dir", .type = OptType::string, .def = "/var/lib/ppolicy", .help = "directory of the state file; created and given to the user at start", .store = bind<&ServerSettings::state_dir>(), .restart_only = true},
@@ -96,6 +96,7 @@ const Option k_server[] = {
     {.name = "syslog_name", .type = OptType::string, .def = "ppolicyd", .help = "syslog identifier", .store = store_syslog_name},
     {.name = "log_level", .type = OptType::choice, .def = "info", .help = "least severe messages logged", .choices = "error|warning|info|debug", .store = store_log_level},
     {.name = "log_decisions", .type = OptType::boolean, .def = "yes", .help = "log one line per decision", .store = bind<&ServerSettings::log_decisions>()},
+    {.name = "policy_tests", .type = OptType::list, .def = "", .help = "files of policy tests (expected decisions) run at every start, -t and reload; a failing test is a configuration error (relative names: next to this file)", .store = bind<&ServerSettings::policy_tests>()},
     {.name = "cache_size", .type = OptType::size, .def = "32M", .help = "shared memory for the module result cache", .min = 65536, .store = bind<&ServerSettings::cache_size>(), .restart_only = true},
     {.name = "records_size", .type = OptType::size, .def = "16M", .help = "shared memory for DOS, Trap, Greylist (store = shm) and circuit-breaker records", .min = 65536, .store = bind<&ServerSettings::records_size>(), .restart_only = true},
     {.name = "stats_listen", .type = OptType::string, .def = "", .help = "HOST:PORT of the Prometheus statistics listener, GET /metrics (empty: none)", .store = bind<&ServerSettings::stats_listen>(), .restart_only = true},
