@@ -26,7 +26,7 @@ DEB_BUILD = g++ make autoconf automake libtool pkg-config \
 	libevent-dev libudns-dev libmysqlcppconn-dev libmaxminddb-dev \
 	libldap-dev libinih-dev libboost-test-dev
 DEB_TEST = $(DEB_BUILD) clang clang-format libclang-rt-14-dev python3 python3-yaml procps iproute2 \
-	mariadb-server slapd ldap-utils bind9 dnsutils \
+	mariadb-server galera-4 rsync slapd ldap-utils bind9 dnsutils \
 	mmdb-bin libmaxmind-db-writer-perl postfix swaks p0f \
 	rpm groff-base man-db cpio shellcheck systemd
 
