@@ -85,7 +85,7 @@ bool store_db_host(void* obj, const OptValue& v, std::string* why) {
 // clang-format off
 const Option k_server[] = {
     {.name = "listen", .type = OptType::list, .def = "inet:127.0.0.1:10030", .help = "policy listeners: inet:HOST:PORT, inet:[IPV6]:PORT or unix:/PATH (several allowed)", .store = bind<&ServerSettings::listen>(), .restart_only = true},
-    {.name = "user", .type = OptType::string, .def = "nobody", .help = "user to run as after binding the listeners (when started as root)", .store = bind<&ServerSettings::user>(), .restart_only = true},
+    {.name = "user", .type = OptType::string, .def = "ppolicy", .help = "user to run as after binding the listeners (when started as root)", .store = bind<&ServerSettings::user>(), .restart_only = true},
     {.name = "group", .type = OptType::string, .def = "", .help = "group to run as (empty: the user's primary group)", .store = bind<&ServerSettings::group>(), .restart_only = true},
     {.name = "pid_file", .type = OptType::string, .def = "/run/ppolicyd/ppolicyd.pid", .help = "pid file of the master process (empty: none)", .store = bind<&ServerSettings::pid_file>(), .restart_only = true},
     {.name = "state_dir", .type = OptType::string, .def = "/var/lib/ppolicy", .help = "directory of the state file; created and given to the user at start", .store = bind<&ServerSettings::state_dir>(), .restart_only = true},

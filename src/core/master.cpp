@@ -128,6 +128,22 @@ void Master::on_event(evutil_socket_t fd, short what, void* arg) {
   }
 }
 
+// A fresh file: whatever sits at the path (a stale pid file, a planted link)
+// is removed, and the new one is created exclusively without following links.
+void write_pid_file(const std::string& path) {
+  std::string pid = format("%d\n", static_cast<int>(getpid()));
+  if (unlink(path.c_str()) != 0 && errno != ENOENT)
+    throw std::runtime_error(
+        format("cannot replace pid file %s: %s", path.c_str(), std::strerror(errno)));
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+  int e = errno;
+  if (fd >= 0) close(fd);
+  if (!ok)
+    throw std::runtime_error(
+        format("cannot write pid file %s: %s", path.c_str(), std::strerror(e)));
+}
+
 void Master::start() {
   const ServerSettings& s = d_gen->server();
   d_run_as = resolve_run_as(s.user, s.group);
@@ -156,25 +172,15 @@ void Master::start() {
     d_shm_cap[i] = st.reg(format("ppolicy_shm_capacity{table=\"%s\"}", tn[i]));
   }
 
-  if (!s.state_file.empty()) {
-    prepare_dir(s.state_dir, d_run_as, 0750);
-    long n = d_shm->restore(s.state_file);
-    if (n > 0) log_info("restored %ld cache and record entries from %s", n, s.state_file.c_str());
-  }
+  // As root only the directories are prepared (through descriptors, never
+  // following a symlink); the files in them belong to the run-time user and
+  // are read and written after the drop, so a link or FIFO planted there can
+  // do no more than that user could do anyway.
+  if (!s.state_file.empty()) prepare_dir(s.state_dir, d_run_as, 0750);
   if (!s.pid_file.empty()) {
     auto slash = s.pid_file.rfind('/');
     if (slash != std::string::npos && slash > 0)
       prepare_dir(s.pid_file.substr(0, slash), d_run_as, 0755);
-    std::string pid = format("%d\n", static_cast<int>(getpid()));
-    int fd = open(s.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, pid.data(), pid.size()) != static_cast<ssize_t>(pid.size()))
-      throw std::runtime_error(
-          format("cannot write pid file %s: %s", s.pid_file.c_str(), std::strerror(errno)));
-    close(fd);
-    if (d_run_as.drop) {
-      int ignored = chown(s.pid_file.c_str(), d_run_as.uid, d_run_as.gid);
-      (void)ignored;
-    }
   }
 
   // Once, privileged, before any worker exists: e.g. database tables.
@@ -190,6 +196,12 @@ void Master::start() {
   }
 
   drop_privileges(d_run_as);
+
+  if (!s.state_file.empty()) {
+    long n = d_shm->restore(s.state_file);
+    if (n > 0) log_info("restored %ld cache and record entries from %s", n, s.state_file.c_str());
+  }
+  if (!s.pid_file.empty()) write_pid_file(s.pid_file);
 
   if (pipe2(d_status, O_CLOEXEC) != 0 || pipe2(d_alive, O_CLOEXEC) != 0 ||
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, d_handoff) != 0)
