@@ -106,6 +106,7 @@ const Option k_server[] = {
     {.name = "syslog_name", .type = OptType::string, .def = "ppolicyd", .help = "syslog identifier", .store = store_syslog_name},
     {.name = "log_level", .type = OptType::choice, .def = "info", .help = "least severe messages logged", .choices = "error|warning|info|debug", .store = store_log_level},
     {.name = "log_decisions", .type = OptType::boolean, .def = "yes", .help = "log one line per decision", .store = bind<&ServerSettings::log_decisions>()},
+    {.name = "policy_tests", .type = OptType::list, .def = "", .help = "files of policy tests (expected decisions) run at every start, -t and reload; a failing test is a configuration error (relative names: next to this file)", .store = bind<&ServerSettings::policy_tests>()},
     {.name = "cache_size", .type = OptType::size, .def = "32M", .help = "shared memory for the module result cache", .min = 65536, .store = bind<&ServerSettings::cache_size>(), .restart_only = true},
     {.name = "records_size", .type = OptType::size, .def = "16M", .help = "shared memory for DOS, Trap, Greylist (store = shm) and circuit-breaker records", .min = 65536, .store = bind<&ServerSettings::records_size>(), .restart_only = true},
     {.name = "stats_listen", .type = OptType::string, .def = "", .help = "HOST:PORT of the Prometheus statistics listener, GET /metrics (empty: none)", .store = bind<&ServerSettings::stats_listen>(), .restart_only = true},

@@ -32,6 +32,7 @@ struct ServerSettings {
   std::string log_mode;  // auto, syslog, stderr
   LogTarget log;
   bool log_decisions;
+  std::vector<std::string> policy_tests;  // files of expected decisions, run at every load
   size_t cache_size, records_size;
   std::string stats_listen;  // HOST:PORT or ""
   NetSet stats_allow;

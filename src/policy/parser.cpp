@@ -499,20 +499,14 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
     } else if (f == "time") {
       n->op = Op::mod_time, n->type = Type::number;
     } else {
-      const FieldSpec* fs = nullptr;
-      std::span<const FieldSpec> own;
-      if (inst->module) own = inst->module->instance_fields();
-      for (const auto& x : inst->type->fields)
-        if (f == x.name) fs = &x;
-      for (const auto& x : own)
-        if (!fs && f == x.name) fs = &x;
-      if (!fs && inst->module) fs = inst->module->instance_field(f);
+      const FieldSpec* fs = find_field(*inst, f);
       if (!fs) {
         std::vector<std::string> names = {"code", "info", "cached", "time"};
         for (const auto& x : inst->type->fields)
           names.push_back(x.name);
-        for (const auto& x : own)
-          names.push_back(x.name);
+        if (inst->module)
+          for (const auto& x : inst->module->instance_fields())
+            names.push_back(x.name);
         fail(format("module %s (%s) has no field \"%s\" (fields: %s)", inst->name.c_str(),
                     inst->type->name, f.c_str(), join(names, ", ").c_str()),
              d_cur);

@@ -350,8 +350,13 @@ def test_server_keys_in_sample_configuration():
         if mm:
             have[mm.group(1)] = mm.group(2)
     problems = []
+    # Keys the sample sets on purpose: it carries its own policy tests.
+    deliberate = {"policy_tests": "ppolicy.tests"}
     for k, d in server_keys()["ppolicyd"]:
-        if k not in have:
+        if k in deliberate:
+            if have.get(k) != deliberate[k]:
+                problems.append("[ppolicyd] %s should be %s" % (k, deliberate[k]))
+        elif k not in have:
             problems.append("[ppolicyd] %s missing (add: %s = %s)" % (k, k, d))
         elif have[k] != d.strip():
             problems.append("[ppolicyd] %s = %s, but the default is %r" % (k, have[k], d))
