@@ -6,6 +6,7 @@
 //   ppolicyd [-c FILE] -e < requests                   evaluate requests, print traces
 //   ppolicyd -M [TYPE]                                 module documentation
 //   ppolicyd -d                                        every server key with its default
+//   ppolicyd [-c FILE] -n                              the server keys that differ from it
 //   ppolicyd -V                                        version
 //
 // main() only parses the command line, loads the configuration and hands
@@ -44,6 +45,7 @@ void usage(FILE* out) {
       "       ppolicyd [-c FILE] [-o ...] -e      evaluate requests from stdin, print traces\n"
       "       ppolicyd -M [TYPE]                  print module documentation\n"
       "       ppolicyd -d                         print the server keys with their defaults\n"
+      "       ppolicyd [-c FILE] [-o ...] -n      print the server keys that differ from them\n"
       "       ppolicyd -V                         print the version\n"
       "default configuration: %s\n",
       PPOLICY_CONFIG);
@@ -94,7 +96,7 @@ int daemonize(MasterOptions& opts) {
 int main(int argc, char** argv) {
   MasterOptions opts;
   opts.config_path = PPOLICY_CONFIG;
-  bool test = false, eval = false, docs = false;
+  bool test = false, eval = false, docs = false, non_defaults = false;
   std::string doc_type;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -114,6 +116,8 @@ int main(int argc, char** argv) {
       test = true;
     } else if (a == "-e") {
       eval = true;
+    } else if (a == "-n") {
+      non_defaults = true;
     } else if (a == "-o") {
       std::string o = need("SECTION.KEY=VALUE");
       auto ov = parse_override(o);
@@ -162,8 +166,12 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     std::fprintf(stderr, "ppolicyd: configuration has errors, %s\n",
-                 test ? "see above" : "not starting");
+                 test || non_defaults ? "see above" : "not starting");
     return 1;
+  }
+  if (non_defaults) {
+    print_non_defaults(gen->config());
+    return 0;
   }
   if (test) {
     try {
