@@ -35,7 +35,7 @@ DEB_TEST = $(DEB_BUILD) clang clang-format libclang-rt-14-dev python3 python3-ya
 # To build the Debian package (make deb) and check it (lintian).
 DEB_PACKAGING = dpkg-dev debhelper lintian
 
-.PHONY: all build run check bench soak install uninstall dist clean distclean \
+.PHONY: all build run run-user check bench soak install uninstall dist clean distclean \
 	deps-build deps-test deps-deb deb install-strip format format-check
 
 all: build
@@ -82,7 +82,16 @@ build: $(BUILD)/Makefile
 	$(MAKE) -C $(BUILD) -j$(JOBS)
 	@ln -sfn ../build/src/ppolicyd src/ppolicyd
 
-run: deps-build build
+# The run-time user of the shipped configuration (as root only; the same
+# account `make install` and the packages create).
+run-user:
+	@if [ "$$(id -u)" = 0 ] && ! getent passwd ppolicy >/dev/null; then \
+		echo "useradd --system --user-group ppolicy"; \
+		useradd --system --user-group --home-dir /var/lib/ppolicy --no-create-home \
+			--shell /usr/sbin/nologin --comment "ppolicy Postfix policy server" ppolicy; \
+	fi
+
+run: deps-build build run-user
 	mkdir -p $(BUILD)/run
 	exec $(BUILD)/src/ppolicyd -f -c $(SRCDIR)/conf/ppolicy.conf \
 		-o ppolicyd.state_dir=$(BUILD)/run -o ppolicyd.pid_file=$(BUILD)/run/ppolicyd.pid
@@ -90,7 +99,7 @@ run: deps-build build
 # The whole suite: unit and integration tests in build/, the unit tests and
 # fuzz targets again under ASan+UBSan in build-asan/, then one summary line.
 # format-check first: a tree that does not follow .clang-format fails CI at once.
-check: deps-test format-check build $(ASAN_BUILD)/Makefile
+check: deps-test run-user format-check build $(ASAN_BUILD)/Makefile
 	@rm -f $(BUILD)/test-suite.log $(ASAN_BUILD)/test-suite.log
 	-$(MAKE) -C $(BUILD) -j$(JOBS) check
 	-$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) check TESTS='$$(SANITIZER_TESTS)'

@@ -27,6 +27,7 @@
 #include "core/master.hpp"
 #include "core/privs.hpp"
 #include "runtime/generation.hpp"
+#include "runtime/policy_tests.hpp"
 #include "shm/table.hpp"
 
 #ifndef PPOLICY_CONFIG
@@ -43,6 +44,7 @@ void usage(FILE* out) {
       "usage: ppolicyd [-c FILE] [-f] [-o SECTION.KEY=VALUE]...\n"
       "       ppolicyd [-c FILE] [-o ...] -t      check the configuration and exit\n"
       "       ppolicyd [-c FILE] [-o ...] -e      evaluate requests from stdin, print traces\n"
+      "       ppolicyd [-c FILE] [-o ...] -T TESTS  run a policy test file, print failures\n"
       "       ppolicyd -M [TYPE]                  print module documentation\n"
       "       ppolicyd -d                         print the server keys with their defaults\n"
       "       ppolicyd [-c FILE] [-o ...] -n      print the server keys that differ from them\n"
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   MasterOptions opts;
   opts.config_path = PPOLICY_CONFIG;
   bool test = false, eval = false, docs = false, non_defaults = false;
+  std::string test_file;  // -T
   std::string doc_type;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -118,6 +121,8 @@ int main(int argc, char** argv) {
       eval = true;
     } else if (a == "-n") {
       non_defaults = true;
+    } else if (a == "-T") {
+      test_file = need("a policy test file");
     } else if (a == "-o") {
       std::string o = need("SECTION.KEY=VALUE");
       auto ov = parse_override(o);
@@ -182,10 +187,12 @@ int main(int argc, char** argv) {
                    opts.config_path.c_str(), e.what());
       return 1;
     }
-    std::printf("ppolicyd: configuration %s OK (%zu modules, %zu policies)\n",
-                opts.config_path.c_str(), gen->modules.size(), gen->policies.size());
+    std::printf("ppolicyd: configuration %s OK (%zu modules, %zu policies, %zu policy tests)\n",
+                opts.config_path.c_str(), gen->modules.size(), gen->policies.size(),
+                gen->policy_tests_run);
     return 0;
   }
+  if (!test_file.empty()) return run_policy_test_file(*gen, test_file, stdout);
   if (eval) {
     LogTarget t = gen->server().log;
     t.use_syslog = false;

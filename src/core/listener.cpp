@@ -73,7 +73,10 @@ int bind_unix(const ListenSpec& s, unsigned mode, gid_t group) {
     }
     unlink(s.path.c_str());
   }
-  mode_t old = umask(0177);
+  // The mode comes from the umask at bind() and the group from lchown():
+  // a chmod/chown by path after bind() would follow a symlink put in the
+  // socket's place (bits beyond 0777 mean nothing on a socket).
+  mode_t old = umask(static_cast<mode_t>(~mode & 0777));
   int rc = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   umask(old);
   if (rc != 0 || listen(fd, 1024) != 0) {
@@ -81,9 +84,8 @@ int bind_unix(const ListenSpec& s, unsigned mode, gid_t group) {
     close(fd);
     throw std::runtime_error(format("%s: cannot listen: %s", s.text.c_str(), std::strerror(e)));
   }
-  if (chmod(s.path.c_str(), static_cast<mode_t>(mode)) != 0 ||
-      (group != static_cast<gid_t>(-1) &&
-       chown(s.path.c_str(), static_cast<uid_t>(-1), group) != 0)) {
+  if (group != static_cast<gid_t>(-1) &&
+      lchown(s.path.c_str(), static_cast<uid_t>(-1), group) != 0) {
     int e = errno;
     close(fd);
     throw std::runtime_error(

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "core/privs.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -47,11 +48,20 @@ void prepare_dir(const std::string& dir, const RunAs& who, mode_t mode) {
     if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
       throw std::runtime_error(format("mkdir %s: %s", path.c_str(), std::strerror(errno)));
   }
-  if (who.drop) {
-    if (chown(dir.c_str(), who.uid, who.gid) != 0 || chmod(dir.c_str(), mode) != 0)
-      throw std::runtime_error(
-          format("cannot give %s to %s: %s", dir.c_str(), who.user.c_str(), std::strerror(errno)));
-  }
+  if (!who.drop) return;
+  // Root hands the directory over through a descriptor opened without
+  // following a symlink: a link planted at `dir` (its parent may belong to
+  // the run-time user) must never make root give away another directory.
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    throw std::runtime_error(format("cannot open directory %s: %s (a symlink is refused)",
+                                    dir.c_str(), std::strerror(errno)));
+  bool ok = fchown(fd, who.uid, who.gid) == 0 && fchmod(fd, mode) == 0;
+  int e = errno;
+  close(fd);
+  if (!ok)
+    throw std::runtime_error(
+        format("cannot give %s to %s: %s", dir.c_str(), who.user.c_str(), std::strerror(e)));
 }
 
 void drop_privileges(const RunAs& who) {

@@ -104,7 +104,17 @@ std::shared_ptr<const BlacklistData> BlacklistData::parse(std::string_view text,
     auto fail = [&](const std::string& what) {
       throw std::runtime_error(format("%s:%d: %s", path.c_str(), lineno, what.c_str()));
     };
-    if (w.size() < 5 || w.size() > 6) fail("expected NAME ZONE KIND LISTED SCORE [defunct]");
+    if (w.size() == 3 && w[1] == "alias") {
+      // Another name of a list (ppolicy 2.x names of renamed lists); the
+      // target must come first, so an alias never points to an alias.
+      const Blacklist* target = data->find(w[2]);
+      if (!target) fail(format("alias of an unknown list \"%s\"", w[2].c_str()));
+      if (data->find(w[0])) fail(format("list \"%s\" defined twice", w[0].c_str()));
+      data->d_aliases.emplace_back(w[0], static_cast<size_t>(target - data->d_lists.data()));
+      continue;
+    }
+    if (w.size() < 5 || w.size() > 6)
+      fail("expected NAME ZONE KIND LISTED SCORE [defunct], or NAME alias TARGET");
     Blacklist b;
     b.name = w[0];
     b.line = lineno;
@@ -143,12 +153,14 @@ std::shared_ptr<const BlacklistData> BlacklistData::parse(std::string_view text,
 const Blacklist* BlacklistData::find(std::string_view name) const {
   for (const auto& b : d_lists)
     if (iequals(b.name, name)) return &b;
+  for (const auto& [alias, index] : d_aliases)
+    if (iequals(alias, name)) return &d_lists[index];
   return nullptr;
 }
 
 bool BlacklistData::known_answer(std::string_view zone, const IpAddress& answer) const {
   for (const auto& b : d_lists)
-    if (b.zone == zone && b.lists(answer)) return true;
+    if (!b.defunct && b.zone == zone && b.lists(answer)) return true;
   return false;
 }
 
@@ -160,6 +172,9 @@ std::string BlacklistData::describe() const {
     out += format("    %-26s %-28s %-6s %-8s %s%s\n", b.name.c_str(), b.zone.c_str(),
                   kind_name(b.kind), number_text(b.score).c_str(), b.listed_text.c_str(),
                   b.defunct ? "  (defunct: never queried)" : "");
+  if (!d_aliases.empty()) out += "  Other names (ppolicy 2.x names of renamed lists):\n";
+  for (const auto& [alias, index] : d_aliases)
+    out += format("    %-26s = %s\n", alias.c_str(), d_lists[index].name.c_str());
   return out;
 }
 

@@ -12,7 +12,9 @@
 // a bit of 4). Any other answer never counts. SCORE is what DnsblScore adds
 // when the list says listed (negative for allow lists; 0: DnsblScore skips
 // the list). A defunct list is never queried (its zone may answer anything);
-// it stays so configurations of ppolicy 2.x still load.
+// it stays so configurations of ppolicy 2.x still load. A line
+// `NAME alias TARGET` gives a list another name (a 2.x name of a renamed
+// list); find() follows it.
 //
 // Loaded by the DNSBL modules' create() in the master (parse errors become
 // configuration errors), and printed by `ppolicyd -M Dnsbl`.
@@ -23,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/net.hpp"
@@ -63,7 +66,7 @@ class BlacklistData {
 
   const std::string& path() const { return d_path; }
   const std::vector<Blacklist>& lists() const { return d_lists; }
-  const Blacklist* find(std::string_view name) const;  // case-insensitive
+  const Blacklist* find(std::string_view name) const;  // case-insensitive; follows aliases
   // Does any list of `zone` take this answer as a listing? Answers no list
   // knows (e.g. 127.255.255.254 "query refused") are errors of the zone.
   bool known_answer(std::string_view zone, const IpAddress& answer) const;
@@ -73,6 +76,7 @@ class BlacklistData {
  private:
   std::string d_path;
   std::vector<Blacklist> d_lists;
+  std::vector<std::pair<std::string, size_t>> d_aliases;  // name -> index in d_lists
 };
 
 // The data file used when a module does not name one: $PPOLICY_DATADIR, else

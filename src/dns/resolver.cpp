@@ -12,7 +12,6 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <set>
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
@@ -36,15 +35,6 @@ void on_packet(int code, const sockaddr*, unsigned, dnscc_t* pkt, int plen, cons
     ++q->replies;
     if (plen >= 4) q->rcode = pkt[3] & 0x0f;
   }
-}
-
-// The grouping used to tell a dead nameserver from one dead zone.
-std::string group_of(const Query& q) {
-  if (!q.zone.empty()) return q.zone;
-  auto dot = q.name.rfind('.');
-  if (dot == std::string::npos || dot == 0) return q.name;
-  auto prev = q.name.rfind('.', dot - 1);
-  return prev == std::string::npos ? q.name : q.name.substr(prev + 1);
 }
 
 IpAddress from_in4(const in_addr& a) {
@@ -265,6 +255,11 @@ void Resolver::on_answer(dns_ctx* ctx, void* result, void* data) {
   std::free(result);
 }
 
+void Resolver::on_probe(dns_ctx*, void* result, void* data) {
+  static_cast<Query*>(data)->done = true;
+  std::free(result);
+}
+
 void Resolver::finish(Query& q, int st, void* result) {
   q.done = true;
   q.q = nullptr;  // udns freed it
@@ -370,9 +365,7 @@ void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point 
   // A nameserver set whose breaker is open is not asked at all.
   Breakers* breakers = d_services ? &d_services->breakers() : nullptr;
   uint32_t now_s = d_services ? d_services->now() : 0;
-  bool trial = false;
   if (breakers) {
-    trial = breakers->state(d_breaker_key, now_s) != 0;
     if (!breakers->allow(d_breaker_key, now_s)) {
       for (Query* q : queries)
         q->status = Status::skipped, q->done = true;
@@ -425,14 +418,32 @@ void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point 
       n += !q->done;
     return n;
   };
+  // Silence for half the wait: ask the nameservers something every server
+  // answers at once (the root's NS: a cache, or REFUSED from an
+  // authoritative-only server). Any reply proves the server alive, so
+  // silence below is the zones', not the server's.
+  auto probe_at = start + (end - start) / 2;
+  Query probe;
+  dns_query* probe_q = nullptr;
   while (pending > 0) {
     int tmo_s = dns_timeouts(d_ctx, -1, 0);
     pending = count_pending();
     if (pending == 0) break;
     auto now = SteadyClock::now();
     if (now >= end) break;
+    if (now >= probe_at && !probe_q && !probe.done && d_packets == 0) {
+      static const dnsc_t root[] = {0};
+      probe_q = dns_submit_dn(d_ctx, root, DNS_C_IN, DNS_T_NS, 0, nullptr, on_probe, &probe);
+      probe.done = probe_q == nullptr;  // no memory: no probe, no verdict on the server
+      dns_timeouts(d_ctx, -1, 0);       // send it now
+    }
     long left = std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count() + 1;
     long wait = tmo_s < 0 ? left : std::min(left, static_cast<long>(tmo_s) * 1000);
+    if (now < probe_at && !probe_q)
+      wait = std::min(
+          wait, static_cast<long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(probe_at - now).count()) +
+                    1);
     pollfd p{d_fd, POLLIN, 0};
     int r = poll(&p, 1, static_cast<int>(wait));
     if (r > 0) dns_ioevent(d_ctx, 0);
@@ -441,7 +452,6 @@ void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point 
 
   // Cancel what is left: a reply that has only said SERVFAIL so far (udns is
   // trying another server) is a SERVFAIL, silence a timeout.
-  std::set<std::string> timed_out_groups;
   int timeouts = 0;
   for (Query* q : queries) {
     if (!q->done) {
@@ -453,19 +463,24 @@ void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point 
     }
     if (q->status == Status::timeout) {
       ++timeouts;
-      timed_out_groups.insert(group_of(*q));
     }
+  }
+  bool probed = probe_q != nullptr;
+  if (probe_q && !probe.done) {
+    dns_cancel(d_ctx, probe_q);
+    std::free(probe_q);
   }
   s_active = nullptr;
 
-  // Breaker accounting for the nameservers. Any packet proves they are
-  // alive. Silence proves more than one dead zone only when lookups under
-  // different domains all went unanswered (or when this was the trial after
-  // a cool-down): a single dead DNSBL zone must not take all DNS down.
+  // Breaker accounting for the nameservers. Any packet (an answer, or the
+  // probe's) proves them alive: then the silence is the zones' (dead DNSBLs,
+  // a domain's dead nameservers), which never stops the lookups the server
+  // answers. Only a batch whose probe went unanswered too counts against the
+  // server (the probe is sent in every silent batch that lasts long enough).
   if (breakers) {
     if (d_packets > 0) {
       breakers->success(d_breaker_key, d_services->now());
-    } else if (timeouts > 0 && (timed_out_groups.size() >= 2 || trial)) {
+    } else if (timeouts > 0 && probed) {
       breakers->failure(
           d_breaker_key, d_services->now(),
           format("%d lookups unanswered after %ldms", timeouts,

@@ -12,8 +12,11 @@
 // Every query ends with a Status that tells a definite "no such name / no
 // such data" (nxdomain, nodata) apart from a failure (servfail, timeout,
 // skipped, error); answers keep their TTL. A nameserver set that stops
-// answering altogether opens a circuit breaker shared by all workers (see
-// resolve()); while it is open, queries end at once as `skipped`.
+// answering altogether opens a circuit breaker shared by all workers; while
+// it is open, queries end at once as `skipped`. Silent zones (dead DNSBLs, a
+// domain's dead nameservers) never open it: a batch that hears nothing for
+// half its wait sends a probe (the root's NS) that any live server answers,
+// and only a batch whose probe went unanswered too counts against the server.
 //
 // Not here: no answer cache (module results are cached by the daemon), no
 // TCP fallback (udns is UDP only; EDNS0 with 4096-byte buffers), no search
@@ -139,6 +142,7 @@ class Resolver : public WorkerResource {
  private:
   void finish(Query& q, int status, void* result);
   static void on_answer(dns_ctx* ctx, void* result, void* data);
+  static void on_probe(dns_ctx* ctx, void* result, void* data);
 
   Services* d_services;
   dns_ctx* d_ctx = nullptr;

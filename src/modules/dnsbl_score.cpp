@@ -169,10 +169,14 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
     bool ok = false;
     for (const char* a : k_allowed)
       ok = ok || p == a;
-    if (!ok)
-      throw KeyError("params", format("\"%s\" cannot be looked up (client_address, client_name, "
-                                      "reverse_client_name, helo_name, sender, recipient)",
-                                      p.c_str()));
+    // ppolicy 2.x warned and went on: a configuration of it still loads.
+    if (!ok) {
+      log_warn(
+          "[module %s]: params: \"%s\" cannot be looked up and is ignored (client_address, "
+          "client_name, reverse_client_name, helo_name, sender, recipient)",
+          s.name.c_str(), p.c_str());
+      continue;
+    }
     params.push_back(p);
   }
   return std::make_unique<DnsblScore>(std::move(data), std::move(lists), std::move(params),

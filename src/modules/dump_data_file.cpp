@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // DumpDataFile: append every request it sees (with the results saved by the
-// modules that ran before it) to a file: "date=<epoch>", then key=value
+// modules that ran before it) to a file: "date=SECONDS.MICROSECONDS", then key=value
 // lines, then an empty line. Every record is one write(2) to a file opened
 // with O_APPEND, so records of concurrent workers never interleave. The
 // file is reopened when it was rotated (renamed or removed) by logrotate.
@@ -110,9 +110,9 @@ extern const ModuleType k_dump_data_file_type = {
     "DumpDataFile",
     "Dump data from incoming requests into a file (with the results of the modules that ran\n"
     "before it). This information can be used for debugging other modules or to gather\n"
-    "statistical data. Each record is \"date=SECONDS\", then one NAME=VALUE line per attribute,\n"
-    "then an empty line; records of concurrent workers never interleave. The file must be\n"
-    "writable by the daemon's user; it is reopened after log rotation.",
+    "statistical data. Each record is a line \"date=SECONDS.MICROSECONDS\", then one NAME=VALUE\n"
+    "line per attribute, then an empty line; records of concurrent workers never interleave.\n"
+    "The file must be writable by the daemon's user; it is reopened after log rotation.",
     k_params,
     {0, 0, 0},
     {},

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "conf/option.hpp"
 #include "modules/module.hpp"
@@ -27,5 +28,16 @@ struct ModuleInstance {
   int line = 0;
   size_t index = 0;  // position among the generation's instances (its counters)
 };
+
+// A named info field of an instance (its type's fields, then the instance's
+// own, e.g. a List's retcols); null when it has none of that name.
+inline const FieldSpec* find_field(const ModuleInstance& inst, std::string_view name) {
+  for (const auto& f : inst.type->fields)
+    if (name == f.name) return &f;
+  if (!inst.module) return nullptr;
+  for (const auto& f : inst.module->instance_fields())
+    if (name == f.name) return &f;
+  return inst.module->instance_field(name);
+}
 
 }  // namespace ppolicy

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "db/keyed_table.hpp"
@@ -67,6 +68,29 @@ class KeyedLookup {
   std::vector<std::string> d_params;
   KeyedTable d_table;
   RowFields d_fields;
+};
+
+// A module that is a KeyedLookup and nothing more (List, LookupDB): only the
+// parameters and the table spec they build differ.
+class KeyedLookupModule : public Module {
+ public:
+  KeyedLookupModule(std::vector<std::string> params, KeyedTableSpec spec)
+      : d_lookup(std::move(params), std::move(spec)) {}
+
+  void prepare(Services& s) override { d_lookup.prepare(s); }
+  void maintain(Services& s) override { d_lookup.maintain(s); }
+  const FieldSpec* instance_field(std::string_view name) const override {
+    return d_lookup.field(name);
+  }
+  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
+    return d_lookup.cache_key(request, args, key);
+  }
+  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
+    return d_lookup.check(request, args, ctx);
+  }
+
+ private:
+  KeyedLookup d_lookup;
 };
 
 }  // namespace ppolicy

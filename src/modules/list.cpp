@@ -59,21 +59,9 @@ const Option k_params[] = {
 
 const ArgSpec k_args[] = {k_values_arg};
 
-class List final : public Module {
+class List final : public KeyedLookupModule {
  public:
-  List(const ModuleSetup& s, const ListParams& p) : d_lookup(p.param, spec(s, p)) {}
-
-  void prepare(Services& s) override { d_lookup.prepare(s); }
-  void maintain(Services& s) override { d_lookup.maintain(s); }
-  const FieldSpec* instance_field(std::string_view name) const override {
-    return d_lookup.field(name);
-  }
-  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
-    return d_lookup.cache_key(request, args, key);
-  }
-  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
-    return d_lookup.check(request, args, ctx);
-  }
+  List(const ModuleSetup& s, const ListParams& p) : KeyedLookupModule(p.param, spec(s, p)) {}
 
  private:
   static KeyedTableSpec spec(const ModuleSetup& s, const ListParams& p) {
@@ -96,8 +84,6 @@ class List final : public Module {
     spec.mem_cache = p.mem_cache_size > 0 ? p.mem_cache_expire : 0;
     return spec;
   }
-
-  KeyedLookup d_lookup;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

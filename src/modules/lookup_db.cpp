@@ -50,21 +50,10 @@ const Option k_params[] = {
 
 const ArgSpec k_args[] = {k_values_arg};
 
-class LookupDb final : public Module {
+class LookupDb final : public KeyedLookupModule {
  public:
-  LookupDb(const ModuleSetup& s, const LookupDbParams& p) : d_lookup(p.param, spec(s, p)) {}
-
-  void prepare(Services& s) override { d_lookup.prepare(s); }
-  void maintain(Services& s) override { d_lookup.maintain(s); }
-  const FieldSpec* instance_field(std::string_view name) const override {
-    return d_lookup.field(name);
-  }
-  bool cache_key(const Request& request, const CallArgs& args, std::string& key) const override {
-    return d_lookup.cache_key(request, args, key);
-  }
-  Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
-    return d_lookup.check(request, args, ctx);
-  }
+  LookupDb(const ModuleSetup& s, const LookupDbParams& p)
+      : KeyedLookupModule(p.param, spec(s, p)) {}
 
  private:
   static KeyedTableSpec spec(const ModuleSetup& s, const LookupDbParams& p) {
@@ -89,8 +78,6 @@ class LookupDb final : public Module {
     spec.refresh = p.cache_all_refresh;
     return spec;
   }
-
-  KeyedLookup d_lookup;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

@@ -86,7 +86,8 @@ class P0f final : public Module {
     if (!client)
       return Result(
           -1, format("client address \"%s\" is not an IP address", log_quote(text, 60).c_str()));
-    if (!d_v3 && !client->v4) return Result(0, "p0f 2 knows only IPv4 clients");
+    // -1 as in ppolicy 2.x ("not IPv4"): the answer never changes for this client.
+    if (!d_v3 && !client->v4) return Result(-1, "p0f 2 knows only IPv4 clients");
 
     Breakers& breakers = ctx.services().breakers();
     uint32_t now = ctx.services().now();
@@ -196,9 +197,10 @@ extern const ModuleType k_p0f_type = {
     k_fields,
     {},
     "    1 .... success (p0f knows the client; fields os, flavor, distance, uptime, ...)\n"
-    "    0 .... undefined (no data: p0f has not seen the client; p0f 2 and an IPv6 client)\n"
+    "    0 .... undefined (no data: p0f has not seen the client)\n"
     "   -1 .... failed (error getting data from p0f: no socket, timeout, bad answer, or the\n"
-    "           client address is not an IP address); failures are not cached\n",
+    "           client address is not an IP address, or p0f 2 and an IPv6 client);\n"
+    "           errors of p0f are not cached\n",
     "[module p0f1]\ntype = P0f\n\n[module p0f2]\ntype = P0f\nsocket = /tmp/p0f.socket\nversion = "
     "2.0.8\n"
     "ip = 192.168.0.1\nport = 1234\n",

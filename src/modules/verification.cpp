@@ -138,7 +138,7 @@ struct Target {
   std::string key;     // what the result depends on (result-cache key)
 };
 
-Target parse_target(std::string_view value, bool is_sender, VType vt) {
+Target parse_target(std::string_view value, bool is_sender, bool is_recipient, VType vt) {
   Target t;
   auto answer = [&](int code, std::string info) {
     t.answered = true;
@@ -164,6 +164,10 @@ Target parse_target(std::string_view value, bool is_sender, VType vt) {
   } else {
     if (at == 0)
       return answer(-1, format("address %s without a local part", log_quote(value, 100).c_str()));
+    // As ppolicy 2.x: a recipient postmaster@domain is accepted without a
+    // callout (RFC 5321 4.5.1: every domain must accept its postmaster).
+    if (is_recipient && iequals(value.substr(0, at), "postmaster"))
+      return answer(1, "postmaster@domain: every domain accepts its postmaster (RFC 5321)");
     if (vt == VType::user) local.assign(value.substr(0, at));
     domain = value.substr(at + 1);
   }
@@ -194,6 +198,7 @@ class Verification final : public Module {
         d_allow_private(p.allow_private) {
     if (d_param.empty()) throw KeyError("param", "is empty");
     d_is_sender = d_param == "sender";
+    d_is_recipient = d_param == "recipient";
     d_mail_from = mail_from(p.mail_from);
     d_helo = std::string(trim(p.helo_name));
     if (d_helo.empty()) {
@@ -231,12 +236,12 @@ class Verification final : public Module {
   }
 
   bool cache_key(const Request& r, const CallArgs&, std::string& key) const override {
-    key += parse_target(value_of(r), d_is_sender, d_vtype).key;
+    key += parse_target(value_of(r), d_is_sender, d_is_recipient, d_vtype).key;
     return true;
   }
 
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
-    Target t = parse_target(value_of(request), d_is_sender, d_vtype);
+    Target t = parse_target(value_of(request), d_is_sender, d_is_recipient, d_vtype);
     if (t.answered) return Result(t.code, t.info);
     Result r;
     if (d_db && db_lookup(t, ctx, r)) return r;
@@ -394,6 +399,7 @@ class Verification final : public Module {
   long d_max_in_flight;
   bool d_allow_private;
   bool d_is_sender = false;
+  bool d_is_recipient = false;
   std::string d_mail_from, d_helo;
   std::string d_sql_read, d_sql_write;
 };
@@ -427,7 +433,7 @@ extern const ModuleType k_verification_type = {
     "    4 (14) ..... domain verification was successfull (hit pernament cache)\n"
     "    3 (13) ..... connection verification was successfull (hit pernament cache)\n"
     "    2 (12) ..... mx verification was successfull (hit pernament cache)\n"
-    "    1 .......... check succeeded according RFC (null sender, bare postmaster)\n"
+    "    1 .......... check succeeded according RFC (null sender, postmaster recipient)\n"
     "    0 .......... undefined (e.g. DNS error, SMTP error: 4xx, timeout, refused\n"
     "                 session, maxInFlight reached; never cached)\n"
     "   -1 .......... check failed, mail format invalid\n"

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "policy/parser.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
 #include "base/strings.hpp"
 #include "modules/instance.hpp"
 #include "policy/compile.hpp"
@@ -220,46 +224,23 @@ std::unique_ptr<Node> ExprParser::not_expr() {
 }
 
 std::unique_ptr<Node> ExprParser::cmp_expr() {
+  // The comparison tokens and the operation each one makes.
+  static constexpr std::pair<Tok, Op> k_cmp[] = {
+      {Tok::eq, Op::eq},       {Tok::ne, Op::ne}, {Tok::lt, Op::lt},
+      {Tok::le, Op::le},       {Tok::gt, Op::gt}, {Tok::ge, Op::ge},
+      {Tok::match, Op::match}, {Tok::in, Op::in}, {Tok::nomatch, Op::nomatch}};
   auto l = sum_expr();
+  const auto* hit = std::find_if(std::begin(k_cmp), std::end(k_cmp),
+                                 [&](const auto& c) { return c.first == d_cur.kind; });
   Op op;
-  switch (d_cur.kind) {
-    case Tok::eq:
-      op = Op::eq;
-      break;
-    case Tok::ne:
-      op = Op::ne;
-      break;
-    case Tok::lt:
-      op = Op::lt;
-      break;
-    case Tok::le:
-      op = Op::le;
-      break;
-    case Tok::gt:
-      op = Op::gt;
-      break;
-    case Tok::ge:
-      op = Op::ge;
-      break;
-    case Tok::match:
-      op = Op::match;
-      break;
-    case Tok::nomatch:
-      op = Op::nomatch;
-      break;
-    case Tok::in:
-      op = Op::in;
-      break;
-    case Tok::ident:
-      if (d_cur.text == "not") {
-        op = Op::notin;
-        advance();
-        if (!at(Tok::in)) fail("expected \"in\" after \"not\"", d_cur);
-        break;
-      }
-      return l;
-    default:
-      return l;
+  if (hit != std::end(k_cmp)) {
+    op = hit->second;
+  } else if (at(Tok::ident) && d_cur.text == "not") {
+    op = Op::notin;
+    advance();
+    if (!at(Tok::in)) fail("expected \"in\" after \"not\"", d_cur);
+  } else {
+    return l;
   }
   Token t = d_cur;
   d_operand = true;  // after an operator an operand follows (a regex may start)
@@ -518,20 +499,14 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
     } else if (f == "time") {
       n->op = Op::mod_time, n->type = Type::number;
     } else {
-      const FieldSpec* fs = nullptr;
-      std::span<const FieldSpec> own;
-      if (inst->module) own = inst->module->instance_fields();
-      for (const auto& x : inst->type->fields)
-        if (f == x.name) fs = &x;
-      for (const auto& x : own)
-        if (!fs && f == x.name) fs = &x;
-      if (!fs && inst->module) fs = inst->module->instance_field(f);
+      const FieldSpec* fs = find_field(*inst, f);
       if (!fs) {
         std::vector<std::string> names = {"code", "info", "cached", "time"};
         for (const auto& x : inst->type->fields)
           names.push_back(x.name);
-        for (const auto& x : own)
-          names.push_back(x.name);
+        if (inst->module)
+          for (const auto& x : inst->module->instance_fields())
+            names.push_back(x.name);
         fail(format("module %s (%s) has no field \"%s\" (fields: %s)", inst->name.c_str(),
                     inst->type->name, f.c_str(), join(names, ", ").c_str()),
              d_cur);

@@ -7,6 +7,7 @@
 #include "policy/compile.hpp"
 #include "policy/parser.hpp"
 #include "proto/request.hpp"
+#include "runtime/policy_tests.hpp"
 #include "shm/table.hpp"
 
 namespace ppolicy {
@@ -63,6 +64,8 @@ std::unique_ptr<Generation> Generation::build(std::unique_ptr<Config> config, Er
   g->d_config = std::move(config);
   g->make_modules(errors);
   g->compile_policies(errors);
+  // A reload that breaks an expected decision is refused like a syntax error.
+  if (errors.empty()) g->policy_tests_run = check_policy_tests(*g, errors);
   errors.raise_if_any();
   return g;
 }

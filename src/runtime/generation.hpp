@@ -44,6 +44,7 @@ class Generation {
   std::vector<std::unique_ptr<Policy>> policies;
   RequestCounters counters;
   std::vector<ModuleCounters> module_counters;  // by ModuleInstance::index
+  size_t policy_tests_run = 0;                  // [ppolicyd] policy_tests, all passed
 
   ModuleInstance* module(std::string_view name) const;
   // The policy for a request: the first [policy] whose selectors all match.

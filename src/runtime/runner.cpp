@@ -71,14 +71,12 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
     d_stats->add(mc.codes[c - ModuleCounters::k_min_code]);
     mc.latency.observe(*d_stats, run.ms / 1000.0);
   }
-  if (m.save_result) save_result(run, request);
+  if (m.save_result) d_saver.save(run, request);
   return run;
 }
 
-void ModuleRunner::save_result(const ModuleRun& run, Request& request) {
+void ResultSaver::save(const ModuleRun& run, Request& request) {
   const ModuleInstance& m = *run.inst;
-  // A second run of the same module in one request (other arguments) is
-  // saved as <prefix><name>#1_..., like the original.
   int n = 0;
   for (auto& [inst, count] : d_saved)
     if (inst == &m) n = count++;

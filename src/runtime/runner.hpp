@@ -20,6 +20,17 @@ class Generation;
 class Services;
 class StatsBuffer;
 
+// saveResult: a run's code, info, cache flag and time as request attributes
+// (<prefix><name>_code, ...); a second run of the same instance in one
+// request is saved as <prefix><name>#1_..., like the original.
+class ResultSaver {
+ public:
+  void save(const ModuleRun& run, Request& request);
+
+ private:
+  std::vector<std::pair<const ModuleInstance*, int>> d_saved;  // instance -> times saved
+};
+
 class ModuleRunner final : public CallRunner {
  public:
   ModuleRunner(const Generation& generation, Services& services, StatsBuffer* stats)
@@ -27,12 +38,10 @@ class ModuleRunner final : public CallRunner {
   ModuleRun run(const CallSite& site, Request& request, SteadyClock::time_point deadline) override;
 
  private:
-  void save_result(const ModuleRun& run, Request& request);
-
   const Generation& d_generation;
   Services& d_services;
   StatsBuffer* d_stats;
-  std::vector<std::pair<const ModuleInstance*, int>> d_saved;  // instance -> times saved
+  ResultSaver d_saver;
 };
 
 }  // namespace ppolicy

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -99,19 +100,6 @@ long Segment::save(const std::string& path) {
 }
 
 long Segment::restore(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return 0;
-    log_warn("cannot read state file %s: %s", path.c_str(), std::strerror(errno));
-    return -1;
-  }
-  std::string data;
-  char buf[65536];
-  ssize_t r;
-  while ((r = ::read(fd, buf, sizeof buf)) > 0)
-    data.append(buf, static_cast<size_t>(r));
-  close(fd);
-
   auto reject = [&](const char* why) {
     std::string aside = path + ".bad";
     rename(path.c_str(), aside.c_str());
@@ -119,6 +107,33 @@ long Segment::restore(const std::string& path) {
              aside.c_str());
     return -1L;
   };
+  // Never a link, never anything but a regular file (a FIFO would block the
+  // start), never more than both tables could ever have saved.
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    log_warn("cannot read state file %s: %s", path.c_str(), std::strerror(errno));
+    if (errno == ELOOP) return reject("is a symbolic link");
+    return -1;
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return reject("is not a regular file");
+  }
+  size_t cap = max_state_bytes();
+  if (static_cast<unsigned long long>(st.st_size) > cap) {
+    close(fd);
+    return reject("is larger than the tables could have saved");
+  }
+  std::string data;
+  char buf[65536];
+  ssize_t r;
+  while (data.size() <= cap && (r = ::read(fd, buf, sizeof buf)) > 0)
+    data.append(buf, static_cast<size_t>(r));
+  close(fd);
+  if (data.size() > cap) return reject("is larger than the tables could have saved");
+
   if (data.size() < sizeof k_snap_magic + 9 || std::memcmp(data.data(), k_snap_magic, 8) != 0)
     return reject("is not a ppolicyd state file");
   uint64_t sum;

@@ -34,6 +34,10 @@ class Segment {
   // file does not exist), or -1 with a logged reason (a damaged file is
   // renamed aside, never fatal).
   long restore(const std::string& path);
+  // The largest state file restore() reads: every entry's bytes plus its
+  // 9-byte header cannot exceed the two tables' sizes (a file beyond that
+  // was not written by save()).
+  size_t max_state_bytes() const { return 2 * d_bytes + 4096; }
 
  private:
   void* d_mem = nullptr;

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Circuit breakers of the DNS layer, shared by all workers through shared
 memory: a DNSBL zone that keeps timing out is skipped for the cool-down
-(other zones still asked), a nameserver set that stops answering is skipped
+(other zones still asked; silent zones never count against the nameservers,
+whose probe they answer), a nameserver set that stops answering is skipped
 altogether; both are logged when they open and close, and close again when
 the zone / server answers after the cool-down."""
 
@@ -63,6 +64,30 @@ def test_dead_zone_is_skipped_then_retried():
     eq(c, 1, "the zone answers again: " + info)
     d.wait_log(r"circuit breaker for dnsbl zone bl\.timeout\.test closed")
     eq(ask(d, "drop", client_address="192.0.2.50")[0], 1)
+
+
+def test_dead_zones_never_open_the_nameservers_breaker():
+    """Issue 14: two silent DNSBL zones in one DnsblScore used to open the
+    nameservers' breaker (lookups under two domains unanswered), and then SPF
+    and Resolve answered "skipped" for names the server answered all along."""
+    dns = dnsserver.DnsServer()
+    at_exit(dns.stop)
+    d = Daemon(conf(dns.port, {
+        "score": "type = DnsblScore\ndnsbl = LDROP, LDROP2\ndataFile = %s" % DATA,
+        "spf": "type = SPF",
+        "ptr": "type = Resolve\nparam = client_address\ntype = ip->name"}))
+    for i in range(6):
+        c, info, ms = ask(d, "score", client_address="192.0.2.50")
+        eq(c, 0, info)
+    d.wait_log(r"circuit breaker for dnsbl zone bl2?\.timeout\.test opened after 2 failures")
+    # The probe of each silent batch was answered (REFUSED: recursion is off).
+    check(dns.queries(".") >= 2, "probes seen by named: %d" % dns.queries("."))
+    check(not re.search(r"circuit breaker for dns nameservers", d.log()),
+          "the nameservers' breaker stayed closed:\n" + d.log())
+    c, info, ms = ask(d, "spf", client_address="192.0.2.10", sender="a@example.test")
+    eq(c, 1, "SPF pass while the dead zones are skipped: " + info)
+    c, info, ms = ask(d, "ptr", client_address="192.0.2.10")
+    eq(c, 1, "Resolve answers: " + info)
 
 
 def test_dead_nameserver_is_skipped_then_retried():

@@ -210,6 +210,46 @@ def test_module_docs_list_blacklists():
         check("RCVD_IN_XBL" in r.stdout, t)
 
 
+def test_every_original_list_name_loads():
+    """Issue 14: a configuration of ppolicy 2.x naming any of its 910 lists
+    loads with the shipped data file: working lists are asked under their
+    current zones (UCEPROTECTL1 is dnsbl-1.uceprotect.net), defunct ones are
+    never asked and warned about; unknown DnsblScore params are a warning."""
+    with open(os.path.join(TOP_SRCDIR, "t", "data", "original-dnsbl-names.txt")) as f:
+        names = [n.strip() for n in f if n.strip() and not n.startswith("#")]
+    eq(len(names), 910, "names of the 2.x file")
+    dns = dnsserver.shared()
+    path = os.path.join(workdir(), "original.conf")
+    with open(path, "w") as f:
+        f.write("[ppolicyd]\nbreaker_failures = 1000\n" + dns.dns_section("400ms") +
+                "[module all]\ntype = DnsblScore\nparams = client_address, sender, queue_id\n"
+                "dnsbl = %s\n" % ",\n  ".join(", ".join(names[i:i + 8]) for i in range(0, 910, 8)) +
+                "[module l1]\ntype = Dnsbl\ndnsbl = UCEPROTECTL1\n"
+                "[module nix]\ntype = Dnsbl\ndnsbl = NIXSPAM\n"
+                "[policy main]\nrule = l1 == 1 -> REJECT listed\nrule = nix == 1 -> REJECT listed\n"
+                "rule = all > 100 -> REJECT score\ndefault = DUNNO\n")
+    env = dict(os.environ, PPOLICY_DATADIR=os.path.join(TOP_SRCDIR, "conf"))
+    r = subprocess.run([PPOLICYD, "-c", path, "-t"], capture_output=True, text=True, timeout=60,
+                       env=env)
+    eq(r.returncode, 0, r.stderr[-3000:])
+    check(not re.search(r"no blacklist", r.stderr), r.stderr[-3000:])
+    for want in ("blacklist NIXSPAM (ix.dnsbl.manitu.net) is defunct",
+                 "blacklist WPBL (db.wpbl.info) is defunct",
+                 '"queue_id" cannot be looked up and is ignored'):
+        check(want in r.stderr, "missing %r in:\n%s" % (want, r.stderr[-3000:]))
+    check("UCEPROTECTL1" not in r.stderr and "(dnsbl-1.uceprotect.net) is defunct" not in r.stderr,
+          r.stderr[-3000:])
+    # The alias is asked under the list's current zone; the defunct list never.
+    req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.77\n"
+           "client_name=unknown\nsender=a@example.org\nrecipient=b@example.net\n\n")
+    r = subprocess.run([PPOLICYD, "-c", path, "-e"], input=req, capture_output=True, text=True,
+                       timeout=60, env=env)
+    eq(r.returncode, 0, r.stderr[-3000:])
+    check(dns.queries("77.2.0.192.dnsbl-1.uceprotect.net") >= 1, "UCEPROTECTL1 asked")
+    eq(dns.queries("77.2.0.192.ix.dnsbl.manitu.net"), 0, "NIXSPAM never asked")
+    eq(dns.queries("77.2.0.192.db.wpbl.info"), 0, "WPBL never asked")
+
+
 def test_configuration_errors():
     path = os.path.join(workdir(), "bad.conf")
     with open(path, "w") as f:
@@ -223,7 +263,7 @@ def test_configuration_errors():
     r = ppolicyd("-c", path, "-t")
     eq(r.returncode, 1, r.stderr)
     for want in ('no blacklist "NOSUCH" in %s' % DATA, "/nonexistent/dnsbl.dat: cannot open",
-                 '"queue_id" cannot be looked up', "TDBL is a domain list", '"dnsbl" is required',
+                 "TDBL is a domain list", '"dnsbl" is required',
                  '"not-an-address" is not an IP address'):
         check(want in r.stderr, "missing %r in:\n%s" % (want, r.stderr))
 

@@ -195,6 +195,46 @@ def module_docs():
     return out
 
 
+def module_texts():
+    """{type: text} from ppolicyd -M: a type's description and its return
+    codes, whitespace collapsed."""
+    r = ppolicyd("-M")
+    check(r.returncode == 0, "ppolicyd -M failed: " + r.stderr)
+    out, typ, keep = {}, None, False
+    for line in r.stdout.splitlines():
+        m = re.match(r"^Module (\S+)$", line)
+        if m:
+            typ, keep = m.group(1), True
+            out[typ] = []
+            continue
+        if typ is None or line.startswith("---"):
+            continue
+        if re.match(r"^(Parameters|Info fields.*|Call arguments.*|Examples|Blacklists .*):$", line):
+            keep = False
+            continue
+        if line == "Check returns:":
+            keep = True
+            continue
+        if keep:
+            out[typ].append(line)
+    return {t: " ".join(" ".join(lines).split()) for t, lines in out.items()}
+
+
+def page_text(lines):
+    """Plain text of roff lines: font macros joined as roff does (the
+    alternating ones, .BI .IB .BR ..., without spaces), other requests dropped."""
+    out = []
+    for line in lines:
+        if line.startswith("."):
+            m = re.match(r"^\.(B|I|R|SM|BI|IB|BR|RB|IR|RI)\s+(.*)$", line)
+            if not m:
+                continue
+            args = roff_args(m.group(2))
+            line = ("" if len(m.group(1)) == 2 and m.group(1) != "SM" else " ").join(args)
+        out.append(unescape(line))
+    return " ".join(" ".join(out).split())
+
+
 def module_params():
     """{type: [(param, default)]} from ppolicyd -M."""
     return {t: d["params"] for t, d in module_docs().items()}
@@ -266,6 +306,28 @@ def test_module_parameters_in_ppolicy_modules_5():
     report(problems, "man/ppolicy-modules.5")
 
 
+def test_module_reference_agrees_with_ppolicy_modules_5():
+    """What `ppolicyd -M TYPE` says in its description and return codes in so
+    many words (quoted literals, KEY=VALUE forms such as date=SECONDS) is what
+    the type's section of the man page says (issue 14: DumpDataFile's -M said
+    date=SECONDS, the page and the file date=SECONDS.MICROSECONDS)."""
+    page = Page("ppolicy-modules.5")
+    problems = []
+    texts = module_texts()
+    check(len(texts) >= 20, "ppolicyd -M listed %d module types" % len(texts))
+    for typ, text in sorted(texts.items()):
+        rng = page.section(lambda t: t == typ)
+        if not rng:
+            problems.append("%s: no section .SH \"%s\"" % (typ, typ))
+            continue
+        man = page_text(page.lines[rng[0]:rng[1]])
+        literals = re.findall(r'"([^"]+)"', text) + re.findall(r"\b[\w.]+=[A-Z][\w.]*\b", text)
+        for lit in sorted(set(literals)):
+            if not re.search(r"(?<![\w.])%s(?![\w.])" % re.escape(lit), man):
+                problems.append("%s: ppolicyd -M says %r, the man page does not" % (typ, lit))
+    report(problems, "man/ppolicy-modules.5 and ppolicyd -M")
+
+
 def test_options_in_ppolicyd_8():
     page = Page("ppolicyd.8")
     rng = page.section(lambda t: t == "OPTIONS")
@@ -288,8 +350,13 @@ def test_server_keys_in_sample_configuration():
         if mm:
             have[mm.group(1)] = mm.group(2)
     problems = []
+    # Keys the sample sets on purpose: it carries its own policy tests.
+    deliberate = {"policy_tests": "ppolicy.tests"}
     for k, d in server_keys()["ppolicyd"]:
-        if k not in have:
+        if k in deliberate:
+            if have.get(k) != deliberate[k]:
+                problems.append("[ppolicyd] %s should be %s" % (k, deliberate[k]))
+        elif k not in have:
             problems.append("[ppolicyd] %s missing (add: %s = %s)" % (k, k, d))
         elif have[k] != d.strip():
             problems.append("[ppolicyd] %s = %s, but the default is %r" % (k, have[k], d))

@@ -149,10 +149,17 @@ def test_state_dir_owner_as_root_without_destdir():
     st = os.stat(dd["ppolicy_statedir"])
     eq(st.st_uid, pwd.getpwnam("nobody").pw_uid, "owner of the state directory")
     eq(st.st_mode & 0o777, 0o750, "mode of the state directory")
-    # A user that does not exist: a note says how to create it.
-    over[-1] = "ppolicy_user=no-such-user-ppolicy"
-    out = make("install", *over)
-    check("note: user no-such-user-ppolicy does not exist" in out, out)
+    # A user that does not exist yet: installing creates it as a system
+    # account (its own group, no login) and gives it the state directory.
+    name = "pptest-%d" % os.getpid()
+    over[-1] = "ppolicy_user=" + name
+    try:
+        make("install", *over)
+        pw = pwd.getpwnam(name)
+        check(pw.pw_uid < 1000 and pw.pw_shell.endswith("nologin"), str(pw))
+        eq(os.stat(dd["ppolicy_statedir"]).st_uid, pw.pw_uid, "owner of the state directory")
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
     make("uninstall", *over)
 
 

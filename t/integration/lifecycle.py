@@ -3,14 +3,16 @@
 good one serves the new one (on the same Postfix connection: it is handed
 over to a new worker, never closed); SIGTERM lets in-flight requests finish;
 SIGUSR1 logs statistics; the pid file; daemon mode; the shared-memory
-snapshot saved on stop and restored on start."""
+snapshot saved on stop and restored on start; root never follows a link or
+opens a FIFO planted by the run-time user in its directories."""
 
 import os
+import shutil
 import signal
 import threading
 import time
 
-from ppolicytest import Daemon, check, eq, run_tests
+from ppolicytest import IS_ROOT, Daemon, check, eq, free_port, run_tests, skip, workdir
 
 CONFIG = """
 [ppolicyd]
@@ -160,6 +162,84 @@ def test_snapshot_saved_and_restored():
     d.wait_log(r"restored 1 cache and record entries")
     eq(d.ask(client_address="192.0.2.77"), "REJECT version one")
     d.wait_log(r"modules=dummy:0\(cached\)")
+
+
+def victim_file():
+    """A file only root may change: what a planted link points at."""
+    path = os.path.join(workdir("victim"), "root-only")
+    with open(path, "w") as f:
+        f.write("secret\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_planted_pid_file_link_is_not_followed():
+    if not IS_ROOT:
+        skip("needs root")
+    d = Daemon(CONFIG)
+    d.stop()
+    # The run-time user owns run/: it can put a link where the pid file goes.
+    victim = victim_file()
+    os.symlink(victim, d.pidfile)
+    d.start()
+    d.wait_log(r"ppolicyd started")
+    eq(open(victim).read(), "secret\n", "the link's target was written")
+    eq(os.stat(victim).st_uid, 0, "the link's target was given away")
+    check(not os.path.islink(d.pidfile), "the pid file is still the planted link")
+    eq(int(open(d.pidfile).read()), d.pid)
+
+
+def test_planted_state_dir_link_is_refused():
+    if not IS_ROOT:
+        skip("needs root")
+    d = Daemon(CONFIG)
+    d.stop()
+    state = os.path.join(d.dir, "state")
+    shutil.rmtree(state)
+    victim = os.path.dirname(victim_file())
+    os.chmod(victim, 0o700)
+    os.symlink(victim, state)
+    d.start(wait=False)
+    rc = d.proc.wait(timeout=20)
+    check(rc != 0, "started with a symlinked state_dir")
+    check("a symlink is refused" in d.log(), d.log())
+    st = os.stat(victim)
+    eq((st.st_uid, st.st_mode & 0o777), (0, 0o700), "the link's target was given away")
+
+
+def test_state_file_fifo_does_not_hang_the_start():
+    d = Daemon(CONFIG)
+    d.stop()
+    state = os.path.join(d.dir, "state", "ppolicyd.state")
+    if os.path.exists(state):
+        os.unlink(state)
+    os.mkfifo(state)
+    d.start()
+    d.wait_log(r"ppolicyd started", timeout=10)
+    d.wait_log(r"state file .* is not a regular file; moved aside")
+    eq(d.ask(), "REJECT version one")
+
+
+def test_state_file_size_is_capped():
+    d = Daemon(CONFIG, overrides=["ppolicyd.cache_size=64k", "ppolicyd.records_size=64k"])
+    d.stop()
+    state = os.path.join(d.dir, "state", "ppolicyd.state")
+    with open(state, "wb") as f:
+        f.write(b"PPOLSNP1")
+        f.truncate(1 << 30)  # sparse: 1 GiB never read
+    d.start()
+    d.wait_log(r"ppolicyd started", timeout=10)
+    d.wait_log(r"state file .* is larger than the tables could have saved")
+
+
+def test_unix_socket_mode_and_group():
+    path = os.path.join(workdir(), "policy.sock")
+    port = free_port()
+    Daemon(CONFIG, port=port, overrides=["ppolicyd.listen=inet:127.0.0.1:%d, unix:%s" % (port, path),
+                                         "ppolicyd.unix_socket_mode=0640", "ppolicyd.unix_socket_group=0"])
+    st = os.lstat(path)
+    eq(oct(st.st_mode & 0o7777), oct(0o640))
+    eq(st.st_gid, 0)
 
 
 run_tests(globals())

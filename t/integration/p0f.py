@@ -131,7 +131,8 @@ def test_p0f2_protocol():
     check(q.startswith("magic=0defaced size=24 type=1 ") and q.endswith(" src=192.0.2.10 dst=127.0.0.25 sport=0 dport=2525"), q)
     eq(ask(d, "198.51.100.7"), "HOLD nodata p0f: no match")
     eq(ask(d, "192.0.2.20"), "REJECT error p0f: bad query")
-    eq(ask(d, "2001:db8::10"), "HOLD nodata p0f 2 knows only IPv4 clients")
+    # -1 as in ppolicy 2.x (issue 14), without asking p0f.
+    eq(ask(d, "2001:db8::10"), "REJECT error p0f 2 knows only IPv4 clients")
     eq(len(r.queries()), 3, "no query for the IPv6 client")
 
 

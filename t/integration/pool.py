@@ -7,6 +7,7 @@ while busy without disturbing other connections, and throttles workers that
 die at once."""
 
 import os
+import pwd
 import signal
 import threading
 import time
@@ -137,6 +138,8 @@ def test_workers_run_unprivileged():
         with open("/proc/%d/status" % pid) as f:
             uid_line = [l for l in f if l.startswith("Uid:")][0].split()
         check(all(u != "0" for u in uid_line[1:]), "process %d still has uid 0: %s" % (pid, uid_line))
+        # The shipped default: a dedicated account, never one shared like nobody.
+        eq(int(uid_line[1]), pwd.getpwnam("ppolicy").pw_uid, "process %d runs as" % pid)
 
 
 def test_master_gone_workers_exit():

@@ -118,7 +118,7 @@ def test_counters_equal_the_load():
     check(v("ppolicy_workers_started_total") >= conns, "workers started")
     eq(v("ppolicy_workers", state="busy"), 0, "busy workers")
     eq(v("ppolicy_workers", state="busy") + v("ppolicy_workers", state="idle"), len(d.workers()), "pool size")
-    eq(v("ppolicy_workers_max"), 500)
+    eq(v("ppolicy_workers_max"), 1000)
     eq(v("ppolicy_config_generation"), 1)
     eq(v("ppolicy_breakers_open"), 0)
     check(v("ppolicy_shm_hits_total", table="cache") >= per_kind, "shm cache hits")

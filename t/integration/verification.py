@@ -132,6 +132,12 @@ def test_mx_and_address_format():
     eq(c, 1, info)
     check("null sender" in info, info)
     eq(code(d, "mx_rcpt", "Postmaster", param="recipient"), 1, "bare postmaster")
+    # Issue 14: a recipient postmaster@domain is accepted without a callout,
+    # as ppolicy 2.x did, even for a domain without mail hosts.
+    c, info, _ = ask(d, "mx_rcpt", "PostMaster@nomx.nowhere.verify.test", param="recipient")
+    eq(c, 1, info)
+    check("postmaster" in info, info)
+    check(dns.queries("nomx.nowhere.verify.test") == 0, "no lookup for postmaster@")
     eq(code(d, "mx_rcpt", "", param="recipient"), -1, "no recipient")
     for bad in ("alice@", "@ok.w.verify.test", "alice@bad..name", "alice@-x_y z", "a@" + "x" * 64 + ".test"):
         c, info, _ = ask(d, "mx", bad)

@@ -83,6 +83,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def ensure_run_user():
+    """As root, the daemon drops to the shipped default user `ppolicy`:
+    create the system account when missing (what `make run` does)."""
+    if not IS_ROOT:
+        return
+    if subprocess.run(["getent", "passwd", "ppolicy"], capture_output=True).returncode == 0:
+        return
+    subprocess.run(["useradd", "--system", "--user-group", "--home-dir", "/var/lib/ppolicy",
+                    "--no-create-home", "--shell", "/usr/sbin/nologin", "ppolicy"],
+                   capture_output=True)
+
+
 def workdir(prefix="pptest"):
     d = tempfile.mkdtemp(prefix=prefix + ".", dir="/tmp")
     os.chmod(d, 0o755)  # the daemon drops to an unprivileged user
@@ -186,6 +198,7 @@ class Daemon:
     """A ppolicyd started with -f on a free loopback port."""
 
     def __init__(self, config, port=None, overrides=(), env=None, foreground=True, args=()):
+        ensure_run_user()
         self.dir = workdir()
         self.port = port or free_port()
         self.conf = os.path.join(self.dir, "ppolicy.conf")

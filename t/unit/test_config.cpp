@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(ini_errors) {
 BOOST_AUTO_TEST_CASE(defaults_and_values) {
   auto c = Generation::load_text(k_min, "p.conf", {});
   BOOST_TEST(c->server().listen == std::vector<std::string>{"inet:127.0.0.1:10030"});
-  BOOST_TEST(c->server().user == "nobody");
+  BOOST_TEST(c->server().user == "ppolicy");
   BOOST_TEST(c->server().request_timeout_ms == 10000);
   BOOST_TEST(c->server().idle_timeout_s == 330);
   BOOST_TEST(c->server().default_action == "DUNNO");

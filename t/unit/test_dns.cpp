@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <ostream>
 #include <thread>
@@ -196,6 +197,7 @@ A      a.test     ip46    127.0.0.2-127.0.0.3,127.0.1.0/24  2.5
 B      a.test     ip4     127.0.0.10                         -1
 M      m.test     ip4     &4                                 0
 D      d.test     domain  127.0.1.2                          1   defunct
+OLD-A  alias  A
 )";
 
 }  // namespace
@@ -230,6 +232,11 @@ BOOST_AUTO_TEST_CASE(blacklist_data) {
   BOOST_TEST(d->known_answer("a.test", ip("127.0.0.10")));
   BOOST_TEST(!d->known_answer("a.test", ip("127.255.255.254")));
   BOOST_TEST(d->describe().find("D                          d.test") != std::string::npos);
+  // An alias is the list it names (2.x names of renamed lists).
+  BOOST_TEST(d->find("old-a") == a);
+  BOOST_TEST(d->describe().find("OLD-A                      = A") != std::string::npos);
+  // A defunct list is never asked: its answers are nobody's.
+  BOOST_TEST(!d->known_answer("d.test", ip("127.0.1.2")));
 
   struct {
     const char* text;
@@ -243,6 +250,8 @@ BOOST_AUTO_TEST_CASE(blacklist_data) {
       {"A a.test ip4 127.0.0.2 1 gone\n", "unknown flag \"gone\""},
       {"A a.test ip4 127.0.0.2 1\na b.test ip4 127.0.0.2 1\n", "t.dat:2: list \"a\" defined twice"},
       {"A a..test ip4 127.0.0.2 1\n", "invalid zone"},
+      {"B alias A\nA a.test ip4 127.0.0.2 1\n", "t.dat:1: alias of an unknown list \"A\""},
+      {"A a.test ip4 127.0.0.2 1\na alias A\n", "t.dat:2: list \"a\" defined twice"},
   };
   for (const auto& b : bad) {
     BOOST_TEST_INFO(b.text);
@@ -303,6 +312,29 @@ BOOST_AUTO_TEST_CASE(shipped_data_file) {
   BOOST_TEST(d->known_answer("zen.spamhaus.org", ip("127.0.0.11")));
   BOOST_TEST(d->find("NJABL")->defunct);
   BOOST_TEST(!d->find("ZEN")->defunct);
+  // Every list name of the 2.x data file loads (t/data/original-dnsbl-names.txt):
+  // renamed ones as aliases, the closed ones defunct.
+  std::ifstream names(std::string(TEST_SRCDIR) + "/t/data/original-dnsbl-names.txt");
+  std::string name;
+  int n = 0;
+  while (std::getline(names, name)) {
+    if (name.empty() || name[0] == '#') continue;
+    ++n;
+    BOOST_TEST_INFO(name);
+    BOOST_TEST(d->find(name) != nullptr);
+  }
+  BOOST_TEST(n == 910);
+  BOOST_TEST(d->find("UCEPROTECTL1")->zone == "dnsbl-1.uceprotect.net");
+  BOOST_TEST(!d->find("UCEPROTECTL1")->defunct);
+  BOOST_TEST(d->find("SBLXBL")->name == "SBL-XBL");
+  BOOST_TEST(!d->find("CBL")->defunct);
+  BOOST_TEST(!d->find("DNSWL")->defunct);
+  BOOST_TEST(d->find("DNSWL")->lists(ip("127.0.15.1")));
+  BOOST_TEST(!d->find("DNSWL")->lists(ip("127.0.0.255")));  // "query limit", not a listing
+  for (const char* dead : {"NIXSPAM", "WPBL", "SORBSSPAM", "AHBL", "DSBLLIST", "APEWS"}) {
+    BOOST_TEST_INFO(dead);
+    BOOST_TEST(d->find(dead)->defunct);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(dynamic_names) {
