@@ -57,7 +57,8 @@ def hand_test():
 def test_readme_hand_test_works():
     script, want = hand_test()
     check("nc " not in script, "the hand test needs nc")
-    d = Daemon(open(os.path.join(TOP_SRCDIR, "conf", "ppolicy.conf")).read())
+    d = Daemon(open(os.path.join(TOP_SRCDIR, "conf", "ppolicy.conf")).read(),
+               overrides=["ppolicyd.policy_tests=" + os.path.join(TOP_SRCDIR, "conf", "ppolicy.tests")])
     port = d.port
     try:
         t0 = time.time()
