@@ -8,6 +8,7 @@
 #                 ends with "N passed, N failed"
 #   make bench    load-generator benchmark table (1, 8, 32, 100 connections)
 #   make soak     long benchmark with memory/fd/shm figures (SOAK_MINUTES=30)
+#   make bench-overload  shipped configuration under 500/1000/2000 idle connections
 #   make install  DESTDIR=... prefix=... sysconfdir=... as usual
 #   make dist     source tarball (used by rpm/ppolicy.spec)
 #
@@ -30,7 +31,7 @@ DEB_TEST = $(DEB_BUILD) clang clang-format libclang-rt-14-dev python3 python3-ya
 	mmdb-bin libmaxmind-db-writer-perl postfix swaks p0f \
 	rpm groff-base man-db cpio shellcheck systemd
 
-.PHONY: all build run run-user check bench soak install uninstall dist clean distclean \
+.PHONY: all build run run-user check bench bench-overload soak install uninstall dist clean distclean \
 	deps-build deps-test format format-check
 
 all: build
@@ -100,6 +101,10 @@ check: deps-test run-user format-check build $(ASAN_BUILD)/Makefile
 bench: deps-test build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
 	$(SRCDIR)/t/bench/bench.sh $(BUILD)
+
+bench-overload: deps-test build
+	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
+	$(SRCDIR)/t/bench/overload.py $(BUILD)
 
 soak: deps-test build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
