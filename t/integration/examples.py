@@ -113,7 +113,7 @@ def dnsbl_data():
         out = []
         for line in open(SHIPPED_DNSBL):
             words = line.split()
-            if words and not line.startswith("#"):
+            if words and not line.startswith("#") and words[1] != "alias":
                 line = line.replace(words[1], words[1] + ".examples.test", 1)
             out.append(line)
         _dnsbl = os.path.join(workdir("dnsbl"), "dnsbl-examples.dat")

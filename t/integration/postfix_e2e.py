@@ -125,6 +125,7 @@ def test_10000_recipients_20_sessions():
 
 GREYLIST = BASE.replace("[policy main]", """[module grey]
 type = Greylist
+domainSubject = no
 store = shm
 delay = 2
 cacheNegative = 0
