@@ -8,6 +8,7 @@
 #                 ends with "N passed, N failed"
 #   make bench    load-generator benchmark table (1, 8, 32, 100 connections)
 #   make soak     long benchmark with memory/fd/shm figures (SOAK_MINUTES=30)
+#   make bench-overload  shipped configuration under 500/1000/2000 idle connections
 #   make install  DESTDIR=... prefix=... sysconfdir=... as usual
 #                 (install-strip: the same without debug information)
 #   make dist     source tarball (used by rpm/ppolicy.spec)
@@ -35,8 +36,8 @@ DEB_TEST = $(DEB_BUILD) clang clang-format libclang-rt-14-dev python3 python3-ya
 # To build the Debian package (make deb) and check it (lintian).
 DEB_PACKAGING = dpkg-dev debhelper lintian
 
-.PHONY: all build run run-user check bench soak install uninstall dist clean distclean \
-	deps-build deps-test deps-deb deb install-strip format format-check
+.PHONY: all build run run-user check bench bench-overload soak install uninstall dist clean \
+	distclean deps-build deps-test deps-deb deb install-strip format format-check
 
 all: build
 
@@ -108,6 +109,10 @@ check: deps-test run-user format-check build $(ASAN_BUILD)/Makefile
 bench: deps-test build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
 	$(SRCDIR)/t/bench/bench.sh $(BUILD)
+
+bench-overload: deps-test build
+	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
+	$(SRCDIR)/t/bench/overload.py $(BUILD)
 
 soak: deps-test build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
