@@ -81,6 +81,15 @@ def check_tree(root, dd):
     eq(r.returncode, 0, "installed configuration: " + r.stderr)
     for f in shipped("conf/examples"):
         check(os.path.isfile(p(dd["pkgdatadir"], "examples", f)), "example %s not installed" % f)
+    # Each example goes with its policy tests, found next to it once installed.
+    for f in shipped("conf/examples", ".conf"):
+        tests = f[:-len(".conf")] + ".tests"
+        check(os.path.isfile(p(dd["pkgdatadir"], "examples", tests)), "example %s installed without %s" % (f, tests))
+    example = p(dd["pkgdatadir"], "examples", "no-ptr.conf")
+    r = subprocess.run([daemon, "-c", example, "-o", "ppolicyd.user=nobody", "-t"], capture_output=True, text=True)
+    eq(r.returncode, 0, "installed no-ptr.conf: " + r.stdout + r.stderr)
+    check(re.search(r", [1-9][0-9]* policy tests\)$", r.stdout, re.M),
+          "installed no-ptr.conf ran no tests: " + r.stdout)
     for f in shipped("conf", ".dat") + shipped("sql", ".sql"):
         check(os.path.isfile(p(dd["pkgdatadir"], f)), "%s not installed in pkgdatadir" % f)
     check(os.path.isdir(p(dd["pkgdatadir"], "examples")), "examples directory")

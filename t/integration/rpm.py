@@ -129,6 +129,9 @@ def test_rpmbuild_and_file_list():
         for f in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
             if f.endswith(suffix):
                 check("/usr/share/ppolicy/" + f in files, "%s/%s not in the package" % (sub, f))
+    # The examples, each with its policy tests (NAME.tests).
+    for f in sorted(os.listdir(os.path.join(TOP_SRCDIR, "conf", "examples"))):
+        check("/usr/share/ppolicy/examples/" + f in files, "conf/examples/%s not in the package" % f)
     # Modes, owners and flags.
     q = subprocess.run(["rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} "
                         "%{FILEFLAGS:fflags} %{FILENAMES}\n]", pkg], capture_output=True, text=True).stdout
