@@ -333,6 +333,7 @@ def test_schema_file_matches_the_modules():
     conf = db.section(socket=db.socket, database="ppolicy") + """
 [module greylist]
 type = Greylist
+domainSubject = no
 [module dos]
 type = DOS
 params = sender
