@@ -26,6 +26,8 @@ struct ServerSettings {
   long worker_max_idle_s, idle_timeout_s, stop_timeout_s;
   long request_timeout_ms;
   long request_read_timeout_ms;  // first byte to last byte of one request
+  long reclaim_idle_ms;          // pool full: a connection idle this long may be reclaimed
+  long first_byte_timeout_ms;    // pool full: a connection silent this long is cut
   std::string default_action;    // validated reply text ("DUNNO", "DEFER_IF_PERMIT Service ...")
   size_t max_line_length, max_request_size;
   long max_attributes;

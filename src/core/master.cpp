@@ -3,14 +3,20 @@
 
 #include <event2/event.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <map>
 
 #include "base/log.hpp"
@@ -28,13 +34,49 @@ namespace ppolicy {
 namespace {
 
 constexpr size_t k_stats_capacity = 16384;
+// While the pool is full, how often the master looks for waiting
+// connections, and the most connections it reclaims per look.
+constexpr long k_pressure_ms = 100;
+constexpr int k_reclaim_batch = 64;
+// The adaptive reclaim time never goes below this (a connection answered
+// this recently is likely to be asked again at once).
+constexpr long k_reclaim_floor_ms = 250;
+
+// Raise the soft open-file limit to the hard one (the master holds the
+// statistics connections; a worker its client connection and its clients'
+// sockets). Returns the soft limit now in force.
+rlim_t raise_nofile() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return rl.rlim_cur;
+}
+
+// Connections waiting in a listener's accept queue (TCP: exact; a Unix
+// socket: 1 when one is there).
+int waiting_connections(const Listener& l) {
+  if (!l.spec.unix_socket) {
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    if (getsockopt(l.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+      return static_cast<int>(ti.tcpi_unacked);
+  }
+  pollfd p{l.fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 ? 1 : 0;
+}
 
 struct WorkerInfo {
   int generation = 0;
   bool reported = false;  // has sent a status yet
   WorkerState state = WorkerState::idle;
   bool retiring = false;
+  bool reclaim_sent = false;  // since its last state change
   SteadyClock::time_point born, since;
+  bool holds() const { return reported && state != WorkerState::idle; }
 };
 
 class Master {
@@ -58,6 +100,10 @@ class Master {
   void maintenance();
   void report_stats();
   void update_gauges();
+  void pressure();
+  void note_full(bool full);
+  void take_reserve();
+  void release_reserve();
 
   static void on_event(evutil_socket_t fd, short what, void* arg);
 
@@ -83,11 +129,21 @@ class Master {
   // not make the master fork in a tight loop).
   SteadyClock::time_point d_throttle_until{};
   long d_throttle_ms = 0;
-  SteadyClock::time_point d_busy_warned{};
   SteadyClock::time_point d_last_maintenance = SteadyClock::now();
+  int d_gauge_start = -1, d_gauge_reload_ok = -1, d_gauge_reload_time = -1;
   int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_gauge_min = -1, d_gauge_max = -1,
       d_spawned = -1, d_crashed = -1, d_watchdog = -1, d_handoffs = -1;
   int d_shm_used[2] = {-1, -1}, d_shm_cap[2] = {-1, -1};
+  int d_reclaimed = -1, d_cut = -1, d_full_ms = -1, d_reclaim_gauge = -1, d_stats_refused = -1;
+  // Pool pressure: every worker holds a connection and max_workers is reached.
+  bool d_full = false;
+  SteadyClock::time_point d_full_since{}, d_full_counted{}, d_full_warned{};
+  long d_reclaim_ms = 0;  // adaptive: reclaim_idle, halved under stress
+  event* d_pressure = nullptr;
+  // A descriptor kept open (on /dev/null) and closed just before the master
+  // needs one at the limit: reading the configuration on reload, receiving
+  // a handed-over connection.
+  int d_reserve = -1;
 };
 
 Master::~Master() {
@@ -146,6 +202,9 @@ void write_pid_file(const std::string& path) {
 
 void Master::start() {
   const ServerSettings& s = d_gen->server();
+  rlim_t nofile = raise_nofile();
+  take_reserve();
+  d_reclaim_ms = s.reclaim_idle_ms;
   d_run_as = resolve_run_as(s.user, s.group);
   gid_t sock_group = s.unix_socket_group.empty()
                          ? (d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1))
@@ -160,12 +219,24 @@ void Master::start() {
   d_gauge_busy = st.reg("ppolicy_workers{state=\"busy\"}");
   d_gauge_idle = st.reg("ppolicy_workers{state=\"idle\"}");
   d_gauge_gen = st.reg("ppolicy_config_generation");
+  d_gauge_start = st.reg("process_start_time_seconds");
+  d_gauge_reload_ok = st.reg("ppolicy_config_last_reload_successful");
+  d_gauge_reload_time = st.reg("ppolicy_config_last_reload_success_timestamp_seconds");
+  // The start is the first successful load (as Prometheus itself counts).
+  st.set(d_gauge_start, static_cast<uint64_t>(std::time(nullptr)));
+  st.set(d_gauge_reload_ok, 1);
+  st.set(d_gauge_reload_time, static_cast<uint64_t>(std::time(nullptr)));
   d_gauge_min = st.reg("ppolicy_workers_min");
   d_gauge_max = st.reg("ppolicy_workers_max");
   d_spawned = st.reg("ppolicy_workers_started_total");
   d_crashed = st.reg("ppolicy_workers_crashed_total");
   d_watchdog = st.reg("ppolicy_workers_watchdog_total");
   d_handoffs = st.reg("ppolicy_connection_handoffs_total");
+  d_reclaimed = st.reg("ppolicy_connections_reclaimed_total");
+  d_cut = st.reg("ppolicy_connections_cut_silent_total");
+  d_full_ms = st.reg("ppolicy_pool_full_seconds_total");
+  d_reclaim_gauge = st.reg("ppolicy_reclaim_idle_seconds");
+  d_stats_refused = st.reg("ppolicy_stats_connections_refused_total");
   const char* tn[] = {"cache", "records"};
   for (int i = 0; i < 2; ++i) {
     d_shm_used[i] = st.reg(format("ppolicy_shm_entries{table=\"%s\"}", tn[i]));
@@ -230,11 +301,18 @@ void Master::start() {
   timeval one{1, 0};
   event_add(t, &one);
   d_events.push_back(t);
+  d_pressure = evtimer_new(
+      d_base, [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->pressure(); },
+      this);
+  d_events.push_back(d_pressure);
   if (d_stats_http)
-    d_stats_http->attach(d_base, [this] {
-      update_gauges();
-      return prometheus_text(*d_shm);
-    });
+    d_stats_http->attach(
+        d_base,
+        [this] {
+          update_gauges();
+          return prometheus_text(*d_shm);
+        },
+        [this] { d_shm->stats().add(d_stats_refused, 1); });
 
   ensure_workers();
   std::vector<std::string> names;
@@ -242,9 +320,11 @@ void Master::start() {
     names.push_back(l.spec.text);
   if (d_stats_http)
     log_info("statistics served at http://%s/metrics", d_stats_http->where().c_str());
-  log_info("ppolicyd started: listening on %s, %d workers, running as %s",
-           join(names, ", ").c_str(), d_gen->server().min_workers,
-           d_run_as.drop ? d_run_as.user.c_str() : "the invoking user");
+  log_info(
+      "ppolicyd started: listening on %s, %d workers (at most %d), running as %s; open files: %lu",
+      join(names, ", ").c_str(), s.min_workers, s.max_workers,
+      d_run_as.drop ? d_run_as.user.c_str() : "the invoking user",
+      static_cast<unsigned long>(nofile));
 }
 
 void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
@@ -266,6 +346,7 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
     close(d_status[0]);
     close(d_alive[1]);
     close(d_handoff[0]);
+    if (d_reserve >= 0) close(d_reserve);
     if (d_opts.ready_fd >= 0) close(d_opts.ready_fd);  // the starting parent waits for its EOF
     if (d_stats_http) d_stats_http->close_in_child();
     WorkerSetup ws;
@@ -303,16 +384,7 @@ void Master::ensure_workers() {
   // Postfix holds a connection per smtpd process: when every worker is
   // busy, start one more so the next connection is accepted at once.
   if (available == 0 && total < s.max_workers) need = std::max(need, 1);
-  if (available == 0 && total >= s.max_workers) {
-    auto now = SteadyClock::now();
-    if (now - d_busy_warned > std::chrono::seconds(60)) {
-      d_busy_warned = now;
-      log_warn(
-          "all %d workers are busy: max_workers reached; new Postfix connections wait. "
-          "Raise [ppolicyd] max_workers to cover the smtpd process limit",
-          total);
-    }
-  }
+  note_full(available == 0 && total >= s.max_workers);
   if (need > 0 && SteadyClock::now() < d_throttle_until) return;  // tick() retries
   for (int i = 0; i < need; ++i)
     spawn();
@@ -373,15 +445,35 @@ void Master::read_status() {
     for (size_t i = 0; i < static_cast<size_t>(r) / sizeof(StatusMessage); ++i) {
       auto it = d_workers.find(m[i].pid);
       if (it == d_workers.end()) continue;
-      it->second.reported = true;
-      if (it->second.state != m[i].state) it->second.since = SteadyClock::now();
-      it->second.state = m[i].state;
+      WorkerInfo& w = it->second;
+      WorkerState st = m[i].state;
+      if (st == WorkerState::reclaimed || st == WorkerState::cut) {
+        d_shm->stats().add(st == WorkerState::reclaimed ? d_reclaimed : d_cut, 1);
+        st = WorkerState::idle;  // what it is now; its `idle` follows
+      }
+      w.reported = true;
+      if (w.state != st) {
+        w.since = SteadyClock::now();
+        // The worker reports a connection quiet k_held_report_ms after it
+        // went quiet.
+        if (st == WorkerState::held || st == WorkerState::silent)
+          w.since -= std::chrono::milliseconds(k_held_report_ms);
+        w.reclaim_sent = false;
+      }
+      w.state = st;
     }
   }
   ensure_workers();
 }
 
 void Master::read_handoff() {
+  // A handed-over descriptor needs a free slot, or the kernel drops it
+  // (MSG_CTRUNC) and Postfix loses its connection.
+  release_reserve();
+  struct Retake {
+    Master* m;
+    ~Retake() { m->take_reserve(); }
+  } retake{this};
   while (true) {
     std::string buf(sizeof(HandoffHeader) + k_max_handoff_pending, '\0');
     iovec iov{buf.data(), buf.size()};
@@ -451,6 +543,16 @@ void Master::tick() {
   }
   if (d_throttle_ms && now > d_throttle_until + std::chrono::seconds(10)) d_throttle_ms = 0;
   ensure_workers();
+  // Out of stress: the reclaim time grows back to reclaim_idle, doubling
+  // each second the pool is not full.
+  if (!d_full) d_reclaim_ms = std::min(d_reclaim_ms * 2, s.reclaim_idle_ms);
+  if (d_full) {
+    long ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - d_full_counted).count();
+    if (ms >= 1000) {
+      d_shm->stats().add(d_full_ms, static_cast<uint64_t>(ms / 1000));
+      d_full_counted += std::chrono::seconds(ms / 1000);
+    }
+  }
   // Expired shared-memory entries, a slice per second: a whole sweep per interval.
   uint32_t wall = static_cast<uint32_t>(time(nullptr));
   for (ShmTable* t : {&d_shm->cache(), &d_shm->records()})
@@ -511,6 +613,7 @@ void Master::update_gauges() {
   st.set(d_gauge_gen, d_generation);
   st.set(d_gauge_min, d_gen->server().min_workers);
   st.set(d_gauge_max, d_gen->server().max_workers);
+  st.set(d_reclaim_gauge, static_cast<uint64_t>(d_reclaim_ms / 1000));
   ShmTable* tables[] = {&d_shm->cache(), &d_shm->records()};
   for (int i = 0; i < 2; ++i) {
     st.set(d_shm_used[i], tables[i]->used());
@@ -522,6 +625,13 @@ void Master::reload() {
   if (d_stopping) return;
   log_info("reloading %s", d_opts.config_path.c_str());
   std::unique_ptr<Generation> fresh;
+  // At the open-file limit the configuration file (and what it includes)
+  // must still open.
+  release_reserve();
+  struct Retake {
+    Master* m;
+    ~Retake() { m->take_reserve(); }
+  } retake{this};
   try {
     ErrorList errors;
     auto config = Config::load(d_opts.config_path, d_opts.overrides, errors);
@@ -536,11 +646,15 @@ void Master::reload() {
     for (const auto& line : split(e.what(), "\n"))
       if (!line.empty()) log_error("%s", line.c_str());
     log_error("reload failed: the new configuration has errors; still running the previous one");
+    d_shm->stats().set(d_gauge_reload_ok, 0);
     return;
   }
+  d_shm->stats().set(d_gauge_reload_ok, 1);
+  d_shm->stats().set(d_gauge_reload_time, static_cast<uint64_t>(std::time(nullptr)));
   fresh->register_stats(d_shm->stats());
   d_gen = std::move(fresh);
   if (d_stats_http) d_stats_http->set_allow(d_gen->server().stats_allow);
+  d_reclaim_ms = std::min(d_reclaim_ms, d_gen->server().reclaim_idle_ms);
   ++d_generation;
   log_open(log_target_for(d_gen->server(), d_opts.foreground));
   for (auto& [pid, w] : d_workers) {
@@ -581,7 +695,91 @@ void Master::finish_stop() {
 }
 
 void Master::report_stats() {
+  update_gauges();
   log_stats_report(*d_shm, d_workers.size(), d_generation);
+  log_info("statistics: pool %s; reclaim time now %ldms (reclaim_idle %ldms)%s",
+           d_full ? "full (every worker holds a connection, max_workers reached)" : "not full",
+           d_reclaim_ms, d_gen->server().reclaim_idle_ms,
+           d_stats_http
+               ? format("; %zu statistics connections open", d_stats_http->connections()).c_str()
+               : "");
+}
+
+void Master::take_reserve() {
+  if (d_reserve < 0) d_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+void Master::release_reserve() {
+  if (d_reserve >= 0) close(d_reserve);
+  d_reserve = -1;
+}
+
+void Master::note_full(bool full) {
+  auto now = SteadyClock::now();
+  if (full == d_full) return;
+  d_full = full;
+  if (!full) {
+    long ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - d_full_counted).count();
+    d_shm->stats().add(d_full_ms, static_cast<uint64_t>((ms + 500) / 1000));
+    return;
+  }
+  d_full_since = d_full_counted = now;
+  if (now - d_full_warned > std::chrono::seconds(60)) {
+    d_full_warned = now;
+    log_warn(
+        "pool full: all %d workers hold a Postfix connection (max_workers); a new connection "
+        "now takes the connection idle longest (at least %ldms, reclaim_idle), which its smtpd "
+        "reopens after 1s. If this recurs, raise [ppolicyd] max_workers to the number of smtpd "
+        "processes that connect",
+        d_gen->server().max_workers, d_reclaim_ms);
+  }
+  pressure();
+}
+
+// While the pool is full: give waiting connections a worker by reclaiming
+// quiet connections, those that never sent a byte first (after
+// first_byte_timeout), then the longest idle (after the adaptive reclaim
+// time). Runs every k_pressure_ms while full; never loops on a listener.
+void Master::pressure() {
+  if (!d_full || d_stopping) return;
+  timeval tv{0, k_pressure_ms * 1000};
+  evtimer_add(d_pressure, &tv);
+  int waiting = 0;
+  for (const auto& l : d_listeners)
+    waiting += waiting_connections(l);
+  if (waiting == 0) return;
+  int in_flight = 0;
+  auto now = SteadyClock::now();
+  std::vector<std::pair<long, pid_t>> silent, held;
+  const ServerSettings& s = d_gen->server();
+  for (const auto& [pid, w] : d_workers) {
+    if (w.reclaim_sent) {
+      ++in_flight;
+      continue;
+    }
+    if (!w.reported || w.retiring) continue;
+    long quiet = std::chrono::duration_cast<std::chrono::milliseconds>(now - w.since).count();
+    if (w.state == WorkerState::silent && quiet >= s.first_byte_timeout_ms)
+      silent.emplace_back(quiet, pid);
+    else if ((w.state == WorkerState::held || w.state == WorkerState::silent) &&
+             quiet >= d_reclaim_ms)
+      held.emplace_back(quiet, pid);
+  }
+  int want = std::min(waiting - in_flight, k_reclaim_batch);
+  if (want <= 0) return;
+  std::sort(silent.rbegin(), silent.rend());
+  std::sort(held.rbegin(), held.rend());
+  silent.insert(silent.end(), held.begin(), held.end());
+  if (silent.empty()) {
+    // Stress (Postfix's stress mode is the model): connections wait and
+    // none has been quiet long enough; shorten the reclaim time.
+    d_reclaim_ms = std::max(d_reclaim_ms / 2, k_reclaim_floor_ms);
+    return;
+  }
+  for (size_t i = 0; i < silent.size() && static_cast<int>(i) < want; ++i) {
+    d_workers[silent[i].second].reclaim_sent = true;
+    kill(silent[i].second, reclaim_signal());
+  }
 }
 
 int Master::run() {

@@ -13,16 +13,44 @@
 //   SIGTERM        finish the current request, close, exit (shutdown)
 //   SIGUSR2        retire: exit when idle, or hand the connection over
 //                  after the current request (reload, surplus, recycling)
+//   SIGRTMIN+1     reclaim (the pool is full and a new connection waits):
+//                  a worker whose connection has been quiet since its last
+//                  `held` or `silent` report closes it (a request boundary:
+//                  nothing of a request received) and reports `reclaimed`
+//                  or `cut`, then `idle`; otherwise the signal is ignored.
+//                  Postfix's policy client resends once after EOF or
+//                  ECONNRESET, without a warning.
 //   exit 75        the request watchdog fired (a module ignored the deadline)
 #pragma once
 
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <cstdint>
 
 namespace ppolicy {
 
-enum class WorkerState : int32_t { idle = 0, busy = 1 };
+// idle: waiting for a connection. busy: holding one and reading or answering
+// a request. held: holding a connection quiet for k_held_report_ms after a
+// reply. silent: holding a connection that has not sent a byte for
+// k_held_report_ms. reclaimed, cut: gave a held or silent connection up on
+// SIGRTMIN+1 (counted by the master; `idle` follows).
+enum class WorkerState : int32_t {
+  idle = 0,
+  busy = 1,
+  held = 2,
+  silent = 3,
+  reclaimed = 4,
+  cut = 5
+};
+
+// How long a connection must be quiet before the worker reports it held
+// (fewer status messages for connections in steady use).
+inline constexpr long k_held_report_ms = 200;
+inline int reclaim_signal() {
+  return SIGRTMIN + 1;
+}
 
 struct StatusMessage {
   int32_t pid;

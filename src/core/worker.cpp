@@ -28,8 +28,9 @@
 namespace ppolicy {
 namespace {
 
-volatile sig_atomic_t g_stop = 0;    // SIGTERM: shut down
-volatile sig_atomic_t g_retire = 0;  // SIGUSR2: exit when idle, hand over when busy
+volatile sig_atomic_t g_stop = 0;     // SIGTERM: shut down
+volatile sig_atomic_t g_retire = 0;   // SIGUSR2: exit when idle, hand over when busy
+volatile sig_atomic_t g_reclaim = 0;  // SIGRTMIN+1: give a quiet connection up
 
 // The request watchdog: if a module ignores the deadline, SIGALRM answers
 // default_action on the connection and ends the worker (the master logs it
@@ -43,6 +44,9 @@ void on_term(int) {
 }
 void on_usr2(int) {
   g_retire = 1;
+}
+void on_reclaim(int) {
+  g_reclaim = 1;
 }
 void on_alarm(int) {
   // The timer is re-armed at the start of every request and not disarmed
@@ -97,8 +101,9 @@ class Worker {
   [[noreturn]] void run();
 
  private:
-  enum class End { closed, error, idle, stop, handoff };
-  End serve(int fd, int listener, std::string_view pending);
+  enum class End { closed, error, idle, stop, handoff, reclaimed };
+  // fresh: a connection just accepted (not one handed over by a retiring worker).
+  End serve(int fd, int listener, std::string_view pending, bool fresh);
   bool write_all(int fd, std::string_view data);
   bool handoff(int fd, int listener);
   void report(WorkerState st);
@@ -187,7 +192,7 @@ bool Worker::handoff(int fd, int listener) {
   return sendmsg(d_s.handoff_fd, &mh, MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
 }
 
-Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
+Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool fresh) {
   const std::string& where = (*d_s.listeners)[listener].spec.text;
   d_reader.reset();
   d_request.clear();  // gives back what a hostile previous request took
@@ -199,7 +204,15 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
   // a request at once, so one that trickles in (a slow-loris client) is
   // cut off after request_read_timeout instead of holding this worker for
   // the whole idle_timeout.
-  std::optional<SteadyClock::time_point> began;
+  // (A time and a flag, not std::optional: GCC 12 warns falsely on the latter here.)
+  SteadyClock::time_point began{};
+  bool partial = false;
+  // Reclaim (proto_master.hpp): quiet since when, whether the master was
+  // told (held or silent), and whether a byte ever came.
+  auto quiet_since = last_input;
+  bool told_quiet = false;
+  bool spoke = !fresh || !pending.empty();
+  g_reclaim = 0;
   std::string peer;
   bool drained = false;  // the socket was read once more after a stop
   char buf[16384];
@@ -222,6 +235,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     if (!out.empty()) {
       if (!write_all(fd, out)) return End::closed;
       out.clear();
+      quiet_since = SteadyClock::now();
       // SIGTERM/SIGUSR2 are blocked while a request is evaluated. One that
       // came meanwhile is still pending, and ppoll() prefers a ready socket
       // to a pending signal: the next request, already there, would be
@@ -240,9 +254,11 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
       return End::error;
     }
     if (!d_reader.has_pending())
-      began.reset();
-    else if (!began)
+      partial = false;
+    else if (!partial) {
+      partial = true;
       began = last_input;
+    }
     flush_stats(false);
     if (g_stop) {
       // A request already in the socket when the stop came was sent before
@@ -261,6 +277,32 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
     // the connection to the master, so Postfix never sees it closed.
     if (must_retire() && !d_reader.has_pending())
       return handoff(fd, listener) ? End::handoff : End::stop;
+    if (g_reclaim) {
+      g_reclaim = 0;
+      // Only a connection still quiet since the master was told: a request
+      // that arrived meanwhile (even unread) is answered.
+      char peek;
+      if (told_quiet && !d_reader.has_pending() &&
+          recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+          (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        report(spoke ? WorkerState::reclaimed : WorkerState::cut);
+        log_debug("%s: pool full, gave up a connection quiet for %ldms%s", where.c_str(),
+                  static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        SteadyClock::now() - quiet_since)
+                                        .count()),
+                  spoke ? "" : " (it never sent a byte)");
+        return End::reclaimed;
+      }
+    }
+    if (!told_quiet && !d_reader.has_pending()) {
+      long quiet_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - quiet_since)
+              .count();
+      if (quiet_ms >= k_held_report_ms) {
+        report(spoke ? WorkerState::held : WorkerState::silent);
+        told_quiet = true;
+      }
+    }
 
     long idle_ms =
         d_server.idle_timeout_s * 1000 -
@@ -271,11 +313,11 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
       return End::idle;
     }
     long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
-    if (began) {
+    if (!told_quiet) wait_ms = std::min(wait_ms, k_held_report_ms);
+    if (partial) {
       long read_ms =
           d_server.request_read_timeout_ms -
-          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *began)
-              .count();
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - began).count();
       if (read_ms <= 0) {
         if (peer.empty()) peer = peer_name(fd);
         log_warn(
@@ -304,7 +346,12 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
         return End::closed;
       }
       d_reader.append(std::string_view(buf, static_cast<size_t>(r)));
-      last_input = SteadyClock::now();
+      last_input = quiet_since = SteadyClock::now();
+      spoke = true;
+      if (told_quiet) {
+        report(WorkerState::busy);
+        told_quiet = false;
+      }
     }
   }
 }
@@ -315,6 +362,7 @@ void Worker::run() {
   // check and the wait.
   set_handler(SIGTERM, on_term);
   set_handler(SIGUSR2, on_usr2);
+  set_handler(reclaim_signal(), on_reclaim);
   set_handler(SIGALRM, on_alarm, SA_RESTART);  // a late (idle) alarm must not fail a read or write
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);  // a terminal ^C reaches the whole group: the master decides
@@ -325,6 +373,7 @@ void Worker::run() {
   sigemptyset(&block);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGUSR2);
+  sigaddset(&block, reclaim_signal());
   // The master forked us with every signal blocked (see Master::spawn):
   // from here only TERM and USR2 stay blocked outside the waits.
   sigprocmask(SIG_SETMASK, &block, nullptr);
@@ -348,7 +397,7 @@ void Worker::run() {
 
   if (d_s.initial_fd >= 0) {
     report(WorkerState::busy);
-    End e = serve(d_s.initial_fd, d_s.initial_listener, d_s.initial_pending);
+    End e = serve(d_s.initial_fd, d_s.initial_listener, d_s.initial_pending, false);
     if (e == End::handoff) finish(0);
     close(d_s.initial_fd);
     d_s.initial_pending.clear();
@@ -381,7 +430,7 @@ void Worker::run() {
       int fd = accept4((*d_s.listeners)[li].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) continue;  // another worker got it, or the client left
       report(WorkerState::busy);
-      End e = serve(fd, li, {});
+      End e = serve(fd, li, {}, true);
       if (e != End::handoff) close(fd);
       if (e == End::handoff) finish(0);
       break;  // report idle again before taking more
