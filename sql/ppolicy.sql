@@ -184,3 +184,13 @@ CREATE TABLE IF NOT EXISTS seen_clients (
   UNIQUE KEY ppolicy_key (ip),
   KEY hard_expire (hard_expire)
 ) ENGINE=InnoDB;
+
+-- Expiry leases: the gateway (host name) holding the row of a job
+-- ("expire TABLE") runs it; the others skip it until the lease expires
+-- (maintenance_turn in src/db/schema.cpp; ppolicy.conf(5), GALERA).
+CREATE TABLE IF NOT EXISTS ppolicy_lease (
+  name VARCHAR(64) NOT NULL,
+  holder VARCHAR(255) NOT NULL,
+  expire INT UNSIGNED NOT NULL,
+  PRIMARY KEY (name)
+) ENGINE=InnoDB;
