@@ -184,6 +184,7 @@ void Compiler::statement(const Source& src) {
         throw PolicyError(
             format("a variable holds a number, string or condition, not a %s", type_name(t)),
             st.expr->pos, st.expr->len);
+      if (!fresh && d_var_types[slot] == ExprParser::k_failed_var) throw PolicyError::follow_on();
       if (!fresh && d_var_types[slot] != t)
         throw PolicyError(format("variable %s was a %s, cannot become a %s", var.c_str(),
                                  type_name(d_var_types[slot]), type_name(t)),
@@ -191,9 +192,10 @@ void Compiler::statement(const Source& src) {
       d_var_types[slot] = t;
     }
   } catch (const PolicyError& e) {
-    error(src, e.what(), e.pos(), e.len());
+    if (!e.is_follow_on()) error(src, e.what(), e.pos(), e.len());
+    // A variable without a valid first definition: what reads it fails silently.
     if (st.kind == Statement::set && st.var >= 0 && d_var_types[st.var] == Type::none)
-      d_var_types[st.var] = Type::number;  // keep going with a plausible type
+      d_var_types[st.var] = ExprParser::k_failed_var;
     return;
   }
   d_p.statements.push_back(std::move(st));
