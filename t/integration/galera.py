@@ -220,7 +220,9 @@ def test_node_killed_under_load():
           % (len(recs_a) + len(recs_b), len(after), la.unanswered + lb.unanswered, len(zeros), span,
              last_bad - killed, len(recs_b), sum(1 for t, c in recs_b if c == -1)))
     eq(la.unanswered + lb.unanswered, 0, "every request answered")
-    check(len(after) > 50, "gateway A went on answering after the kill")
+    # Answers on A until the end of the load (a count would measure the
+    # machine's speed, 80 ms a request under make check's parallel load).
+    check(after and max(t for t, c in recs_a) > killed + 6, "gateway A went on answering after the kill")
     check(span < 3.0, "answers of 0 only for a moment")
     check(all(c == -1 for t, c in recs_a if t > killed + 3), "A greylists on another node")
 
