@@ -126,6 +126,7 @@ const Option k_dns[] = {
     {.name = "nameservers", .type = OptType::list, .def = "", .help = "DNS servers to ask (IPv4 or IPv6 addresses, at most 6); empty: the nameserver lines of /etc/resolv.conf", .store = store_nameservers},
     {.name = "port", .type = OptType::integer, .def = "53", .help = "port of the DNS servers", .min = 1, .max = 65535, .store = bind<&DnsSettings::port>()},
     {.name = "timeout", .type = OptType::millis, .def = "2s", .help = "longest wait for the lookups of one module step, sent together (also bounded by the request deadline)", .min = 50, .max = 60000, .store = bind<&DnsSettings::timeout_ms>()},
+    {.name = "prefetch", .type = OptType::boolean, .def = "yes", .help = "when a request first needs DNS, ask the first questions of every DNS module the policy may still run for it in one batch (one round trip instead of one per module)", .store = bind<&DnsSettings::prefetch>()},
 };
 
 const Option k_database[] = {

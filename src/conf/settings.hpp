@@ -49,6 +49,7 @@ struct DnsSettings {
   std::vector<std::string> nameservers;  // addresses; empty: /etc/resolv.conf
   int port;
   long timeout_ms;
+  bool prefetch;  // send the first questions of every DNS module a request may still run together
 };
 
 // One server of `[database] host`: HOST[:PORT] ([IPV6]:PORT) or a unix

@@ -56,6 +56,19 @@ void DnsblLookup::add_domain(const Blacklist& list, std::string_view domain) {
   d_names.push_back(name);
 }
 
+void DnsblLookup::questions(Services* services, std::vector<Query>& out) const {
+  Breakers* breakers = services ? &services->breakers() : nullptr;
+  uint32_t now = services ? services->now() : 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].applicable) continue;
+    const std::string& zone = results[i].list->zone;
+    if (breakers && breakers->state(breaker_key(zone), now) != 0) continue;
+    Query q = Query::a(d_names[i]);
+    q.zone = zone;
+    out.push_back(std::move(q));
+  }
+}
+
 void DnsblLookup::run(Resolver& resolver, Services* services, SteadyClock::time_point deadline,
                       std::span<Query* const> extra) {
   Breakers* breakers = services ? &services->breakers() : nullptr;

@@ -44,6 +44,11 @@ class DnsblLookup {
   void run(Resolver& resolver, Services* services, SteadyClock::time_point deadline,
            std::span<Query* const> extra = {});
 
+  // The queries run() would send now, for the cold-path prefetch
+  // (modules/prefetch.hpp): zones whose breaker is not closed are left to
+  // run() (skipped, or its trial).
+  void questions(Services* services, std::vector<Query>& out) const;
+
   std::vector<ListLookup> results;
 
  private:

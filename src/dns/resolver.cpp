@@ -336,7 +336,68 @@ void Resolver::resolve(Query& query, SteadyClock::time_point deadline) {
   resolve(one, deadline);
 }
 
+void Resolver::begin_memo() {
+  d_memo.clear();
+  d_memo_on = true;
+}
+
+void Resolver::end_memo() {
+  d_memo.clear();
+  d_memo_on = false;
+}
+
+bool Resolver::recall(Query& q) const {
+  for (const Query& m : d_memo) {
+    if (m.type != q.type || m.rule != q.rule || m.name != q.name) continue;
+    q.status = m.status;
+    q.ttl = m.ttl;
+    q.addrs = m.addrs;
+    q.names = m.names;
+    q.mx = m.mx;
+    q.q = nullptr;
+    q.done = true;
+    q.replies = m.replies;
+    q.rcode = m.rcode;
+    return true;
+  }
+  return false;
+}
+
+void Resolver::remember(const Query& q) {
+  // Not an invalid name (never sent) nor a breaker's skip: asking again
+  // costs nothing then.
+  if (q.status == Status::error || q.status == Status::skipped) return;
+  Query& m = d_memo.emplace_back();
+  m.type = q.type;
+  m.rule = q.rule;
+  m.name = q.name;
+  m.status = q.status;
+  m.ttl = q.ttl;
+  m.addrs = q.addrs;
+  m.names = q.names;
+  m.mx = q.mx;
+  m.replies = q.replies;
+  m.rcode = q.rcode;
+}
+
 void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point deadline) {
+  if (!d_memo_on) {
+    ask(queries, deadline);
+    return;
+  }
+  std::vector<Query*> rest;
+  for (Query* q : queries) {
+    if (recall(*q))
+      ++d_memo_hits;
+    else
+      rest.push_back(q);
+  }
+  ask(rest, deadline);
+  for (Query* q : rest)
+    remember(*q);
+}
+
+void Resolver::ask(std::span<Query* const> queries, SteadyClock::time_point deadline) {
   for (Query* q : queries) {
     q->status = Status::error;
     q->ttl = 0;

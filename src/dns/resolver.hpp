@@ -132,6 +132,15 @@ class Resolver : public WorkerResource {
   void resolve(std::span<Query* const> queries, SteadyClock::time_point deadline);
   void resolve(Query& query, SteadyClock::time_point deadline);
 
+  // The answers of one request (the module runner turns this on when it
+  // prefetches, and off when the request ends): while on, a question asked
+  // again in the request (prefetched, or asked by an earlier module) is
+  // answered from here, not sent. Answers live no longer than the request,
+  // so their TTL does not matter.
+  void begin_memo();
+  void end_memo();
+  long memo_hits() const { return d_memo_hits; }  // answered from the memo since creation
+
   long timeout_ms() const { return d_timeout_ms; }
   const std::string& servers() const { return d_servers_text; }  // "127.0.0.1:53, ..."
   bool usable() const { return d_ctx != nullptr; }
@@ -140,6 +149,9 @@ class Resolver : public WorkerResource {
   void packet_seen() { ++d_packets; }
 
  private:
+  void ask(std::span<Query* const> queries, SteadyClock::time_point deadline);
+  bool recall(Query& q) const;
+  void remember(const Query& q);
   void finish(Query& q, int status, void* result);
   static void on_answer(dns_ctx* ctx, void* result, void* data);
   static void on_probe(dns_ctx* ctx, void* result, void* data);
@@ -151,6 +163,9 @@ class Resolver : public WorkerResource {
   std::string d_servers_text;
   std::string d_breaker_key;
   long d_packets = 0;
+  bool d_memo_on = false;
+  std::vector<Query> d_memo;
+  long d_memo_hits = 0;
 };
 
 }  // namespace ppolicy::dns

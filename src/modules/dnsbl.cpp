@@ -8,6 +8,7 @@
 #include "dns/dnsbl_data.hpp"
 #include "dns/dnsbl_lookup.hpp"
 #include "modules/module.hpp"
+#include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 
 namespace ppolicy {
@@ -35,7 +36,7 @@ const FieldSpec k_fields[] = {
     {"ttl", Type::number, "TTL of the answer (seconds)"},
 };
 
-class Dnsbl final : public Module {
+class Dnsbl final : public Module, public DnsPrefetch {
  public:
   Dnsbl(std::shared_ptr<const BlacklistData> data, const Blacklist& list)
       : d_data(std::move(data)), d_list(list) {}
@@ -48,19 +49,20 @@ class Dnsbl final : public Module {
     return true;
   }
 
+  void first_questions(const Request& request, const CallArgs&, Services& services,
+                       std::vector<Query>& out) const override {
+    DnsblLookup lookup(*d_data);
+    if (d_list.defunct || !subject(request, lookup)) return;
+    lookup.questions(&services, out);
+  }
+
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
     if (d_list.defunct) return Result(0, format("%s is defunct: not queried", d_list.name.c_str()));
     DnsblLookup lookup(*d_data);
-    if (d_list.kind == ListKind::domain) {
-      std::string domain = lower(address_domain(request.get(Attr::sender)));
-      if (domain.empty())
-        return Result(0, format("%s: no sender domain to look up", d_list.name.c_str()));
-      lookup.add_domain(d_list, domain);
-    } else {
-      auto ip = IpAddress::parse(request.get(Attr::client_address));
-      if (!ip) return Result(0, format("%s: no valid client address", d_list.name.c_str()));
-      lookup.add_ip(d_list, *ip);
-    }
+    if (!subject(request, lookup))
+      return Result(0, d_list.kind == ListKind::domain
+                           ? format("%s: no sender domain to look up", d_list.name.c_str())
+                           : format("%s: no valid client address", d_list.name.c_str()));
     ListLookup& r = lookup.results.front();
     if (!r.applicable)
       return Result(0, format("%s: cannot look up %s (the list has no IPv6 data)",
@@ -102,6 +104,21 @@ class Dnsbl final : public Module {
   }
 
  private:
+  // The sender domain or the client address, added to `lookup`; false when
+  // the request has none.
+  bool subject(const Request& request, DnsblLookup& lookup) const {
+    if (d_list.kind == ListKind::domain) {
+      std::string domain = lower(address_domain(request.get(Attr::sender)));
+      if (domain.empty()) return false;
+      lookup.add_domain(d_list, domain);
+      return true;
+    }
+    auto ip = IpAddress::parse(request.get(Attr::client_address));
+    if (!ip) return false;
+    lookup.add_ip(d_list, *ip);
+    return true;
+  }
+
   std::shared_ptr<const BlacklistData> d_data;
   const Blacklist& d_list;
 };

@@ -12,6 +12,7 @@
 #include "dns/dnsbl_lookup.hpp"
 #include "dns/dynamic_names.hpp"
 #include "modules/module.hpp"
+#include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 
 namespace ppolicy {
@@ -42,7 +43,7 @@ const FieldSpec k_fields[] = {
     {"lists", Type::string, "the lists that listed the client, comma-separated"},
 };
 
-class DnsblDynamic final : public Module {
+class DnsblDynamic final : public Module, public DnsPrefetch {
  public:
   DnsblDynamic(std::shared_ptr<const BlacklistData> data, std::vector<const Blacklist*> lists,
                bool check_name)
@@ -56,6 +57,17 @@ class DnsblDynamic final : public Module {
     else
       key += '\1';  // absent: looked up
     return true;
+  }
+
+  void first_questions(const Request& request, const CallArgs&, Services& services,
+                       std::vector<Query>& out) const override {
+    auto ip = IpAddress::parse(request.get(Attr::client_address));
+    if (!ip) return;
+    DnsblLookup lookup(*d_data);
+    for (const auto* l : d_lists)
+      lookup.add_ip(*l, *ip);
+    lookup.questions(&services, out);
+    if (d_check_name && !request.find("reverse_client_name")) out.push_back(Query::ptr(*ip));
   }
 
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {

@@ -12,6 +12,7 @@
 #include "dns/dnsbl_data.hpp"
 #include "dns/dnsbl_lookup.hpp"
 #include "modules/module.hpp"
+#include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 
 namespace ppolicy {
@@ -51,7 +52,7 @@ const FieldSpec k_fields[] = {
 const char* const k_allowed[] = {"client_address", "client_name", "reverse_client_name",
                                  "helo_name",      "sender",      "recipient"};
 
-class DnsblScore final : public Module {
+class DnsblScore final : public Module, public DnsPrefetch {
  public:
   DnsblScore(std::shared_ptr<const BlacklistData> data, std::vector<const Blacklist*> lists,
              std::vector<std::string> params, bool has_threshold, double threshold)
@@ -69,21 +70,16 @@ class DnsblScore final : public Module {
     return true;
   }
 
+  void first_questions(const Request& request, const CallArgs&, Services& services,
+                       std::vector<Query>& out) const override {
+    DnsblLookup lookup(*d_data);
+    add_subjects(request, lookup);
+    lookup.questions(&services, out);
+  }
+
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
     DnsblLookup lookup(*d_data);
-    for (const auto& p : d_params) {
-      std::string s = subject(request, p);
-      if (s.empty()) continue;
-      if (p == "client_address") {
-        auto ip = IpAddress::parse(s);
-        if (!ip) continue;
-        for (const auto* l : d_lists)
-          lookup.add_ip(*l, *ip);
-      } else {
-        for (const auto* l : d_lists)
-          lookup.add_domain(*l, s);
-      }
-    }
+    add_subjects(request, lookup);
     size_t asked = 0;
     for (const auto& r : lookup.results)
       asked += r.applicable;
@@ -131,6 +127,23 @@ class DnsblScore final : public Module {
   }
 
  private:
+  // Every (list, subject) pair of the request.
+  void add_subjects(const Request& request, DnsblLookup& lookup) const {
+    for (const auto& p : d_params) {
+      std::string s = subject(request, p);
+      if (s.empty()) continue;
+      if (p == "client_address") {
+        auto ip = IpAddress::parse(s);
+        if (!ip) continue;
+        for (const auto* l : d_lists)
+          lookup.add_ip(*l, *ip);
+      } else {
+        for (const auto* l : d_lists)
+          lookup.add_domain(*l, s);
+      }
+    }
+  }
+
   // What one param contributes: an address, or a domain / host name.
   static std::string subject(const Request& r, const std::string& param) {
     std::string_view v = r.get(param);

@@ -16,11 +16,14 @@
 
 namespace ppolicy {
 
+class DnsPrefetch;
+
 struct ModuleInstance {
   std::string name;
   const ModuleType* type = nullptr;
   OptionValues params;
   std::unique_ptr<Module> module;
+  const DnsPrefetch* prefetch = nullptr;  // the module, when it can say its first DNS questions
   CacheLifetimes cache{0, 0, 0};
   bool save_result = true;
   std::string save_prefix;

@@ -10,6 +10,7 @@
 #include "dns/mailhosts.hpp"
 #include "dns/resolver.hpp"
 #include "modules/module.hpp"
+#include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 
 namespace ppolicy {
@@ -86,13 +87,30 @@ struct Tally {
   }
 };
 
-class Resolve final : public Module {
+class Resolve final : public Module, public DnsPrefetch {
  public:
   Resolve(std::string param, const KindRow& kind) : d_param(std::move(param)), d_kind(kind) {}
 
   bool cache_key(const Request& r, const CallArgs&, std::string& key) const override {
     key += lower(r.get(d_param));
     return true;
+  }
+
+  // The first step only: PTR of the address, or the name's A and AAAA (with
+  // its MX for the mail-host kinds, as mailhosts() asks them).
+  void first_questions(const Request& request, const CallArgs&, Services&,
+                       std::vector<Query>& out) const override {
+    const std::string* value = request.find(d_param);
+    if (!value) return;
+    if (d_kind.from_ip) {
+      if (auto ip = IpAddress::parse(*value)) out.push_back(Query::ptr(*ip));
+      return;
+    }
+    std::string name = start_name(*value);
+    if (name.empty()) return;
+    if (d_kind.kind == Kind::name_mx) out.push_back(Query::mx_of(name));
+    out.push_back(Query::a(name));
+    out.push_back(Query::aaaa(name));
   }
 
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
@@ -110,18 +128,26 @@ class Resolve final : public Module {
             Outcome{Status::nxdomain, format("\"%s\" is not an IP address", value->c_str())});
       o = from_ip(*ip);
     } else {
-      std::string name =
-          value->find('@') != std::string::npos ? std::string(address_domain(*value)) : *value;
-      if (name == "unknown") name.clear();  // Postfix's "no name"
-      if (name.empty() || !valid_name(name))
+      std::string name = start_name(*value);
+      if (name.empty())
         return finish(
             Outcome{Status::nxdomain, format("\"%s\" is not a host name", value->c_str())});
-      o = from_name(normal_name(name));
+      o = from_name(name);
     }
     return finish(o);
   }
 
  private:
+  // The name a name->... check starts from (a mail address: its domain),
+  // normalised; "" when the value is no host name.
+  static std::string start_name(const std::string& value) {
+    std::string name =
+        value.find('@') != std::string::npos ? std::string(address_domain(value)) : value;
+    if (name == "unknown") return "";  // Postfix's "no name"
+    if (name.empty() || !valid_name(name)) return "";
+    return normal_name(name);
+  }
+
   struct Outcome {
     Status status;  // ok, a negative, or a failure
     std::string what;

@@ -18,6 +18,7 @@
 #include "dns/spf_explain.hpp"
 #include "dns/spf_record.hpp"
 #include "modules/module.hpp"
+#include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 #include "svc/services.hpp"
 
@@ -77,7 +78,7 @@ std::string host_name() {
   return buf;
 }
 
-class Spf final : public Module {
+class Spf final : public Module, public DnsPrefetch {
  public:
   Spf(bool helo_only, std::string default_explanation)
       : d_helo_only(helo_only), d_default(std::move(default_explanation)) {}
@@ -93,22 +94,26 @@ class Spf final : public Module {
     return true;
   }
 
+  // check_host()'s first question: the TXT records of the identity's domain.
+  void first_questions(const Request& request, const CallArgs&, Services&,
+                       std::vector<Query>& out) const override {
+    if (!IpAddress::parse(request.get(Attr::client_address))) return;
+    SpfMacroValues v;
+    identity(request, v);
+    if (!spf_valid_domain(v.domain) || !valid_name(v.domain, NameRule::spf)) return;
+    Query q = Query::txt(v.domain);
+    q.rule = NameRule::spf;
+    out.push_back(std::move(q));
+  }
+
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
     auto ip = IpAddress::parse(request.get(Attr::client_address));
     if (!ip) return Result(0, "SPF: no valid client address");
     if (d_receiver.empty()) d_receiver = host_name();
     std::string helo(request.get(Attr::helo_name));
     std::string sender(request.get(Attr::sender));
-    bool use_helo = d_helo_only || sender.empty();
-
-    // RFC 7208 §4.3: the identity's domain; no local-part is "postmaster".
     SpfMacroValues v;
-    std::string identity = use_helo ? "postmaster@" + helo : sender;
-    auto at = identity.rfind('@');
-    v.local = at == std::string::npos ? "" : identity.substr(0, at);
-    v.domain = at == std::string::npos ? identity : identity.substr(at + 1);
-    if (v.local.empty()) v.local = "postmaster";
-    if (!v.domain.empty() && v.domain.back() == '.') v.domain.pop_back();
+    bool use_helo = identity(request, v);
     v.sender = v.local + "@" + v.domain;
     v.helo = helo;  // an address literal too: it is what %{h} stands for
     v.ip = *ip;
@@ -146,6 +151,22 @@ class Spf final : public Module {
   }
 
  private:
+  // RFC 7208 §4.3: the identity (the HELO name for the null sender or with
+  // helo-only checks) into v.local and v.domain; true when it is the HELO.
+  bool identity(const Request& request, SpfMacroValues& v) const {
+    std::string helo(request.get(Attr::helo_name));
+    std::string sender(request.get(Attr::sender));
+    bool use_helo = d_helo_only || sender.empty();
+    // No local-part is "postmaster".
+    std::string id = use_helo ? "postmaster@" + helo : sender;
+    auto at = id.rfind('@');
+    v.local = at == std::string::npos ? "" : id.substr(0, at);
+    v.domain = at == std::string::npos ? id : id.substr(at + 1);
+    if (v.local.empty()) v.local = "postmaster";
+    if (!v.domain.empty() && v.domain.back() == '.') v.domain.pop_back();
+    return use_helo;
+  }
+
   bool d_helo_only;
   std::string d_default;
   std::string d_receiver;

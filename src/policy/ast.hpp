@@ -83,6 +83,9 @@ struct Node {
 struct CallSite {
   ModuleInstance* inst = nullptr;
   CallArgs args;
+  // The last statement (index) that refers to it: once evaluation is past
+  // it, the site can no longer run (the DNS prefetch leaves it out).
+  int last_statement = 0;
 };
 
 struct TemplatePart {

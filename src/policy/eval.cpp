@@ -28,6 +28,7 @@ Decision Evaluation::decide() {
   d.policy = &d_policy;
   try {
     for (const auto& st : d_policy.statements) {
+      d_statement = static_cast<int>(&st - d_policy.statements.data());
       switch (st.kind) {
         case Statement::set:
           d_vars[st.var] = eval(*st.expr);
@@ -83,6 +84,17 @@ std::string Evaluation::expand(const Action& a) {
 const ModuleRun& Evaluation::call(int site) {
   if (d_memo[site] >= 0) return d_runs[d_memo[site]];
   if (SteadyClock::now() >= d_deadline) throw Timeout{};
+  if (!d_prefetched && d_runner.prefetches(d_policy.calls[site])) {
+    // The first module of this request that needs DNS: ask, together with
+    // its questions, those of every site a later statement (or this one)
+    // may still run. One round trip instead of one per module.
+    d_prefetched = true;
+    std::vector<const CallSite*> still;
+    for (size_t c = 0; c < d_policy.calls.size(); ++c)
+      if (d_memo[c] < 0 && d_policy.calls[c].last_statement >= d_statement)
+        still.push_back(&d_policy.calls[c]);
+    d_runner.prefetch(still, d_request, d_deadline);
+  }
   d_runs.push_back(d_runner.run(d_policy.calls[site], d_request, d_deadline));
   d_memo[site] = static_cast<int>(d_runs.size() - 1);
   // A module that overran the deadline cannot decide this request any more.

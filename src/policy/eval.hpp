@@ -6,6 +6,7 @@
 // (runtime/runner.hpp adds the result cache, counters and saveResult).
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ class CallRunner {
   virtual ~CallRunner() = default;
   virtual ModuleRun run(const CallSite& site, Request& request,
                         SteadyClock::time_point deadline) = 0;
+  // The cold-path prefetch (modules/prefetch.hpp): whether running `site`
+  // would ask DNS questions known from the request alone; if so, the
+  // evaluator first hands prefetch() every site the policy may still run.
+  virtual bool prefetches(const CallSite& /*site*/) const { return false; }
+  virtual void prefetch(std::span<const CallSite* const> /*sites*/, const Request& /*request*/,
+                        SteadyClock::time_point /*deadline*/) {}
 };
 
 class Evaluation {
@@ -69,6 +76,8 @@ class Evaluation {
   const std::string& d_default_action;
   StatsBuffer* d_stats;
   std::vector<int> d_memo;  // call site -> index in d_runs, -1 not run yet
+  int d_statement = 0;      // index of the statement being evaluated
+  bool d_prefetched = false;
   std::vector<Value> d_vars;
   std::vector<ModuleRun> d_runs;
 };

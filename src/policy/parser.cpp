@@ -481,9 +481,11 @@ std::unique_ptr<Node> ExprParser::module_ref(const Token& name, ModuleInstance* 
     if (d_policy.calls[i].inst == inst && d_policy.calls[i].args.key() == key)
       site = static_cast<int>(i);
   if (site < 0) {
-    d_policy.calls.push_back({inst, std::move(args)});
+    d_policy.calls.push_back({inst, std::move(args), 0});
     site = static_cast<int>(d_policy.calls.size() - 1);
   }
+  // Statements are parsed in order: this one is the next to be added.
+  d_policy.calls[site].last_statement = static_cast<int>(d_policy.statements.size());
   auto n = make(Op::mod_code, Type::number, name);
   n->index = site;
   n->len = end - name.pos;

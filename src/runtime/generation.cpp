@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "base/strings.hpp"
+#include "modules/prefetch.hpp"
 #include "policy/compile.hpp"
 #include "policy/parser.hpp"
 #include "proto/request.hpp"
@@ -160,6 +161,7 @@ std::unique_ptr<ModuleInstance> Generation::make_instance(const NamedSection& se
   try {
     ModuleSetup setup{inst->name, inst->params, *d_config, type->params.size()};
     inst->module = type->create(setup);
+    inst->prefetch = dynamic_cast<const DnsPrefetch*>(inst->module.get());
   } catch (const KeyError& e) {
     int line = sec.line;
     for (const auto& row : inst->params.rows())

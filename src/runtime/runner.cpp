@@ -6,6 +6,8 @@
 #include "base/codec.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "dns/resolver.hpp"
+#include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 #include "runtime/generation.hpp"
 #include "shm/stats.hpp"
@@ -13,6 +15,47 @@
 #include "svc/services.hpp"
 
 namespace ppolicy {
+
+ModuleRunner::~ModuleRunner() {
+  if (d_memo) d_memo->end_memo();
+}
+
+bool ModuleRunner::prefetches(const CallSite& site) const {
+  return site.inst->prefetch && d_generation.config().dns.prefetch;
+}
+
+bool ModuleRunner::in_cache(const CallSite& cs, const Request& request) const {
+  const ModuleInstance& m = *cs.inst;
+  ShmTable* cache = d_services.cache();
+  if (!cache || (m.cache.positive <= 0 && m.cache.negative <= 0 && m.cache.unknown <= 0))
+    return false;
+  std::string key = m.key_prefix + cs.args.key() + '\0';
+  std::string blob;
+  return m.module->cache_key(request, cs.args, key) && cache->get(key, blob, d_services.now());
+}
+
+void ModuleRunner::prefetch(std::span<const CallSite* const> sites, const Request& request,
+                            SteadyClock::time_point deadline) {
+  std::vector<dns::Query> qs;
+  for (const CallSite* cs : sites)
+    if (cs->inst->prefetch && !in_cache(*cs, request))
+      cs->inst->prefetch->first_questions(request, cs->args, d_services, qs);
+  if (qs.empty()) return;
+  dns::Resolver& resolver = d_services.resource<dns::Resolver>();
+  if (!d_memo) resolver.begin_memo();
+  d_memo = &resolver;
+  // Each question once (several DNSBL modules on one zone, two Resolve
+  // instances asking the same PTR).
+  std::vector<dns::Query*> ask;
+  for (auto& q : qs) {
+    bool dup = false;
+    for (const dns::Query* a : ask)
+      dup = dup || (a->type == q.type && a->rule == q.rule && a->name == q.name);
+    if (!dup) ask.push_back(&q);
+  }
+  d_prefetched += ask.size();
+  resolver.resolve(ask, deadline);
+}
 
 ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
                             SteadyClock::time_point deadline) {

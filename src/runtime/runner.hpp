@@ -16,6 +16,9 @@
 
 namespace ppolicy {
 
+namespace dns {
+class Resolver;
+}
 class Generation;
 class Services;
 class StatsBuffer;
@@ -35,13 +38,27 @@ class ModuleRunner final : public CallRunner {
  public:
   ModuleRunner(const Generation& generation, Services& services, StatsBuffer* stats)
       : d_generation(generation), d_services(services), d_stats(stats) {}
+  ~ModuleRunner() override;
+  ModuleRunner(const ModuleRunner&) = delete;
+  ModuleRunner& operator=(const ModuleRunner&) = delete;
   ModuleRun run(const CallSite& site, Request& request, SteadyClock::time_point deadline) override;
+  // The cold-path prefetch ([dns] prefetch): the first DNS questions of the
+  // sites not answered by the result cache, in one batch; the resolver keeps
+  // the answers until this runner (the request) ends.
+  bool prefetches(const CallSite& site) const override;
+  void prefetch(std::span<const CallSite* const> sites, const Request& request,
+                SteadyClock::time_point deadline) override;
+  size_t prefetched() const { return d_prefetched; }  // questions sent by prefetch()
 
  private:
+  bool in_cache(const CallSite& site, const Request& request) const;
+
   const Generation& d_generation;
   Services& d_services;
   StatsBuffer* d_stats;
   ResultSaver d_saver;
+  dns::Resolver* d_memo = nullptr;  // set while the resolver keeps this request's answers
+  size_t d_prefetched = 0;
 };
 
 }  // namespace ppolicy

@@ -528,4 +528,37 @@ BOOST_AUTO_TEST_CASE(mail_hosts_without_server) {
   BOOST_TEST(bad.status == Status::error);
 }
 
+// The request memo (the cold-path prefetch): while on, a question asked
+// again is answered without a packet, failures included; off, it is sent.
+BOOST_AUTO_TEST_CASE(resolver_memo) {
+  FakeDns fake;
+  Resolver r(nullptr, settings(fake.port(), 300));
+  r.begin_memo();
+  Query a = Query::a("ok.test"), drop = Query::a("drop.test");
+  Query* both[] = {&a, &drop};
+  r.resolve(both, Clock::now() + std::chrono::seconds(2));
+  BOOST_TEST(a.status == Status::ok);
+  BOOST_TEST(drop.status == Status::timeout);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // retransmissions counted
+  int sent = fake.received();
+  Query again = Query::a("ok.test"), drop2 = Query::a("drop.test"), other = Query::aaaa("ok.test");
+  auto t = Clock::now();
+  r.resolve(again, Clock::now() + std::chrono::seconds(2));
+  r.resolve(drop2, Clock::now() + std::chrono::seconds(2));
+  BOOST_TEST(ms_since(t) < 50);
+  BOOST_TEST(again.status == Status::ok);
+  BOOST_TEST(again.addrs == a.addrs);
+  BOOST_TEST(drop2.status == Status::timeout);
+  BOOST_TEST(r.memo_hits() == 2);
+  BOOST_TEST(fake.received() == sent);
+  r.resolve(other, Clock::now() + std::chrono::seconds(2));  // another type: asked
+  BOOST_TEST(fake.received() == sent + 1);
+  r.end_memo();
+  Query after = Query::a("ok.test");
+  r.resolve(after, Clock::now() + std::chrono::seconds(2));
+  BOOST_TEST(after.status == Status::ok);
+  BOOST_TEST(fake.received() == sent + 2);
+  BOOST_TEST(r.memo_hits() == 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
