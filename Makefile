@@ -8,8 +8,11 @@
 #                 ends with "N passed, N failed"
 #   make bench    load-generator benchmark table (1, 8, 32, 100 connections)
 #   make soak     long benchmark with memory/fd/shm figures (SOAK_MINUTES=30)
+#   make bench-overload  shipped configuration under 500/1000/2000 idle connections
 #   make install  DESTDIR=... prefix=... sysconfdir=... as usual
+#                 (install-strip: the same without debug information)
 #   make dist     source tarball (used by rpm/ppolicy.spec)
+#   make deb      Debian package (debian/, dpkg-buildpackage -b -us -uc) in ./
 #
 # Root is needed for the package installation (apt-get) and for the tests that
 # run Postfix; everything else works as an ordinary user.
@@ -26,12 +29,15 @@ DEB_BUILD = g++ make autoconf automake libtool pkg-config \
 	libevent-dev libudns-dev libmysqlcppconn-dev libmaxminddb-dev \
 	libldap-dev libinih-dev libboost-test-dev
 DEB_TEST = $(DEB_BUILD) clang clang-format libclang-rt-14-dev python3 python3-yaml procps iproute2 \
-	mariadb-server slapd ldap-utils bind9 dnsutils \
+	mariadb-server galera-4 rsync slapd ldap-utils bind9 dnsutils \
 	mmdb-bin libmaxmind-db-writer-perl postfix swaks p0f \
-	rpm groff-base man-db cpio shellcheck systemd
+	rpm groff-base man-db cpio shellcheck systemd \
+	$(DEB_PACKAGING)
+# To build the Debian package (make deb) and check it (lintian).
+DEB_PACKAGING = dpkg-dev debhelper lintian
 
-.PHONY: all build run run-user check bench soak install uninstall dist clean distclean \
-	deps-build deps-test format format-check
+.PHONY: all build run run-user check bench bench-overload soak install uninstall dist clean \
+	distclean deps-build deps-test deps-deb deb install-strip format format-check
 
 all: build
 
@@ -56,6 +62,9 @@ deps-build:
 
 deps-test:
 	$(call install_missing,$(DEB_TEST))
+
+deps-deb:
+	$(call install_missing,$(DEB_BUILD) $(DEB_PACKAGING))
 
 # Bootstrap once; afterwards automake's own rules in build/ regenerate
 # Makefile.in, configure and config.status when configure.ac or Makefile.am change.
@@ -101,12 +110,20 @@ bench: deps-test build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
 	$(SRCDIR)/t/bench/bench.sh $(BUILD)
 
+bench-overload: deps-test build
+	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
+	$(SRCDIR)/t/bench/overload.py $(BUILD)
+
 soak: deps-test build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
 	$(SRCDIR)/t/bench/soak.sh $(BUILD) $${SOAK_MINUTES:-30}
 
-install uninstall: build
+install install-strip uninstall: build
 	$(MAKE) -C $(BUILD) $@
+
+deb: deps-deb build
+	$(MAKE) -C $(BUILD) deb
+	cp $(BUILD)/deb/*.deb $(SRCDIR)/
 
 dist: build
 	$(MAKE) -C $(BUILD) dist

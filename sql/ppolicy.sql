@@ -131,7 +131,12 @@ CREATE TABLE IF NOT EXISTS verification (
 -- VARCHAR(255); retcols). The daemon creates a missing one with the key
 -- columns NOT NULL, the retcols NULL and a key on the key columns (UNIQUE
 -- for List, ListBW and ListMailDomain, a plain index for LookupDB). Lookups
--- use the column collation: utf8mb4_general_ci compares case-insensitively.
+-- find candidates by the key's index and collation, then keep only a row
+-- whose key equals the value byte for byte after lower-casing (ASCII; not
+-- with cacheCaseSensitive): utf8mb4_general_ci alone would also call
+-- accented look-alikes equal ("trüsted" = "trusted"). Case-insensitive
+-- lookups need a case-insensitive collation (the default) when rows hold
+-- upper-case letters.
 -- Examples, as the sample ppolicy.conf would create them:
 
 -- [module list_sender] type = List, param = sender, table = list, column = mail, retcols = note
@@ -178,4 +183,14 @@ CREATE TABLE IF NOT EXISTS seen_clients (
   reason VARCHAR(255) NULL,
   UNIQUE KEY ppolicy_key (ip),
   KEY hard_expire (hard_expire)
+) ENGINE=InnoDB;
+
+-- Expiry leases: the gateway (host name) holding the row of a job
+-- ("expire TABLE") runs it; the others skip it until the lease expires
+-- (maintenance_turn in src/db/schema.cpp; ppolicy.conf(5), GALERA).
+CREATE TABLE IF NOT EXISTS ppolicy_lease (
+  name VARCHAR(64) NOT NULL,
+  holder VARCHAR(255) NOT NULL,
+  expire INT UNSIGNED NOT NULL,
+  PRIMARY KEY (name)
 ) ENGINE=InnoDB;

@@ -7,6 +7,7 @@
 //   ppolicyd [-c FILE] -C [-j] COMMAND [ARG]...         live state of the running daemon
 //   ppolicyd -M [TYPE]                                 module documentation
 //   ppolicyd -d                                        every server key with its default
+//   ppolicyd [-c FILE] -n                              the server keys that differ from it
 //   ppolicyd -V                                        version
 //
 // main() only parses the command line, loads the configuration and hands
@@ -51,6 +52,7 @@ void usage(FILE* out) {
       "                                           release, reset, flush, close; -j: JSON)\n"
       "       ppolicyd -M [TYPE]                  print module documentation\n"
       "       ppolicyd -d                         print the server keys with their defaults\n"
+      "       ppolicyd [-c FILE] [-o ...] -n      print the server keys that differ from them\n"
       "       ppolicyd -V                         print the version\n"
       "default configuration: %s\n",
       PPOLICY_CONFIG);
@@ -101,7 +103,7 @@ int daemonize(MasterOptions& opts) {
 int main(int argc, char** argv) {
   MasterOptions opts;
   opts.config_path = PPOLICY_CONFIG;
-  bool test = false, eval = false, docs = false;
+  bool test = false, eval = false, docs = false, non_defaults = false;
   std::string test_file;  // -T
   std::string doc_type;
   std::vector<std::string> control_args;  // -C: the rest of the command line
@@ -124,6 +126,8 @@ int main(int argc, char** argv) {
       test = true;
     } else if (a == "-e") {
       eval = true;
+    } else if (a == "-n") {
+      non_defaults = true;
     } else if (a == "-T") {
       test_file = need("a policy test file");
     } else if (a == "-o") {
@@ -196,8 +200,12 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     std::fprintf(stderr, "ppolicyd: configuration has errors, %s\n",
-                 test ? "see above" : "not starting");
+                 test || non_defaults ? "see above" : "not starting");
     return 1;
+  }
+  if (non_defaults) {
+    print_non_defaults(gen->config());
+    return 0;
   }
   if (test) {
     try {

@@ -32,7 +32,7 @@ void apply_overrides(IniFile& ini, const std::vector<Override>& overrides) {
     for (const auto& s : ini.sections)
       have = have || s.name == o.section;
     if (!have) ini.sections.push_back({o.section, 0});
-    ini.entries.push_back({o.section, o.key, o.value, 0, false});
+    ini.entries.push_back({o.section, o.key, o.value, k_override_line, false});
   }
 }
 

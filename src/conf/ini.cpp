@@ -15,9 +15,10 @@
 namespace ppolicy {
 
 void ErrorList::add(const std::string& file, int line, const std::string& msg) {
-  d_errors.push_back(
-      {line > 0 ? line : 0, line > 0 ? format("%s:%d: %s", file.c_str(), line, msg.c_str())
-                                     : format("%s: %s", file.c_str(), msg.c_str())});
+  std::string where = line > 0                  ? format("%s:%d", file.c_str(), line)
+                      : line == k_override_line ? std::string("ppolicyd -o")
+                                                : file;
+  d_errors.push_back({line > 0 ? line : 0, format("%s: %s", where.c_str(), msg.c_str())});
 }
 
 std::vector<std::string> ErrorList::errors() const {

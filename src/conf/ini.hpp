@@ -15,6 +15,10 @@
 
 namespace ppolicy {
 
+// The line of an entry that came from -o SECTION.KEY=VALUE: its errors are
+// the command line's, not the file's (ErrorList::add).
+constexpr int k_override_line = -1;
+
 struct IniEntry {
   std::string section;  // "ppolicyd", "module greylist", ...
   std::string key;

@@ -6,6 +6,9 @@
 // all read it.
 #include "conf/settings.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "base/listen_spec.hpp"
 #include "base/strings.hpp"
 #include "proto/action.hpp"
@@ -72,6 +75,13 @@ bool store_nameservers(void* obj, const OptValue& v, std::string* why) {
   return true;
 }
 
+bool store_db_host(void* obj, const OptValue& v, std::string* why) {
+  auto* db = static_cast<DbSettings*>(obj);
+  if (!parse_db_servers(v.text, db->servers, why)) return false;
+  db->host = v.text;
+  return true;
+}
+
 // clang-format off
 const Option k_server[] = {
     {.name = "listen", .type = OptType::list, .def = "inet:127.0.0.1:10030", .help = "policy listeners: inet:HOST:PORT, inet:[IPV6]:PORT or unix:/PATH (several allowed)", .store = bind<&ServerSettings::listen>(), .restart_only = true},
@@ -96,6 +106,7 @@ const Option k_server[] = {
     {.name = "syslog_name", .type = OptType::string, .def = "ppolicyd", .help = "syslog identifier", .store = store_syslog_name},
     {.name = "log_level", .type = OptType::choice, .def = "info", .help = "least severe messages logged", .choices = "error|warning|info|debug", .store = store_log_level},
     {.name = "log_decisions", .type = OptType::boolean, .def = "yes", .help = "log one line per decision", .store = bind<&ServerSettings::log_decisions>()},
+    {.name = "shadow_budget", .type = OptType::millis, .def = "20ms", .help = "time a shadow policy may spend on modules the live policy did not run (after the reply was sent)", .max = 10000, .store = bind<&ServerSettings::shadow_budget_ms>()},
     {.name = "policy_tests", .type = OptType::list, .def = "", .help = "files of policy tests (expected decisions) run at every start, -t and reload; a failing test is a configuration error (relative names: next to this file)", .store = bind<&ServerSettings::policy_tests>()},
     {.name = "cache_size", .type = OptType::size, .def = "32M", .help = "shared memory for the module result cache", .min = 65536, .store = bind<&ServerSettings::cache_size>(), .restart_only = true},
     {.name = "records_size", .type = OptType::size, .def = "16M", .help = "shared memory for DOS, Trap, Greylist (store = shm) and circuit-breaker records", .min = 65536, .store = bind<&ServerSettings::records_size>(), .restart_only = true},
@@ -119,9 +130,9 @@ const Option k_dns[] = {
 };
 
 const Option k_database[] = {
-    {.name = "host", .type = OptType::string, .def = "127.0.0.1", .help = "MySQL/MariaDB server (name or address)", .store = bind<&DbSettings::host>()},
-    {.name = "port", .type = OptType::integer, .def = "3306", .help = "server port", .min = 1, .max = 65535, .store = bind<&DbSettings::port>()},
-    {.name = "socket", .type = OptType::string, .def = "", .help = "unix socket of the server (used instead of host and port when set)", .store = bind<&DbSettings::socket>()},
+    {.name = "host", .type = OptType::string, .def = "127.0.0.1", .help = "MySQL/MariaDB servers in order of preference: HOST[:PORT], [IPV6]:PORT or /SOCKET, comma-separated (several: nodes of one Galera cluster; a worker fails over to the next and returns after breaker_cooldown)", .store = store_db_host},
+    {.name = "port", .type = OptType::integer, .def = "3306", .help = "port of the servers in host that name none", .min = 1, .max = 65535, .store = bind<&DbSettings::port>()},
+    {.name = "socket", .type = OptType::string, .def = "", .help = "unix socket of the server (used instead of host and port when set; a socket in a list goes in host)", .store = bind<&DbSettings::socket>()},
     {.name = "user", .type = OptType::string, .def = "ppolicy", .help = "database user", .store = bind<&DbSettings::user>()},
     {.name = "password", .type = OptType::string, .def = "", .help = "password of the database user", .store = bind<&DbSettings::password>()},
     {.name = "database", .type = OptType::string, .def = "ppolicy", .help = "database (schema) name", .store = bind<&DbSettings::database>()},
@@ -129,6 +140,7 @@ const Option k_database[] = {
     {.name = "read_timeout", .type = OptType::duration, .def = "2s", .help = "longest wait for a statement's answer (the client library may retry: up to 3 times this); also the " "longest wait for a locked row", .min = 1, .max = 600, .store = bind<&DbSettings::read_timeout>()},
     {.name = "write_timeout", .type = OptType::duration, .def = "2s", .help = "longest wait to send a statement", .min = 1, .max = 600, .store = bind<&DbSettings::write_timeout>()},
     {.name = "create_tables", .type = OptType::boolean, .def = "yes", .help = "create missing tables (at start and by the maintenance process); no: only report them", .store = bind<&DbSettings::create_tables>()},
+    {.name = "sync_wait", .type = OptType::boolean, .def = "yes", .help = "on a Galera node: reads wait until the node has applied every write committed anywhere in the cluster before they started (wsrep_sync_wait = 1), so a gateway sees another's greylist or list write at once", .store = bind<&DbSettings::sync_wait>()},
 };
 // clang-format on
 
@@ -149,8 +161,68 @@ std::span<const Option> database_options() {
   return k_database;
 }
 
+bool parse_db_servers(const std::string& text, std::vector<DbServer>& out, std::string* why) {
+  std::vector<DbServer> list;
+  for (const std::string& item : split(text, ",")) {  // pieces come trimmed, empty ones dropped
+    DbServer s;
+    std::string port;
+    if (item[0] == '/') {
+      s.socket = item;
+    } else if (item[0] == '[') {  // [IPV6] or [IPV6]:PORT
+      size_t close = item.find(']');
+      if (close == std::string::npos || (close + 1 < item.size() && item[close + 1] != ':'))
+        return *why = format("\"%s\": expected [IPV6]:PORT", item.c_str()), false;
+      s.host = item.substr(1, close - 1);
+      if (close + 1 < item.size()) port = item.substr(close + 2);
+    } else if (std::count(item.begin(), item.end(), ':') > 1) {
+      s.host = item;  // a bare IPv6 address: no port
+    } else {
+      size_t colon = item.find(':');
+      s.host = item.substr(0, colon);
+      if (colon != std::string::npos) port = item.substr(colon + 1);
+    }
+    if (s.socket.empty() && (s.host.empty() || s.host.find_first_of(" \t/") != std::string::npos))
+      return *why = format("\"%s\" is not HOST[:PORT]", item.c_str()), false;
+    if (!s.socket.empty() || port.empty()) {
+      list.push_back(s);
+      continue;
+    }
+    char* end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (*end || p < 1 || p > 65535)
+      return *why = format("\"%s\": bad port \"%s\"", item.c_str(), port.c_str()), false;
+    s.port = static_cast<int>(p);
+    list.push_back(s);
+  }
+  if (list.empty()) return *why = "no server", false;
+  out = std::move(list);
+  return true;
+}
+
+size_t DbSettings::server_count() const {
+  return socket.empty() ? servers.size() : 1;
+}
+
+std::string DbSettings::endpoint(size_t i) const {
+  if (!socket.empty()) return "unix://" + socket;
+  const DbServer& s = servers.at(i);
+  if (!s.socket.empty()) return "unix://" + s.socket;
+  bool v6 = s.host.find(':') != std::string::npos;
+  return format(v6 ? "tcp://[%s]:%d" : "tcp://%s:%d", s.host.c_str(), s.port ? s.port : port);
+}
+
+std::string DbSettings::where(size_t i) const {
+  std::string e = endpoint(i);
+  return e.substr(e.find("://") + 3) + "/" + database;
+}
+
 std::string DbSettings::where() const {
-  return (socket.empty() ? format("%s:%d", host.c_str(), port) : socket) + "/" + database;
+  std::string all;
+  for (size_t i = 0; i < server_count(); ++i) {
+    std::string e = endpoint(i);
+    all += (i ? "," : "") + e.substr(e.find("://") + 3);
+  }
+  return all + "/" + database;
 }
 
 void settle_server(ServerSettings& s, const OptionValues& o, ErrorList& errors) {

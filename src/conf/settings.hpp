@@ -34,6 +34,7 @@ struct ServerSettings {
   std::string log_mode;  // auto, syslog, stderr
   LogTarget log;
   bool log_decisions;
+  long shadow_budget_ms;                  // new module calls of shadow policies
   std::vector<std::string> policy_tests;  // files of expected decisions, run at every load
   size_t cache_size, records_size;
   std::string stats_listen;  // HOST:PORT or ""
@@ -51,17 +52,37 @@ struct DnsSettings {
   long timeout_ms;
 };
 
-struct DbSettings {
+// One server of `[database] host`: HOST[:PORT] ([IPV6]:PORT) or a unix
+// socket path (starting with '/'). Port 0: the `port` key.
+struct DbServer {
   std::string host;
+  int port = 0;
+  std::string socket;
+};
+
+struct DbSettings {
+  std::string host;               // the key's text
+  std::vector<DbServer> servers;  // parsed from it, in order of preference
   int port;
   std::string socket, user, password, database;
   int connect_timeout, read_timeout, write_timeout;
   bool create_tables;
+  bool sync_wait;
 
+  // The servers to try, in order: `socket` alone when set, else `servers`.
+  size_t server_count() const;
+  // "tcp://127.0.0.1:3306" or "unix:///run/mysqld/mysqld.sock".
+  std::string endpoint(size_t i) const;
   // "127.0.0.1:3306/ppolicy" or "/run/mysqld/mysqld.sock/ppolicy": for
-  // messages and as the circuit breaker's name.
+  // messages and as that server's circuit breaker's name.
+  std::string where(size_t i) const;
+  // Every server: "a:3306,b:3306/ppolicy".
   std::string where() const;
 };
+
+// Parses a `[database] host` value: comma-separated servers, blanks around
+// them ignored. False with `why` on an empty or malformed entry.
+bool parse_db_servers(const std::string& text, std::vector<DbServer>& out, std::string* why);
 
 std::span<const Option> server_options();    // [ppolicyd]
 std::span<const Option> dns_options();       // [dns]

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "base/strings.hpp"
+#include "conf/config.hpp"
 #include "conf/settings.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
@@ -71,6 +72,39 @@ void print_defaults() {
       std::printf("%s = %s\n", row.name, row.def ? row.def : "");
     }
     std::printf("\n");
+  }
+}
+
+namespace {
+
+// Equal as values, not as text: "10s" and "10" are the same duration.
+bool same_value(const Option& row, const OptValue& a, const OptValue& b) {
+  if (a.present != b.present) return false;
+  switch (row.type) {
+    case OptType::string:
+      return a.text == b.text;
+    case OptType::list:
+      return a.list == b.list;
+    default:
+      return a.i == b.i && a.d == b.d && (row.choices ? lower(a.text) == lower(b.text) : true);
+  }
+}
+
+}  // namespace
+
+void print_non_defaults(const Config& config) {
+  const OptionValues* sections[] = {&config.server_opts, &config.dns_opts, &config.db_opts};
+  for (const OptionValues* sec : sections) {
+    ErrorList unused;
+    OptionValues defaults(sec->rows(), sec->section(), sec->file());
+    defaults.finish(unused);
+    std::string out;
+    for (size_t i = 0; i < sec->rows().size(); ++i) {
+      const OptValue& v = sec->value(i);
+      if (!v.explicit_ || same_value(sec->rows()[i], v, defaults.value(i))) continue;
+      out += format("%s = %s\n", sec->rows()[i].name, v.text.c_str());
+    }
+    if (!out.empty()) std::printf("[%s]\n%s\n", sec->section().c_str(), out.c_str());
   }
 }
 

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -134,6 +135,7 @@ class Master {
   SteadyClock::time_point d_throttle_until{};
   long d_throttle_ms = 0;
   SteadyClock::time_point d_last_maintenance = SteadyClock::now();
+  int d_gauge_start = -1, d_gauge_reload_ok = -1, d_gauge_reload_time = -1;
   int d_gauge_busy = -1, d_gauge_idle = -1, d_gauge_gen = -1, d_gauge_min = -1, d_gauge_max = -1,
       d_spawned = -1, d_crashed = -1, d_watchdog = -1, d_handoffs = -1;
   int d_shm_used[2] = {-1, -1}, d_shm_cap[2] = {-1, -1};
@@ -229,6 +231,13 @@ void Master::start() {
   d_gauge_busy = st.reg("ppolicy_workers{state=\"busy\"}");
   d_gauge_idle = st.reg("ppolicy_workers{state=\"idle\"}");
   d_gauge_gen = st.reg("ppolicy_config_generation");
+  d_gauge_start = st.reg("process_start_time_seconds");
+  d_gauge_reload_ok = st.reg("ppolicy_config_last_reload_successful");
+  d_gauge_reload_time = st.reg("ppolicy_config_last_reload_success_timestamp_seconds");
+  // The start is the first successful load (as Prometheus itself counts).
+  st.set(d_gauge_start, static_cast<uint64_t>(std::time(nullptr)));
+  st.set(d_gauge_reload_ok, 1);
+  st.set(d_gauge_reload_time, static_cast<uint64_t>(std::time(nullptr)));
   d_gauge_min = st.reg("ppolicy_workers_min");
   d_gauge_max = st.reg("ppolicy_workers_max");
   d_spawned = st.reg("ppolicy_workers_started_total");
@@ -660,8 +669,11 @@ void Master::reload() {
     for (const auto& line : split(e.what(), "\n"))
       if (!line.empty()) log_error("%s", line.c_str());
     log_error("reload failed: the new configuration has errors; still running the previous one");
+    d_shm->stats().set(d_gauge_reload_ok, 0);
     return;
   }
+  d_shm->stats().set(d_gauge_reload_ok, 1);
+  d_shm->stats().set(d_gauge_reload_time, static_cast<uint64_t>(std::time(nullptr)));
   fresh->register_stats(d_shm->stats());
   d_gen = std::move(fresh);
   if (d_stats_http) d_stats_http->set_allow(d_gen->server().stats_allow);

@@ -7,6 +7,7 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "config.h"
 #include "shm/breaker.hpp"
 #include "shm/segment.hpp"
 
@@ -74,6 +75,12 @@ const std::map<std::string_view, std::string_view>& help_texts() {
        "Client connections handed from a retiring worker to a new one."},
       {"ppolicy_config_generation",
        "Configuration generation (1 at start, +1 per successful reload)."},
+      {"ppolicy_build_info", "Always 1; the version of the running ppolicyd as a label."},
+      {"process_start_time_seconds", "Start time of the master process (Unix time)."},
+      {"ppolicy_config_last_reload_successful",
+       "1 when the last configuration load (start or reload) succeeded, 0 when it failed."},
+      {"ppolicy_config_last_reload_success_timestamp_seconds",
+       "Time of the last successful configuration load (Unix time)."},
       {"ppolicy_shm_entries", "Live entries in a shared-memory table."},
       {"ppolicy_shm_capacity", "Slots of a shared-memory table."},
       {"ppolicy_shm_lookups_total", "Lookups in a shared-memory table."},
@@ -231,6 +238,8 @@ void log_stats_report(Segment& shm, size_t workers, int generation) {
 std::string prometheus_text(Segment& shm) {
   using Kind = Exposition::Kind;
   Exposition ex;
+  ex.sample("ppolicy_build_info", Kind::gauge,
+            format("ppolicy_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION));
   StatsArea& st = shm.stats();
   // Histograms are registered as NAME_bucket{...,le="..."} (ascending le),
   // NAME_sum_microseconds{...} and NAME_count{...}; everything else is a
@@ -259,6 +268,9 @@ std::string prometheus_text(Segment& shm) {
     }
     if (ends_with(fam, "_count") && is_hist(fam.substr(0, fam.size() - 6)))
       continue;  // = the +Inf bucket
+    // One series per possible return code and module: only those that
+    // occurred (a counter that appears later starts at its first value).
+    if (v == 0 && fam == "ppolicy_module_results_total") continue;
     Kind kind = ends_with(fam, "_total") ? Kind::counter : Kind::gauge;
     ex.sample(fam, kind, format("%s %llu\n", n.c_str(), static_cast<unsigned long long>(v)));
   }

@@ -102,7 +102,8 @@ class Worker {
 
  private:
   enum class End { closed, error, idle, stop, handoff, reclaimed };
-  End serve(int fd, int listener, std::string_view pending);
+  // fresh: a connection just accepted (not one handed over by a retiring worker).
+  End serve(int fd, int listener, std::string_view pending, bool fresh);
   bool write_all(int fd, std::string_view data);
   bool handoff(int fd, int listener);
   void report(WorkerState st);
@@ -191,7 +192,7 @@ bool Worker::handoff(int fd, int listener) {
   return sendmsg(d_s.handoff_fd, &mh, MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
 }
 
-Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
+Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool fresh) {
   const std::string& where = (*d_s.listeners)[listener].spec.text;
   d_reader.reset();
   d_request.clear();  // gives back what a hostile previous request took
@@ -210,7 +211,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
   // told (held or silent), and whether a byte ever came.
   auto quiet_since = last_input;
   bool told_quiet = false;
-  bool spoke = !pending.empty();
+  bool spoke = !fresh || !pending.empty();
   g_reclaim = 0;
   std::string peer;
   bool drained = false;  // the socket was read once more after a stop
@@ -230,6 +231,12 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending) {
       out += d.reply;
       out += "\n\n";
       ++d_served;
+      // Shadow policies run once the reply is on its way: they never delay it.
+      if (d_handler.has_shadows()) {
+        if (!write_all(fd, out)) return End::closed;
+        out.clear();
+        d_handler.shadow(d_request, d);
+      }
     }
     if (!out.empty()) {
       if (!write_all(fd, out)) return End::closed;
@@ -396,7 +403,7 @@ void Worker::run() {
 
   if (d_s.initial_fd >= 0) {
     report(WorkerState::busy);
-    End e = serve(d_s.initial_fd, d_s.initial_listener, d_s.initial_pending);
+    End e = serve(d_s.initial_fd, d_s.initial_listener, d_s.initial_pending, false);
     if (e == End::handoff) finish(0);
     close(d_s.initial_fd);
     d_s.initial_pending.clear();
@@ -429,7 +436,7 @@ void Worker::run() {
       int fd = accept4((*d_s.listeners)[li].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) continue;  // another worker got it, or the client left
       report(WorkerState::busy);
-      End e = serve(fd, li, {});
+      End e = serve(fd, li, {}, true);
       if (e != End::handoff) close(fd);
       if (e == End::handoff) finish(0);
       break;  // report idle again before taking more

@@ -11,11 +11,19 @@
 //                 unit of work as one transaction: on a lost connection
 //                 (server restarted, killed, idle timeout: 2006/2013/2030/...)
 //                 it drops the statements and the connection, reconnects and
-//                 retries once; deadlocks are retried; every other failure
-//                 becomes an error text for the module's code 0. The circuit
-//                 breaker (shared by all workers) skips a database that keeps
-//                 failing, so a dead server costs one timeout, not one per
-//                 request.
+//                 retries once; deadlocks (on Galera also certification
+//                 conflicts at COMMIT) are retried with a short random pause;
+//                 every other failure becomes an error text for the module's
+//                 code 0.
+//
+// Several servers (`host = a, b, c`: nodes of one Galera cluster): a worker
+// connects to the first one that works and is ready (on a Galera node:
+// wsrep_ready ON and state Synced; checked at connect), moves to the next
+// when its server fails (connect error, lost connection, node not ready),
+// and leaves the next one for the preferred one again after
+// breaker_cooldown. Each server has its own circuit breaker (shared by all
+// workers), so a dead node is skipped while the others serve; a dead server
+// costs one timeout, not one per request.
 //
 // Only prepared statements carry data: SQL text is built from validated
 // identifiers (identifiers.hpp) and constants, never from a request.
@@ -38,6 +46,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "conf/settings.hpp"
@@ -70,7 +79,9 @@ DbFailure classify_db_error(int code);
 class DbConnection {
  public:
   // Connects or throws sql::SQLException.
-  explicit DbConnection(const DbSettings& settings);
+  // To server `server` of settings (DbSettings::endpoint()). Throws
+  // sql::SQLException, with code 1047 for a Galera node that is not ready.
+  DbConnection(const DbSettings& settings, size_t server);
   ~DbConnection();
   DbConnection(const DbConnection&) = delete;
   DbConnection& operator=(const DbConnection&) = delete;
@@ -88,9 +99,14 @@ class DbConnection {
   void rollback() noexcept;
   bool in_transaction() const { return d_in_tx; }
   sql::Connection& raw() { return *d_conn; }
+  // The server is a Galera node (wsrep_on).
+  bool galera() const { return d_galera; }
 
  private:
+  void check_galera(const DbSettings& settings);
+
   std::unique_ptr<sql::Connection> d_conn;
+  bool d_galera = false;
   bool d_in_tx = false;
   // Destroyed before the connection (declared after it).
   std::map<std::string, std::unique_ptr<sql::PreparedStatement>> d_statements;
@@ -110,13 +126,22 @@ class Database final : public WorkerResource {
   const DbSettings& settings() const { return d_settings; }
   // Drop the connection (e.g. worker exit).
   void close();
+  // Index of the server of the open connection (tests, messages).
+  size_t server() const { return d_server; }
 
  private:
   void log_limited(const std::string& what);
+  // Connect to the first server that is allowed and works.
+  bool connect(Deadline deadline, std::string& error);
+  // A connection to server d_server failed (connect, lost, not ready).
+  void server_failed(const std::string& what);
 
   Services& d_services;
   DbSettings d_settings;
-  std::string d_backend;
+  std::vector<std::string> d_backend;  // breaker name per server
+  std::vector<uint32_t> d_skip_until;  // this worker skips server i until then
+  size_t d_server = 0;
+  uint32_t d_moved_at = 0;  // connected to a server other than the first
   std::unique_ptr<DbConnection> d_conn;
   std::map<std::string, uint32_t> d_logged;  // message -> last logged (wall seconds)
 };

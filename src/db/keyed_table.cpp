@@ -79,9 +79,10 @@ KeyedTable::KeyedTable(KeyedTableSpec spec) : d_spec(std::move(spec)) {
   for (const auto& k : d_spec.keys) {
     what.push_back(k.column);
     where.push_back(quote_ident(k.column) + " = ?");
+    cols.push_back(quote_ident(k.column));
   }
   if (d_spec.all_columns) {
-    cols.push_back("*");
+    cols.push_back(quote_ident(d_spec.table) + ".*");
     what.push_back("*");
   } else {
     for (const auto& r : d_spec.retcols) {
@@ -92,9 +93,13 @@ KeyedTable::KeyedTable(KeyedTableSpec spec) : d_spec(std::move(spec)) {
   what.push_back(d_spec.table);
   what.push_back(d_spec.case_sensitive ? "cs" : "ci");
   d_fingerprint = hash_bytes(join(what, "\n"));
+  // The WHERE uses the key's index and the column's collation, which may
+  // match more than the key (utf8mb4_general_ci ignores accents: "trüsted"
+  // = "trusted"); find_sql() keeps only a row whose key columns, folded like
+  // the snapshot's, equal the key byte for byte.
   d_select =
-      format("SELECT %s FROM %s WHERE %s LIMIT 1", cols.empty() ? "1" : join(cols, ", ").c_str(),
-             quote_ident(d_spec.table).c_str(), join(where, " AND ").c_str());
+      format("SELECT %s FROM %s WHERE %s LIMIT %d", join(cols, ", ").c_str(),
+             quote_ident(d_spec.table).c_str(), join(where, " AND ").c_str(), k_max_candidates);
   d_mem_prefix = format("keyed\n%s\n%016llx\n", d_spec.instance.c_str(),
                         static_cast<unsigned long long>(d_fingerprint));
 }
@@ -152,7 +157,7 @@ void KeyedTable::refresh_snapshot(Services& services, bool force) {
         for (const auto& k : d_spec.keys)
           sel.push_back(quote_ident(k.column));
         if (d_spec.all_columns) {
-          sel.push_back("*");
+          sel.push_back(quote_ident(d_spec.table) + ".*");
         } else {
           for (const auto& r : d_spec.retcols)
             sel.push_back(quote_ident(r.column));
@@ -251,16 +256,23 @@ bool KeyedTable::find_sql(Services& sv, Deadline deadline, const std::vector<std
           st.setString(static_cast<int>(i + 1), key[i]);
         std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
         row.clear();
-        found = rs->next();
+        found = false;
+        int nkeys = static_cast<int>(key.size());
+        while (!found && rs->next()) {
+          found = true;
+          for (int i = 0; i < nkeys && found; ++i)
+            found = fold_key(db_string(*rs, i + 1), d_spec.case_sensitive) == key[i];
+        }
         if (!found) return;
         if (d_spec.all_columns) {
           sql::ResultSetMetaData* md = rs->getMetaData();
-          for (unsigned i = 1; i <= md->getColumnCount(); ++i)
+          for (unsigned i = nkeys + 1; i <= md->getColumnCount(); ++i)
             row.emplace_back(md->getColumnLabel(i).asStdString(),
                              db_string(*rs, static_cast<int>(i)));
         } else {
           for (size_t i = 0; i < d_spec.retcols.size(); ++i)
-            row.emplace_back(d_spec.retcols[i].column, db_string(*rs, static_cast<int>(i + 1)));
+            row.emplace_back(d_spec.retcols[i].column,
+                             db_string(*rs, static_cast<int>(nkeys + i + 1)));
         }
       },
       error);

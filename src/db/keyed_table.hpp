@@ -73,6 +73,8 @@ class KeyedTable {
   KeyedTableSpec d_spec;
   uint64_t d_fingerprint;
   std::string d_select;  // the per-key SELECT
+  // Rows the collation may call equal to one key (UNIQUE tables: one).
+  static constexpr int k_max_candidates = 64;
   std::string d_mem_prefix;
   std::unique_ptr<SnapshotReader> d_reader;  // worker side, created on first use
 };

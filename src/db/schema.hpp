@@ -6,7 +6,8 @@
 //    tables are never altered (sql/ppolicy.sql documents every layout).
 //  - expire_rows(): the generic expiry of the maintenance process: delete
 //    rows whose expiry column is in the past, in small batches (DELETE ...
-//    LIMIT n in a loop), so no long lock is ever held. Greylist, ListDyn,
+//    LIMIT n in a loop), so no long lock is ever held; only on the gateway
+//    holding the table's lease (maintenance_turn()). Greylist, ListDyn,
 //    DOS/Trap (store = mysql) and Verification's cache use it.
 // Both take a DbConnection opened by the caller (open_admin_connection())
 // and closed by it afterwards.
@@ -53,6 +54,15 @@ enum class ExpiryColumn {
 // Returns the rows deleted, or -1 on an error (logged).
 long expire_rows(DbConnection& conn, const std::string& table, const std::string& column,
                  ExpiryColumn kind, long batch = 1000, long max_seconds = 60);
+
+// The table of maintenance leases (sql/ppolicy.sql).
+TableDef lease_table();
+
+// True when this gateway may run maintenance job `job` now: it took or
+// renewed the job's lease row (for `lease_s` seconds), or there is no lease
+// table and it cannot be created (logged). expire_rows() asks it first, so
+// the gateways sharing a database do not expire the same rows at once.
+bool maintenance_turn(DbConnection& conn, const std::string& job, long lease_s);
 
 // True when `table` exists in the connection's database.
 bool table_exists(DbConnection& conn, const std::string& table);

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <unistd.h>
+
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "base/value.hpp"
@@ -176,9 +178,26 @@ std::string BlacklistData::describe() const {
   return out;
 }
 
+// The directory of the running binary, "" when unknown. The build puts a copy
+// of conf/dnsbl.dat next to the uninstalled daemon (build/src/), so that
+// `src/ppolicyd -c conf/examples/X.conf -t` works in a source tree without
+// an environment variable; an installed daemon (sbindir) has none there.
+static std::string binary_dir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string path(buf, static_cast<size_t>(n));
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
 std::string default_data_file() {
   const char* dir = std::getenv("PPOLICY_DATADIR");
-  return std::string(dir && *dir ? dir : PPOLICY_DATADIR) + "/dnsbl.dat";
+  if (dir && *dir) return std::string(dir) + "/dnsbl.dat";
+  std::string beside = binary_dir();
+  if (!beside.empty() && access((beside + "/dnsbl.dat").c_str(), R_OK) == 0)
+    return beside + "/dnsbl.dat";
+  return PPOLICY_DATADIR "/dnsbl.dat";
 }
 
 std::shared_ptr<const BlacklistData> load_module_data(const std::optional<std::string>& data_file) {

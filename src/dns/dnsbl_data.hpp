@@ -79,8 +79,9 @@ class BlacklistData {
   std::vector<std::pair<std::string, size_t>> d_aliases;  // name -> index in d_lists
 };
 
-// The data file used when a module does not name one: $PPOLICY_DATADIR
-// (for running from a build tree) or the installed share directory.
+// The data file used when a module does not name one: $PPOLICY_DATADIR, else
+// dnsbl.dat next to the running binary (an uninstalled build), else the
+// installed share directory.
 std::string default_data_file();
 
 // The DNSBL modules' `dataFile` row, bound to the std::optional<std::string>

@@ -58,11 +58,16 @@ class Country final : public Module {
     errno = 0;
     int rc = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &d_db);
     int err = errno;
+    // No distribution ships a free Country database: say where one comes from.
+    const char* hint = err == ENOENT ? " (MaxMind's free GeoLite2 Country database: get it "
+                                       "with geoipupdate, Debian package geoipupdate)"
+                                     : "";
     if (rc != MMDB_SUCCESS)
-      throw KeyError("dataPath", format("%s: %s", path.c_str(),
+      throw KeyError("dataPath", format("%s: %s%s", path.c_str(),
                                         (rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR) && err
                                             ? std::strerror(err)
-                                            : MMDB_strerror(rc)));
+                                            : MMDB_strerror(rc),
+                                        hint));
     d_open = true;
   }
 

@@ -27,6 +27,13 @@
 //
 // The maintenance process deletes expired rows (store = mysql); the master
 // sweeps expired shared-memory entries.
+//
+// domainSubject (ppolicy 2.x's behaviour, on by default): when SPF passes for
+// the client, or the client is one of the sender domain's mail hosts, the
+// triplet's client is the sender's domain ("@example.com"), so a provider's
+// pool of outgoing servers passes once, not once per network. Costs the SPF
+// check and at most the MX lookup of a request the cache did not answer; a
+// DNS failure keeps the client network (2.x answered 0).
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
@@ -35,6 +42,8 @@
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/schema.hpp"
+#include "dns/mailhosts.hpp"
+#include "dns/spf_check.hpp"
 #include "modules/greylist_logic.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
@@ -51,6 +60,7 @@ struct GreylistParams {
   std::string store;
   int ipv4_prefix;
   int ipv6_prefix;
+  bool domain_subject;
 };
 
 const Option k_params[] = {
@@ -76,6 +86,10 @@ const Option k_params[] = {
     bound_row<&GreylistParams::ipv6_prefix>({"ipv6Prefix", OptType::integer, "64",
                                              "IPv6 clients are greylisted by this network prefix",
                                              nullptr, 16, 128}),
+    bound_row<&GreylistParams::domain_subject>(
+        {"domainSubject", OptType::boolean, "yes",
+         "greylist by the sender's domain instead of the client network when SPF passes for the "
+         "client or the client is one of the domain's mail hosts (as ppolicy 2.x)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -90,7 +104,8 @@ class Greylist final : public Module {
         d_table(checked_identifier(p.table, "table")),
         d_shm(p.store == "shm"),
         d_v4(p.ipv4_prefix),
-        d_v6(p.ipv6_prefix) {
+        d_v6(p.ipv6_prefix),
+        d_domain_subject(p.domain_subject) {
     d_timing.delay = p.delay;
     d_timing.must_retry = p.must_retry;
     d_timing.expiration = p.expiration;
@@ -149,6 +164,8 @@ class Greylist final : public Module {
     Triplet tr;
     if (d_shm || triplet(request, tr) != TripletProblem::none) return false;
     key += tr.sender + '\n' + tr.recipient + '\n' + tr.client;
+    // The domain subject depends on the client's own address.
+    if (d_domain_subject) key += '\n' + std::string(request.get(Attr::client_address));
     return true;
   }
 
@@ -177,6 +194,10 @@ class Greylist final : public Module {
             .set("wait", 0);
       case TripletProblem::none:
         break;
+    }
+    if (d_domain_subject) {
+      std::string subject = domain_subject(request, ctx);
+      if (!subject.empty()) tr.client = bounded_key(subject, 50);
     }
     Result r = d_shm ? check_shm(tr, ctx) : check_mysql(tr, ctx);
     r.set("triplet", tr.sender + "," + tr.recipient + "," + tr.client);
@@ -334,6 +355,32 @@ class Greylist final : public Module {
 
   std::string who() const { return "module " + d_name + " (Greylist)"; }
 
+  // "@domain" when SPF passes for the client or the client is one of the
+  // sender domain's mail hosts; "" otherwise (also on DNS failures).
+  static std::string domain_subject(const Request& request, CheckContext& ctx) {
+    std::string sender(request.get(Attr::sender));
+    auto at = sender.rfind('@');
+    auto ip = IpAddress::parse(request.get(Attr::client_address));
+    if (at == std::string::npos || !ip) return "";
+    std::string domain = dns::normal_name(std::string_view(sender).substr(at + 1));
+    if (!dns::spf_valid_domain(domain)) return "";
+    dns::Resolver& resolver = ctx.services().resource<dns::Resolver>();
+    dns::SpfMacroValues v;
+    v.local = at == 0 ? "postmaster" : sender.substr(0, at);
+    v.domain = domain;
+    v.sender = v.local + "@" + domain;
+    v.helo = request.get(Attr::helo_name);
+    v.ip = *ip;
+    v.receiver = "unknown";  // only explanations use it
+    dns::SpfLookups lookups(resolver, ctx.deadline(), *ip);
+    v.validated = [&lookups](std::string_view d) { return lookups.validated_name(d); };
+    if (dns::spf_check_host(lookups, v, domain).result == dns::SpfResult::pass) return "@" + domain;
+    dns::MailHosts hosts = dns::mailhosts(resolver, domain, ctx.deadline());
+    for (const auto& a : hosts.addresses())
+      if (a == *ip) return "@" + domain;
+    return "";
+  }
+
   std::vector<TableDef> tables() const {
     return {{d_table, format("CREATE TABLE IF NOT EXISTS `%s` (\n"
                              "  sender VARBINARY(255) NOT NULL,\n"
@@ -422,6 +469,7 @@ class Greylist final : public Module {
   std::string d_name, d_table;
   bool d_shm;
   int d_v4, d_v6;
+  bool d_domain_subject;
   GreyTiming d_timing;
   std::string d_sql_upsert, d_sql_select, d_sql_release;
 };
@@ -438,7 +486,9 @@ extern const ModuleType k_greylist_type = {
     "answered \"greylisted\" (the policy defers it with a 4xx code); a correctly configured\n"
     "mail server retries (RFC 5321) and passes once `delay` is over, most spam software\n"
     "does not. The sender is normalised (case, +extension, BATV, SRS, VERP, numbers) and\n"
-    "the client reduced to its network (ipv4Prefix, ipv6Prefix). A retry later than\n"
+    "the client reduced to its network (ipv4Prefix, ipv6Prefix), or replaced by the sender's\n"
+    "domain when SPF passes for the client or it is one of the domain's mail hosts\n"
+    "(domainSubject). A retry later than\n"
     "mustRetry starts over; a triplet that passed stays valid for `expiration` after its\n"
     "last pass. Recipient postmaster is never greylisted; the null sender is greylisted on\n"
     "the client network only. store = mysql shares the triplets with every host using the\n"

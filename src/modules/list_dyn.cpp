@@ -184,8 +184,7 @@ class ListDyn final : public Module {
             removed = 0;
             for (const auto& combo : combos) {
               auto& st = c.prepare(d_sql_remove);
-              for (size_t i = 0; i < combo.size(); ++i)
-                st.setString(static_cast<int>(i + 1), combo[i]);
+              bind_keys(st, combo);
               removed += st.executeUpdate();
             }
           },
@@ -203,8 +202,7 @@ class ListDyn final : public Module {
           best.clear();
           for (const auto& combo : combos) {
             auto& st = c.prepare(d_sql_check);
-            for (size_t i = 0; i < combo.size(); ++i)
-              st.setString(static_cast<int>(i + 1), combo[i]);
+            bind_keys(st, combo);
             std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
             if (!rs->next()) continue;
             int here = rs->getInt(1) ? 2 : 1;
@@ -231,6 +229,13 @@ class ListDyn final : public Module {
     return s == "add" ? Op::add : s == "remove" ? Op::remove : Op::check;
   }
   std::string who() const { return "module " + d_name + " (ListDyn)"; }
+  // Each key is bound twice: once for the index, once for the exact test.
+  static void bind_keys(sql::PreparedStatement& st, const std::vector<std::string>& combo) {
+    for (size_t i = 0; i < combo.size(); ++i) {
+      st.setString(static_cast<int>(2 * i + 1), combo[i]);
+      st.setString(static_cast<int>(2 * i + 2), combo[i]);
+    }
+  }
 
   std::vector<std::optional<std::string>> retcol_values(const Request& request,
                                                         const CallArgs& args) const {
@@ -272,7 +277,14 @@ class ListDyn final : public Module {
   void build_sql() {
     std::vector<std::string> where, cols, marks, updates, ret;
     for (const auto& k : d_keys) {
-      where.push_back(quote_ident(k.column) + " = ?");
+      // `col = ?` finds the row by its index, with the column's collation
+      // (utf8mb4_general_ci also ignores accents: "trüsted" = "trusted");
+      // the second test keeps only keys equal after lower-casing.
+      std::string c = quote_ident(k.column);
+      where.push_back(
+          format("%s = ? AND BINARY LOWER(CONVERT(%s USING utf8mb4)) = "
+                 "BINARY LOWER(CONVERT(? USING utf8mb4))",
+                 c.c_str(), c.c_str()));
       cols.push_back(quote_ident(k.column));
       marks.push_back("?");
     }

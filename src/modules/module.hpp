@@ -207,6 +207,10 @@ struct ModuleType {
 // The registry (registry.cpp): every module type, in documentation order.
 std::span<const ModuleType* const> module_types();
 const ModuleType* find_module_type(std::string_view name);  // case-insensitive
+// Types whose check changes shared state (counters, triplets, lists, dumps),
+// waits on purpose, or talks to other mail systems (callouts, whois): a
+// shadow policy never calls them (runtime/shadow.hpp).
+bool changes_state(const ModuleType& type);
 // The full parameter rows of a type: its own plus the base parameters
 // (cachePositive, cacheUnknown, cacheNegative, saveResult, saveResultPrefix).
 std::span<const Option> module_param_rows(const ModuleType& type);

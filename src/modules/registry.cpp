@@ -90,6 +90,16 @@ std::span<const ModuleType* const> module_types() {
   return k_types;
 }
 
+bool changes_state(const ModuleType& type) {
+  static const ModuleType* const k_stateful[] = {
+      &k_dos_type,          &k_trap_type,  &k_greylist_type,       &k_list_dyn_type,
+      &k_dump_data_db_type, &k_sleep_type, &k_dump_data_file_type, &k_verification_type,
+      &k_whois_type};
+  for (const auto* t : k_stateful)
+    if (t == &type) return true;
+  return false;
+}
+
 const ModuleType* find_module_type(std::string_view name) {
   for (const auto* t : k_types)
     if (iequals(t->name, name)) return t;

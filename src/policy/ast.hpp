@@ -99,19 +99,24 @@ struct Action {
 struct Statement {
   enum Kind { rule, set, run, default_ } kind = rule;
   int line = 0;
-  int number = 0;              // 1-based position in the policy, for logs
-  std::string text;            // source text (continuations joined)
-  std::unique_ptr<Node> cond;  // rule condition; run guard (optional)
-  std::unique_ptr<Node> expr;  // set value; run expression
-  int var = -1;                // set: variable slot
-  Action action;               // rule, default
-  int stat_matches = -1;       // statistics counter
+  int number = 0;                // 1-based position in the policy, for logs
+  std::string text;              // source text (continuations joined)
+  std::unique_ptr<Node> cond;    // rule condition; run guard (optional)
+  std::unique_ptr<Node> expr;    // set value; run expression
+  int var = -1;                  // set: variable slot
+  Action action;                 // rule, default
+  int stat_matches = -1;         // statistics counter
+  int stat_shadow_differs = -1;  // shadow policies: decisions that differ from the live one
 };
 
 struct Policy {
   std::string name;
   int line = 0;
   std::vector<std::string> listen, context, state;  // selectors (empty: any)
+  // A shadow policy decides nothing: it is evaluated beside the live policy
+  // after the reply was sent, and its differences are logged and counted.
+  bool shadow = false;
+  int stat_shadow_runs = -1, stat_shadow_incomplete = -1;
   std::vector<Statement> statements;
   std::vector<CallSite> calls;
   std::vector<std::string> vars;

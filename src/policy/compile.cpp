@@ -184,6 +184,7 @@ void Compiler::statement(const Source& src) {
         throw PolicyError(
             format("a variable holds a number, string or condition, not a %s", type_name(t)),
             st.expr->pos, st.expr->len);
+      if (!fresh && d_var_types[slot] == ExprParser::k_failed_var) throw PolicyError::follow_on();
       if (!fresh && d_var_types[slot] != t)
         throw PolicyError(format("variable %s was a %s, cannot become a %s", var.c_str(),
                                  type_name(d_var_types[slot]), type_name(t)),
@@ -191,9 +192,10 @@ void Compiler::statement(const Source& src) {
       d_var_types[slot] = t;
     }
   } catch (const PolicyError& e) {
-    error(src, e.what(), e.pos(), e.len());
+    if (!e.is_follow_on()) error(src, e.what(), e.pos(), e.len());
+    // A variable without a valid first definition: what reads it fails silently.
     if (st.kind == Statement::set && st.var >= 0 && d_var_types[st.var] == Type::none)
-      d_var_types[st.var] = Type::number;  // keep going with a plausible type
+      d_var_types[st.var] = ExprParser::k_failed_var;
     return;
   }
   d_p.statements.push_back(std::move(st));
@@ -274,6 +276,17 @@ std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
       c.statement(src);
     } else if (words.size() == 2 && words[0] == "set") {
       c.statement(src);
+    } else if (src.key == "shadow") {
+      auto on = parse_bool(trim(src.text));
+      if (!on)
+        errors.add(
+            scope.file, src.line_at(0),
+            format("[policy %s] shadow: yes or no, not \"%s\"", name.c_str(), src.text.c_str()));
+      else if (!p->statements.empty())
+        errors.add(scope.file, src.line_at(0),
+                   format("[policy %s] shadow: goes before the statements", name.c_str()));
+      else
+        p->shadow = *on;
     } else if (src.key == "listen" || src.key == "context" || src.key == "state") {
       if (!p->statements.empty())
         errors.add(scope.file, src.line_at(0),
@@ -284,7 +297,7 @@ std::unique_ptr<Policy> compile_policy(const std::string& name, int line,
     } else {
       errors.add(scope.file, src.line_at(0),
                  format("[policy %s]: unknown key \"%s\" (rule, set NAME, run, default, listen, "
-                        "context, state)",
+                        "context, state, shadow)",
                         name.c_str(), src.key.c_str()));
     }
   }

@@ -59,13 +59,22 @@ class PolicyError : public std::exception {
  public:
   PolicyError(std::string msg, size_t pos, size_t len)
       : d_msg(std::move(msg)), d_pos(pos), d_len(len) {}
+  // The statement uses a variable whose definition already failed: the
+  // compiler reports nothing (the first error says what is wrong).
+  static PolicyError follow_on() {
+    PolicyError e("follow-on error", 0, 1);
+    e.d_follow_on = true;
+    return e;
+  }
   const char* what() const noexcept override { return d_msg.c_str(); }
   size_t pos() const { return d_pos; }
   size_t len() const { return d_len; }
+  bool is_follow_on() const { return d_follow_on; }
 
  private:
   std::string d_msg;
   size_t d_pos, d_len;
+  bool d_follow_on = false;
 };
 
 class Lexer {

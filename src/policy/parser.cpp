@@ -582,6 +582,7 @@ std::unique_ptr<Node> ExprParser::primary() {
   if (at(Tok::lparen) && find_builtin(name)) return builtin_call(t);
   for (size_t i = 0; i < d_policy.vars.size(); ++i) {
     if (d_policy.vars[i] == name) {
+      if (d_var_types[i] == k_failed_var) throw PolicyError::follow_on();
       if (d_var_types[i] == Type::none)
         fail(format("variable %s is used in its own definition", name.c_str()), t);
       auto n = make(Op::var, d_var_types[i], t);
@@ -602,11 +603,10 @@ std::unique_ptr<Node> ExprParser::primary() {
   }
   if (find_builtin(name))
     fail(format("%s is a function: write %s(...)", name.c_str(), name.c_str()), t);
+  // A module whose section has errors: that error is reported; a second one
+  // for each statement that uses the module would only bury it.
   for (const auto& b : d_scope.broken)
-    if (b == name)
-      fail(format("module %s cannot be used: its [module %s] section has errors", name.c_str(),
-                  name.c_str()),
-           t);
+    if (b == name) throw PolicyError::follow_on();
   fail(format("unknown name \"%s\" (not a module, request attribute, variable or function; "
               "attr(\"%s\") reads any attribute)",
               name.c_str(), name.c_str()),

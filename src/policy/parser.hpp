@@ -38,6 +38,10 @@ class ExprParser {
   // in `var_types`); module references become call sites of `policy`.
   ExprParser(std::string_view text, size_t start, Policy& policy, const PolicyScope& scope,
              std::vector<Type>& var_types);
+  // In var_types: a variable whose first definition failed. Statements that
+  // read it fail silently (PolicyError::follow_on), so one broken module or
+  // expression gives one error, not one per statement that uses it.
+  static constexpr Type k_failed_var = static_cast<Type>(0xff);
 
   std::unique_ptr<Node> expression();
   const Token& current() const { return d_cur; }

@@ -184,22 +184,30 @@ void Generation::compile_policies(ErrorList& errors) {
   }
   if (policies.empty() && errors.empty())
     errors.add(path, 0, "no [policy NAME] section: nothing would ever be decided");
+  bool live = false;
+  for (const auto& p : policies)
+    live = live || !p->shadow;
+  if (!live && !policies.empty())
+    errors.add(path, policies.front()->line,
+               "every [policy] is a shadow: nothing would ever be decided");
   // A policy after one without selectors can never be chosen.
   for (size_t i = 0; i < policies.size(); ++i) {
     const Policy& p = *policies[i];
-    if (!p.listen.empty() || !p.context.empty() || !p.state.empty()) continue;
+    if (p.shadow || !p.listen.empty() || !p.context.empty() || !p.state.empty()) continue;
     for (size_t j = i + 1; j < policies.size(); ++j)
-      errors.add(path, policies[j]->line,
-                 format("[policy %s] can never be selected: [policy %s] (line %d) before it has no "
-                        "listen, context or state selector and takes every request",
-                        policies[j]->name.c_str(), p.name.c_str(), p.line));
+      if (!policies[j]->shadow)
+        errors.add(
+            path, policies[j]->line,
+            format("[policy %s] can never be selected: [policy %s] (line %d) before it has no "
+                   "listen, context or state selector and takes every request",
+                   policies[j]->name.c_str(), p.name.c_str(), p.line));
     break;
   }
 }
 
 const Policy* Generation::select_policy(const Request& request) const {
   for (const auto& p : policies)
-    if (policy_selects(*p, request)) return p.get();
+    if (!p->shadow && policy_selects(*p, request)) return p.get();
   return nullptr;
 }
 
@@ -227,12 +235,21 @@ void Generation::register_stats(StatsArea& area) {
           area.reg(format("ppolicy_module_results_total{%s,code=\"%d\"}", l.c_str(), c));
     mc.latency.reg(area, "ppolicy_module_duration_seconds", l);
   }
-  for (auto& p : policies)
-    for (auto& st : p->statements)
-      if (st.kind == Statement::rule || st.kind == Statement::default_)
-        st.stat_matches =
-            area.reg(format("ppolicy_rule_matches_total{policy=\"%s\",rule=\"%d\",line=\"%d\"}",
-                            p->name.c_str(), st.number, st.line));
+  for (auto& p : policies) {
+    for (auto& st : p->statements) {
+      if (st.kind != Statement::rule && st.kind != Statement::default_) continue;
+      std::string l =
+          format("policy=\"%s\",rule=\"%d\",line=\"%d\"", p->name.c_str(), st.number, st.line);
+      st.stat_matches = area.reg("ppolicy_rule_matches_total{" + l + "}");
+      if (p->shadow)
+        st.stat_shadow_differs = area.reg("ppolicy_shadow_differences_total{" + l + "}");
+    }
+    if (p->shadow) {
+      std::string l = format("policy=\"%s\"", p->name.c_str());
+      p->stat_shadow_runs = area.reg("ppolicy_shadow_evaluations_total{" + l + "}");
+      p->stat_shadow_incomplete = area.reg("ppolicy_shadow_incomplete_total{" + l + "}");
+    }
+  }
 }
 
 }  // namespace ppolicy

@@ -6,6 +6,7 @@
 #include "proto/request.hpp"
 #include "runtime/generation.hpp"
 #include "runtime/runner.hpp"
+#include "runtime/shadow.hpp"
 #include "shm/stats.hpp"
 
 namespace ppolicy {
@@ -14,7 +15,12 @@ RequestHandler::RequestHandler(const Generation& generation, Services& services,
     : d_gen(generation),
       d_services(services),
       d_stats(stats),
-      d_log(generation.server().log_decisions) {}
+      d_log(generation.server().log_decisions),
+      d_has_shadows(has_shadow_policies(generation)) {}
+
+void RequestHandler::shadow(Request& request, const Decision& live) {
+  if (d_has_shadows) run_shadow_policies(d_gen, d_services, d_stats, request, live);
+}
 
 Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
   auto start = SteadyClock::now();

@@ -23,6 +23,10 @@ class RequestHandler {
   Decision handle(Request& request, double* elapsed_ms);
   // One log line per decision ([ppolicyd] log_decisions; -e prints its trace instead).
   void log_decisions(bool on) { d_log = on; }
+  // Shadow policies (runtime/shadow.hpp): call after the reply of `live`
+  // was sent, so they never delay it.
+  bool has_shadows() const { return d_has_shadows; }
+  void shadow(Request& request, const Decision& live);
 
   static std::string log_line(const Request& request, const Decision& d, double ms);
   static std::string trace(const Request& request, const Decision& d, double ms);
@@ -32,6 +36,7 @@ class RequestHandler {
   Services& d_services;
   StatsBuffer* d_stats;
   bool d_log;
+  bool d_has_shadows;
 };
 
 }  // namespace ppolicy

@@ -41,6 +41,20 @@ def test_check_bad_config_lists_every_error():
     check("    ^^^^" in r.stderr, "no caret under the error:\n" + r.stderr)
 
 
+def test_non_defaults():
+    """-n: the server keys whose value differs from the default, as values
+    ("10s" is the default 10s; "10" seconds too), with -o; nothing else."""
+    text = GOOD.replace("listen = inet:127.0.0.1:10030",
+                        "listen = inet:127.0.0.1:10031\nrequest_timeout = 10\nmin_workers = 4\n"
+                        "max_workers = 20\n[dns]\ntimeout = 2s")
+    r = ppolicyd("-c", conf(text), "-o", "ppolicyd.log_level=debug", "-n")
+    eq(r.returncode, 0, r.stderr)
+    eq(r.stdout, "[ppolicyd]\nlisten = inet:127.0.0.1:10031\nmax_workers = 20\nlog_level = debug\n\n")
+    r = ppolicyd("-c", conf(text.replace("max_workers = 20", "max_workers = lots")), "-n")
+    eq(r.returncode, 1)
+    check("max_workers" in r.stderr and r.stdout == "", r.stderr)
+
+
 def test_check_missing_file():
     r = ppolicyd("-c", "/nonexistent/ppolicy.conf", "-t")
     eq(r.returncode, 1)
@@ -51,6 +65,10 @@ def test_override_on_command_line():
     r = ppolicyd("-c", conf(GOOD), "-o", "ppolicyd.min_workers=0", "-t")
     eq(r.returncode, 1)
     check("\"min_workers\": value 0 is outside 1..10000" in r.stderr, r.stderr)
+    check("ppolicyd -o: [ppolicyd] \"min_workers\"" in r.stderr, "an -o error is the command line's: " + r.stderr)
+    r = ppolicyd("-c", conf(GOOD), "-o", "ppolicyd.nokey=1", "-t")
+    eq(r.returncode, 1)
+    check("ppolicyd -o: [ppolicyd]: unknown key \"nokey\"" in r.stderr, r.stderr)
     r = ppolicyd("-c", conf(GOOD), "-o", "nonsense", "-t")
     eq(r.returncode, 2)
     check("expected SECTION.KEY=VALUE" in r.stderr, r.stderr)

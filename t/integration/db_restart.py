@@ -22,6 +22,7 @@ db = MariaDB()
 CONF = """
 [module greylist]
 type = Greylist
+domainSubject = no
 delay = 600
 cacheNegative = 0
 cacheUnknown = 0

@@ -74,6 +74,9 @@ def test_explanations():
        "198.51.100.4 is not one of exp.example.test's mail servers")
     eq(spf("198.51.100.1", "a@example.test")[3],
        "example.test does not allow 198.51.100.1 to send its mail (SPF)")
+    # softfail and neutral have no explanation (libspf2 gave its openspf.org text).
+    eq(spf("198.51.100.1", "a@softfail.example.test")[3], "")
+    eq(spf("198.51.100.1", "a@neutral.example.test")[3], "")
     reply = daemon().ask(client_address="2001:db8:1::1", sender="Some.One@example.test",
                          helo_name="[2001:db8:1::1]", recipient="expl@example.org")
     eq(reply, "REJECT 5.7.1 Some.One%40example.test from 2001:db8:1::1 (2.0.0.1.0.D.B.8.0.0.0.1."

@@ -14,7 +14,11 @@ modules' SMTP port, the listener, and a few parameters that only shorten
 waits (greylist delay, tarpit sleep, DOS limit).
 
 Every conf/examples/*.conf needs an entry in CASES: a new example without a
-test fails test_every_example_has_a_case.
+test fails test_every_example_has_a_case. It also needs its policy tests,
+NAME.tests named by its [ppolicyd] policy_tests: test_every_example_carries_
+its_tests runs `ppolicyd -c NAME.conf -T NAME.tests` (no servers) and checks
+that every rule and the default are expected by a test and that every module
+result a test fixes is needed.
 
 Verification (sender-callback.conf, complex-subdomain.conf) is a module type
 that may not exist yet: then sender-callback is SKIP, and complex-subdomain
@@ -113,7 +117,7 @@ def dnsbl_data():
         out = []
         for line in open(SHIPPED_DNSBL):
             words = line.split()
-            if words and not line.startswith("#"):
+            if words and not line.startswith("#") and words[1] != "alias":
                 line = line.replace(words[1], words[1] + ".examples.test", 1)
             out.append(line)
         _dnsbl = os.path.join(workdir("dnsbl"), "dnsbl-examples.dat")
@@ -228,7 +232,8 @@ def check_file(example):
 
 def daemon(example, text=None, **kw):
     text = text if text is not None else open(path(example)).read()
-    d = Daemon(text, overrides=overrides(text, **kw))
+    # Daemon runs a copy of the text elsewhere: name the tests by full path.
+    d = Daemon(text, overrides=overrides(text, **kw) + ["ppolicyd.policy_tests=" + tests_path(example)])
     d.wait_workers(lambda n: n >= 1, what="first worker")
     return d
 
@@ -497,6 +502,143 @@ def test_every_example_has_a_case():
     eq(sorted(set(CASES) - set(files)), [], "cases without an example file")
     readme = open(os.path.join(EXAMPLES, "README")).read()
     eq([f for f in files if f not in readme], [], "examples missing from conf/examples/README")
+
+
+# ---------------------------------------------------------------- policy tests
+
+def tests_path(example):
+    """NAME.tests next to NAME.conf: the example's policy tests."""
+    return path(example[:-len(".conf")] + ".tests")
+
+
+def sections_of(text):
+    """[(name, [lines])] of the [test NAME] sections of a policy test file."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"\[test (.*)\]\s*$", line)
+        if m:
+            out.append((m.group(1), []))
+        elif out and line.strip() and not line.lstrip().startswith(("#", ";")):
+            out[-1][1].append(line)
+    return out
+
+
+def answering_statements(text):
+    """Numbers of the `rule` statements of the example's policy, and whether
+    it has a default: statements are numbered as rule= of the decision log
+    (set and run count too)."""
+    rules, default, n, in_policy = [], False, 0, False
+    for line in text.splitlines():
+        if line.startswith("["):
+            in_policy = re.match(r"\[\s*policy\s", line) is not None
+            check(not (in_policy and n), "examples have one policy; count statements per policy here")
+            continue
+        m = re.match(r"(rule|set|run|default)\b", line)
+        if in_policy and m:
+            n += 1
+            if m.group(1) == "rule":
+                rules.append(n)
+            default = default or m.group(1) == "default"
+    return rules, default
+
+
+def offline(example, *args):
+    """`ppolicyd -c EXAMPLE ARGS` with no DNS, database or SMTP server: only
+    the data files the modules load (the shipped blacklist data, a test GeoIP
+    database)."""
+    text = open(path(example)).read()
+    cmd = [PPOLICYD, "-c", path(example)] + list(args)
+    for name, kind in modules(text).items():
+        if kind == "country":
+            cmd += ["-o", "module %s.dataPath=%s" % (name, mmdb())]
+    # The uninstalled daemon reads the blacklist data next to itself.
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def test_every_example_carries_its_tests():
+    """Each example names NAME.tests in [ppolicyd] policy_tests (so -t, start
+    and reload run them); `ppolicyd -c NAME.conf -T NAME.tests` passes every
+    test; the tests reach every rule and the default (expect_rule); and every
+    module result a test fixes is needed: without it the test fails because
+    the module ran unfixed (no test fixes a module the policy never asks)."""
+    examples = sorted(os.path.basename(p) for p in glob.glob(os.path.join(EXAMPLES, "*.conf")))
+    check(examples, "no examples in " + EXAMPLES)
+    for ex in examples:
+        text = open(path(ex)).read()
+        tests = tests_path(ex)
+        name = os.path.basename(tests)
+        check(os.path.isfile(tests), "%s has no policy tests: %s is missing" % (ex, name))
+        ppolicyd_section = re.search(r"^\[ppolicyd\]\n(.*?)(?=^\[)", text, re.M | re.S)
+        check(ppolicyd_section and re.search(r"^policy_tests = %s$" % re.escape(name), ppolicyd_section.group(1),
+                                             re.M), "%s: [ppolicyd] does not name policy_tests = %s" % (ex, name))
+        sections = sections_of(open(tests).read())
+        check(len(sections) >= 3, "%s: %d tests, want several" % (name, len(sections)))
+
+        # Every test passes, and -t (as at start and reload) runs them all.
+        r = offline(ex, "-T", tests)
+        out = r.stdout + r.stderr
+        eq(r.returncode, 0, "%s -T %s:\n%s" % (ex, name, out))
+        eq(len(re.findall(r"^ok     ", r.stdout, re.M)), len(sections), out)
+        check(r.stdout.rstrip().endswith("%d tests: %d passed, 0 failed" % (len(sections), len(sections))), out)
+        r = offline(ex, "-t", "-o", "ppolicyd.listen=inet:127.0.0.1:1")
+        eq(r.returncode, 0, "%s -t:\n%s%s" % (ex, r.stdout, r.stderr))
+        check("%d policy tests)" % len(sections) in r.stdout, "%s -t does not run its tests: %s" % (ex, r.stdout))
+
+        # Every rule and the default answer some test.
+        rules, default = answering_statements(text)
+        covered = set()
+        for _, lines in sections:
+            for line in lines:
+                m = re.match(r"expect_rule\s*=\s*(\S+)", line)
+                if m:
+                    covered.add(m.group(1))
+        want = set(map(str, rules)) | ({"default"} if default else set())
+        eq(sorted(want - covered), [], "%s: rules (or default) no test expects (expect_rule)" % name)
+
+        # Every fixed module is reached: drop its lines, the test must fail.
+        instances = set(modules(text))
+        mutants, variants = [], []
+        for tname, lines in sections:
+            fixed = sorted({l.split("=")[0].strip().split(".")[0] for l in lines} & instances)
+            for inst in fixed:
+                kept = [l for l in lines if l.split("=")[0].strip().split(".")[0] != inst]
+                mutants.append(("mutant %d" % len(mutants), tname, inst))
+                variants.append("[test %s]\n%s\n" % (mutants[-1][0], "\n".join(kept)))
+        check(mutants, "%s fixes no module result" % name)
+        variant_file = os.path.join(workdir("mutants"), name)
+        with open(variant_file, "w") as f:
+            f.write("\n".join(variants))
+        r = offline(ex, "-T", variant_file)
+        eq(r.returncode, 1, r.stdout + r.stderr)
+        for mutant, tname, inst in mutants:
+            check(re.search(r"^FAILED \S+: %s: .*module %s ran without a fixed result" % (mutant, inst), r.stdout,
+                            re.M), "%s, test \"%s\": %s = ... is fixed but not needed:\n%s"
+                  % (name, tname, inst, r.stdout))
+
+
+GEOIP = "/usr/share/GeoIP/GeoLite2-Country.mmdb"
+
+
+def test_every_example_checks_in_the_source_tree():
+    """What conf/examples/README says, as a reader of a fresh clone does it:
+    `ppolicyd -c conf/examples/FILE.conf -t` with the uninstalled daemon and no
+    environment variable (it reads the blacklist data next to itself). The one
+    file no distribution can complete is the GeoLite2 database of country.conf:
+    without it the check fails with one error that says where to get it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PPOLICY")}
+    for f in sorted(glob.glob(os.path.join(EXAMPLES, "*.conf"))):
+        rel = os.path.relpath(f, TOP_SRCDIR)
+        r = subprocess.run([PPOLICYD, "-c", rel, "-t"], cwd=TOP_SRCDIR, env=env, capture_output=True, text=True,
+                           timeout=60)
+        out = r.stdout + r.stderr
+        if rel.endswith("country.conf") and not os.path.exists(GEOIP):
+            eq(r.returncode, 1, rel)
+            errors = [line for line in r.stderr.splitlines() if line.startswith(rel + ":")]
+            eq(len(errors), 1, "%s: one error, no follow-on errors:\n%s" % (rel, out))
+            check("%s: No such file or directory" % GEOIP in errors[0] and "geoipupdate" in errors[0], out)
+            continue
+        eq(r.returncode, 0, "%s -t in the source tree:\n%s" % (rel, out))
+        check("OK" in r.stdout, out)
 
 
 # One test per example: test_no_ptr, test_greylist_suspicious, ...

@@ -98,6 +98,7 @@ timeout = %(dns_timeout)dms
 
 [module greylist]
 type = Greylist
+domainSubject = no
 cachePositive = 0
 cacheNegative = 0
 cacheUnknown = 0

@@ -9,6 +9,7 @@ create_tables = no, and expiry by the maintenance process."""
 import signal
 import time
 
+import dnsserver
 from dbtest import burst, result, show
 from mariadb import MariaDB
 from ppolicytest import Daemon, check, eq, request, run_tests, second_start
@@ -16,14 +17,16 @@ from ppolicytest import Daemon, check, eq, request, run_tests, second_start
 db = MariaDB()
 
 
-def daemon(params, store="mysql", table="greylist", extra="", overrides=(), **kw):
+def daemon(params, store="mysql", table="greylist", extra="", overrides=(), domain_subject="no",
+           **kw):
     conf = db.section() + extra + """
 [module greylist]
 type = Greylist
+domainSubject = %s
 store = %s
 table = %s
 %s
-""" % (store, table, params) + show("greylist", "wait", "triplet")
+""" % (domain_subject, store, table, params) + show("greylist", "wait", "triplet")
     return Daemon(conf, overrides=overrides, **kw)
 
 
@@ -129,6 +132,44 @@ def test_normalised_sender_and_client_network():
     eq(result(c.ask(sender="erin@example.test", client_address="2001:db8:1:3::25"))[0], -1, "other /64")
 
 
+def test_domain_subject_spf_pass_or_mail_host():
+    """Issue 14: as ppolicy 2.x, the sender's domain is the subject when SPF
+    passes for the client or the client is one of the domain's mail hosts,
+    so a provider's servers in several networks pass once; domainSubject = no
+    turns it off. Zones: t/dns-zones/example.test.zone."""
+    dns = dnsserver.shared()
+    for store in ("mysql", "shm"):
+        d = daemon("delay = 1", store=store, table="grey_dom", extra=dns.dns_section("1s"),
+                   domain_subject="yes")
+        c = d.client()
+        ask = lambda sender, client: result(c.ask(sender=sender, client_address=client))
+        second_start()
+        # longspf.example.test allows 192.0.2.0/24 and 198.18.0.0/15: one subject.
+        code, f = ask("a@longspf.example.test", "192.0.2.10")
+        eq((code, f["triplet"]), (-1, "a@longspf.example.test,bob@example.org,@longspf.example.test"))
+        time.sleep(1.2)
+        code, f = ask("a@longspf.example.test", "198.18.0.5")
+        eq(code, 1, "another server of the domain, another network: " + f["info"])
+        # No SPF pass, but the client is the domain's mail host (its MX,
+        # IPv6); any other client of the domain keeps its network.
+        code, f = ask("a@v6mx.example.test", "2001:db8::25")
+        eq(f["triplet"], "a@v6mx.example.test,bob@example.org,@v6mx.example.test")
+        code, f = ask("a@v6mx.example.test", "2001:db8:5::1")
+        eq(f["triplet"], "a@v6mx.example.test,bob@example.org,2001:db8:5::/64")
+        # SPF fail: the client network.
+        code, f = ask("a@example.test", "198.51.100.1")
+        eq(f["triplet"], "a@example.test,bob@example.org,198.51.100.0/24")
+        d.kill()
+        db.sql("DROP TABLE IF EXISTS grey_dom")
+    # Turned off: the network, so the pool's second network waits again.
+    d = daemon("delay = 1", store="shm", extra=dns.dns_section("1s"), domain_subject="no")
+    c = d.client()
+    code, f = result(c.ask(sender="a@longspf.example.test", client_address="192.0.2.10"))
+    eq(f["triplet"], "a@longspf.example.test,bob@example.org,192.0.2.0/24")
+    time.sleep(1.2)
+    eq(result(c.ask(sender="a@longspf.example.test", client_address="198.18.0.5"))[0], -1)
+
+
 def test_null_sender_greylisted_on_client_only():
     d = daemon("delay = 1", table="grey_null")
     c = d.client()
@@ -199,6 +240,7 @@ def test_reload_creates_the_table_of_a_new_instance():
     d.write_config(db.section() + """
 [module greylist]
 type = Greylist
+domainSubject = no
 table = grey_reload
 delay = 60
 """ + show("greylist", "wait"))

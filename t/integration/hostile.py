@@ -175,7 +175,7 @@ def test_slow_loris_beyond_max_workers_cut_by_request_read_timeout():
     try:
         n = d.wait_workers(lambda n: n >= 40, timeout=60, what="pool at max_workers")
         eq(n, 40, "pool size")
-        d.wait_log(r"max_workers reached", timeout=20)
+        d.wait_log(r"pool full: all \d+ workers hold a Postfix connection \(max_workers\)", timeout=20)
         d.wait_log(r"request still incomplete \d+ms after its first byte .*request_read_timeout", timeout=20)
         t = time.time()
         c = d.client(timeout=60)

@@ -3,7 +3,8 @@
 localstatedir are honoured; the daemon goes to sbin, the man pages to
 man8/man5, the sample configuration to $(sysconfdir)/ppolicy/ppolicy.conf
 (running as user ppolicy, never overwriting an existing file) and to
-$(pkgdatadir)/ppolicy.conf.sample, conf/examples/, sql/*.sql and conf/*.dat
+$(pkgdatadir)/ppolicy.conf.sample, COPYING, README, SECURITY.md and UPGRADING to
+$(docdir), conf/examples/, sql/*.sql and conf/*.dat
 to $(pkgdatadir), the init script and the systemd unit naming this
 install's paths, the state directory (given to the user when installing as
 root without DESTDIR); `make uninstall` removes it all again but a
@@ -37,7 +38,7 @@ def dirs(*overrides):
         m = re.match(r"^(\w+)=(.*)$", line)
         if m:
             out[m.group(1)] = m.group(2)
-    check(len(out) == 7, "make ops-print-dirs: %s" % out)
+    check(len(out) == 8, "make ops-print-dirs: %s" % out)
     return out
 
 
@@ -80,9 +81,20 @@ def check_tree(root, dd):
     eq(r.returncode, 0, "installed configuration: " + r.stderr)
     for f in shipped("conf/examples"):
         check(os.path.isfile(p(dd["pkgdatadir"], "examples", f)), "example %s not installed" % f)
+    # Each example goes with its policy tests, found next to it once installed.
+    for f in shipped("conf/examples", ".conf"):
+        tests = f[:-len(".conf")] + ".tests"
+        check(os.path.isfile(p(dd["pkgdatadir"], "examples", tests)), "example %s installed without %s" % (f, tests))
+    example = p(dd["pkgdatadir"], "examples", "no-ptr.conf")
+    r = subprocess.run([daemon, "-c", example, "-o", "ppolicyd.user=nobody", "-t"], capture_output=True, text=True)
+    eq(r.returncode, 0, "installed no-ptr.conf: " + r.stdout + r.stderr)
+    check(re.search(r", [1-9][0-9]* policy tests\)$", r.stdout, re.M),
+          "installed no-ptr.conf ran no tests: " + r.stdout)
     for f in shipped("conf", ".dat") + shipped("sql", ".sql"):
         check(os.path.isfile(p(dd["pkgdatadir"], f)), "%s not installed in pkgdatadir" % f)
     check(os.path.isdir(p(dd["pkgdatadir"], "examples")), "examples directory")
+    for f in ("COPYING", "README", "SECURITY.md", "UPGRADING"):
+        check(os.path.isfile(p(dd["docdir"], f)), "%s not installed in docdir" % f)
     check(os.path.isdir(p(dd["ppolicy_statedir"])), "state directory")
     init = p(dd["initddir"], "ppolicyd")
     unit = p(dd["systemdsystemunitdir"], "ppolicyd.service")

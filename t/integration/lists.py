@@ -212,6 +212,72 @@ def test_list_dyn_add_check_remove_expiry():
     eq(result(d2.ask(policy_context="remove"))[0], 0, "database down: remove")
 
 
+# ---------------------------------------------------------------- look-alikes
+# The tables' collation (utf8mb4_general_ci) ignores accents as well as case:
+# "trüsted" = "trusted". Keys must compare exactly after lower-casing, in SQL
+# and in the cacheAll snapshot alike, or a look-alike sender is whitelisted.
+
+def test_list_look_alike_is_not_a_match():
+    db.sql("CREATE TABLE la_l (mail VARCHAR(255) NOT NULL PRIMARY KEY)")
+    db.sql("INSERT INTO la_l VALUES ('alice@example.org')")
+    for cache_all in ("no", "yes"):
+        d = daemon("[module list]\ntype = List\nparam = sender\ntable = la_l\ncolumn = mail\n"
+                   "cacheAll = %s\n" % cache_all, show("list"))
+        c = d.client()
+        eq(result(c.ask(sender="ALICE@Example.org"))[0], 1, "case (cacheAll = %s)" % cache_all)
+        eq(result(c.ask(sender="al\u00edce@example.org"))[0], -1, "accent (cacheAll = %s)" % cache_all)
+        d.kill()
+
+
+def test_lookup_db_look_alike_is_not_a_match():
+    d = daemon("[module lookup]\ntype = LookupDB\nparam = sender\ntable = la_lk\n"
+               "mapping = sender:mail VARCHAR(50), level:lvl INT\nretcols = level\n", show("lookup", "level"))
+    db.sql("INSERT INTO la_lk VALUES ('alice@example.org', 3)")
+    c = d.client()
+    eq(result(c.ask(sender="Alice@example.org"))[:1], (1,))
+    eq(result(c.ask(sender="\u00e0lice@example.org"))[0], -1, "accent")
+    eq(result(c.ask(sender="alic\u00e9@example.org"))[0], -1, "accent")
+
+
+def test_list_bw_look_alike_is_not_a_match():
+    d = daemon("[module bw]\ntype = ListBW\nparam = sender\ntableWhitelist = la_bw_w\ntableBlacklist = la_bw_b\n",
+               show("bw", "list"))
+    db.sql("INSERT INTO la_bw_w VALUES ('boss@example.org')")
+    db.sql("INSERT INTO la_bw_b VALUES ('spam@example.org')")
+    c = d.client()
+    eq(result(c.ask(sender="BOSS@example.org"))[0], 1)
+    code, f = result(c.ask(sender="b\u00f6ss@example.org"))
+    eq((code, f["info"]), (0, "not listed"), "whitelist look-alike")
+    eq(result(c.ask(sender="sp\u00e4m@example.org"))[0], 0, "blacklist look-alike")
+
+
+def test_list_mail_domain_look_alike_is_not_a_match():
+    db.sql("CREATE TABLE la_md (sender VARCHAR(255) NOT NULL PRIMARY KEY)")
+    db.sql("INSERT INTO la_md VALUES ('@.trusted.org')")
+    for cache_all in ("no", "yes"):
+        d = daemon("[module md]\ntype = ListMailDomain\nparam = sender\ntableWhitelist = la_md\n"
+                   "cacheAll = %s\n" % cache_all, show("md", "list"))
+        c = d.client()
+        eq(result(c.ask(sender="a@mx.TRUSTED.org"))[0], 1, "case (cacheAll = %s)" % cache_all)
+        code, f = result(c.ask(sender="a@tr\u00fcsted.org"))
+        eq((code, f["info"]), (0, "not listed"), "accent (cacheAll = %s)" % cache_all)
+        d.kill()
+
+
+def test_list_dyn_look_alike_is_not_a_match():
+    mod = "[module dyn]\ntype = ListDyn\ntable = la_dyn\nparam = sender\nmapping = sender:mail VARCHAR(100)\n"
+    rules = (show("dyn", call='(operation = "add")', context="add") +
+             show("dyn", call='(operation = "remove")', context="remove") + show("dyn"))
+    d = daemon(mod, rules)
+    c = d.client()
+    eq(result(c.ask(sender="alice@example.org", policy_context="add"))[0], 1)
+    eq(result(c.ask(sender="Alice@Example.org"))[0], 1, "case")
+    eq(result(c.ask(sender="al\u00efce@example.org"))[0], -1, "accent")
+    code, f = result(c.ask(sender="al\u00efce@example.org", policy_context="remove"))
+    eq((code, f["info"]), (1, "removed 0 rows"), "a look-alike removes nothing")
+    eq(result(c.ask(sender="alice@example.org"))[0], 1, "still listed")
+
+
 # ---------------------------------------------------------------- DumpDataDB
 
 def test_dump_data_db_verbatim_and_ids():
@@ -267,6 +333,7 @@ def test_schema_file_matches_the_modules():
     conf = db.section(socket=db.socket, database="ppolicy") + """
 [module greylist]
 type = Greylist
+domainSubject = no
 [module dos]
 type = DOS
 params = sender

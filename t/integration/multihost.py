@@ -15,6 +15,7 @@ db = MariaDB()
 CONF = """
 [module greylist]
 type = Greylist
+domainSubject = no
 delay = 2
 cacheNegative = 0
 

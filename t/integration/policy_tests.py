@@ -181,5 +181,63 @@ def test_reload_refused_when_a_test_fails():
     d.stop()
 
 
+SHADOW = """
+[ppolicyd]
+min_workers = 1
+stats_listen = 127.0.0.1:%(stats)d
+[module dummy]
+type = Dummy
+[module greylist]
+type = Greylist
+store = shm
+[policy main]
+rule = sender_domain == "spam.test" -> REJECT
+default = DUNNO
+[policy candidate]
+shadow = yes
+rule = sender_domain == "spam.test" -> REJECT
+rule = sender_domain == "other.test" && dummy == 0 -> REJECT 5.7.1 new rule
+rule = sender_domain == "grey.test" && greylist < 0 -> DEFER_IF_PERMIT
+default = DUNNO
+"""
+
+
+def test_shadow_policy_logs_and_counts_differences():
+    import urllib.request
+    from ppolicytest import free_port
+    stats = free_port()
+    d = Daemon(SHADOW % {"stats": stats})
+    # The live policy decides; the shadow only logs what it would have done.
+    eq(d.ask(sender="a@other.test"), "DUNNO")
+    eq(d.ask(sender="a@spam.test"), "REJECT")
+    eq(d.ask(sender="a@grey.test"), "DUNNO")
+    d.wait_log(r"shadow=candidate would REJECT 5\.7\.1 new rule rule=2 line=\d+ \(live: DUNNO rule=default")
+    check("would REJECT rule=1" not in d.log(), "an equal decision was logged as a difference")
+    check("grey.test" not in "".join(l for l in d.log().splitlines() if "would" in l),
+          "the shadow called Greylist (a module with side effects):\n" + d.log())
+    end = time.time() + 10  # workers flush their counters when idle
+    while True:
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % stats, timeout=10).read().decode()
+        if 'ppolicy_shadow_evaluations_total{policy="candidate"} 3' in text or time.time() > end:
+            break
+        time.sleep(0.2)
+    check('ppolicy_shadow_differences_total{policy="candidate",rule="2",line="16"} 1' in text,
+          "\n".join(l for l in text.splitlines() if "shadow" in l))
+    check('ppolicy_shadow_evaluations_total{policy="candidate"} 3' in text, text[-2000:])
+    check('ppolicy_shadow_incomplete_total{policy="candidate"} 1' in text, text[-2000:])
+    d.stop()
+
+
+def test_shadow_key_checked():
+    d = workdir()
+    path = os.path.join(d, "ppolicy.conf")
+    with open(path, "w") as f:
+        f.write("[module dummy]\ntype = Dummy\n[policy p]\nshadow = maybe\ndefault = DUNNO\n"
+                "[policy q]\nshadow = yes\ndefault = DUNNO\n")
+    r = ppolicyd("-c", path, "-t")
+    eq(r.returncode, 1)
+    check("[policy p] shadow: yes or no, not \"maybe\"" in r.stderr, r.stderr)
+
+
 if __name__ == "__main__":
     run_tests(globals())

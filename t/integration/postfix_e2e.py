@@ -10,12 +10,18 @@ loopback port, never /etc/postfix) whose smtpd asks ppolicyd through
   delivered (to the discard transport) and every request counted by
   ppolicyd,
 - Greylist (store = shm, delay = 2): 450 first, accepted after the delay,
-- DOS (small limitCount): deferred past the limit.
+- DOS (small limitCount): deferred past the limit,
+- a pool far smaller than Postfix's smtpd processes (max_workers = 3,
+  reclaim_idle = 250ms): idle policy connections are reclaimed all the time,
+  yet every mail is accepted, rejected or deferred exactly as the policy
+  says, and Postfix (smtpd_policy_service_try_limit = 2, its default)
+  never logs "problem talking to server".
 
 Each case is a function with its own
 ppolicyd and Postfix, so a new case is one more function."""
 
 import re
+import threading
 import time
 
 import promparse
@@ -119,6 +125,7 @@ def test_10000_recipients_20_sessions():
 
 GREYLIST = BASE.replace("[policy main]", """[module grey]
 type = Greylist
+domainSubject = no
 store = shm
 delay = 2
 cacheNegative = 0
@@ -181,6 +188,45 @@ def test_dos_limit_defers_past_the_limit():
     # Another sender is not limited.
     r = pf.swaks("quiet@dos.test", "user@dest.test")
     eq(r.returncode, 0, transcript(r))
+
+
+RECLAIM = BASE.replace("min_workers = 2", "min_workers = 2\nmax_workers = 3\nreclaim_idle = 250ms")
+
+
+def test_reclaimed_connections_cost_no_mail():
+    messages, rcpts, sessions = 40, 2, 6
+    d, pf, sport = setup(RECLAIM, try_limit=2)
+    verdicts = []
+
+    def judged():
+        # New SMTP sessions (new smtpd policy connections) meanwhile.
+        for i in range(4):
+            for sender, code in (("bad%d@spammer.test" % i, "554 5.7.1"), ("x%d@later.test" % i, "450 4.7.1")):
+                r = pf.swaks(sender, "user@dest.test", quit_after="RCPT")
+                verdicts.append((sender, code, bool(re.search(r"^<\*\* %s " % re.escape(code), transcript(r), re.M))))
+
+    t = threading.Thread(target=judged)
+    t.start()
+    r = pf.smtp_source(sessions=sessions, messages=messages, recipients=rcpts)
+    t.join()
+    eq(r.returncode, 0, "smtp-source: " + transcript(r))
+    eq([v for v in verdicts if not v[2]], [], "mails not rejected/deferred as the policy says")
+    pf.wait_log(r"discard\[\d+\]: \w+: to=<\d*rcpt@load\.test>, .*status=sent", count=messages * rcpts,
+                timeout=120)
+    log = pf.log()
+    eq(len(re.findall(r"status=sent", log)), messages * rcpts, "recipients delivered")
+    eq(log.count("problem talking to server"), 0, "policy service problems in the maillog")
+    # (A loaded machine's clock skew warnings from cleanup are not ours.)
+    bad = [l for l in re.findall(r".*(?:warning:|fatal:|panic:).*", log)
+           if "file system clock" not in l and "resetting file time stamps" not in l]
+    eq(bad[:5], [], "warnings in Postfix's log")
+    # Every request answered once: a reclaim never loses or repeats one.
+    requests = messages * (rcpts + 1) + len(verdicts)
+    s = promparse.wait_for(sport, "ppolicy_requests_total", requests)
+    reclaimed = promparse.value(s, "ppolicy_connections_reclaimed_total")
+    check(reclaimed > 0, "no connection was reclaimed: the test forced nothing")
+    print("%d messages over %d sessions + %d judged sessions with max_workers = 3: %d connections "
+          "reclaimed, no warning in Postfix's log" % (messages, sessions, len(verdicts), reclaimed))
 
 
 run_tests(globals())

@@ -6,7 +6,8 @@ make install DESTDIR=%{buildroot}: every installed file is packaged, or
 rpmbuild fails), and `rpm -qlp` lists the daemon, the man pages, the
 configuration as %config(noreplace) readable by group ppolicy, the unit,
 the init script, the data directory and the state directory owned by user
-ppolicy; %pre creates that user; with systemd's macros defined the
+ppolicy, COPYING as %license, README and SECURITY.md as %doc, a stripped
+daemon; %pre creates that user; with systemd's macros defined the
 scriptlets use them.
 
 rpmbuild runs with --nodeps (Debian has no RPM database of the build
@@ -114,6 +115,13 @@ def test_rpmbuild_and_file_list():
                  "/usr/lib/systemd/system/ppolicyd.service", "/usr/share/ppolicy/ppolicy.conf.sample",
                  "/usr/share/ppolicy/examples", "/var/lib/ppolicy"):
         check(any(f == path or f.startswith(path + ".") for f in files), "%s not in the package" % path)
+    licdir = subprocess.run(["rpm", "--eval", "%{_defaultlicensedir}"], capture_output=True, text=True).stdout.strip()
+    # The directories are NAME-VERSION with older rpm (and Debian's), NAME with newer.
+    check(any(re.fullmatch(r"%s/ppolicy(-[\d.]+)?/COPYING" % re.escape(licdir), f) for f in files),
+          "%license COPYING not in the package")
+    for doc in ("README", "SECURITY.md", "UPGRADING"):
+        check(any(re.fullmatch(r"/usr/share/doc/ppolicy(-[\d.]+)?/" + re.escape(doc), f) for f in files),
+              "%%doc %s not in the package" % doc)
     initd = subprocess.run(["rpm", "--eval", "%{_initddir}"], capture_output=True, text=True).stdout.strip()
     check(initd + "/ppolicyd" in files, "init script %s/ppolicyd not in the package" % initd)
     for sub, suffix in (("sql", ".sql"), ("conf", ".dat")):
@@ -121,6 +129,9 @@ def test_rpmbuild_and_file_list():
         for f in (sorted(os.listdir(d)) if os.path.isdir(d) else []):
             if f.endswith(suffix):
                 check("/usr/share/ppolicy/" + f in files, "%s/%s not in the package" % (sub, f))
+    # The examples, each with its policy tests (NAME.tests).
+    for f in sorted(os.listdir(os.path.join(TOP_SRCDIR, "conf", "examples"))):
+        check("/usr/share/ppolicy/examples/" + f in files, "conf/examples/%s not in the package" % f)
     # Modes, owners and flags.
     q = subprocess.run(["rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} "
                         "%{FILEFLAGS:fflags} %{FILENAMES}\n]", pkg], capture_output=True, text=True).stdout
@@ -142,6 +153,10 @@ def test_rpmbuild_and_file_list():
         check("ExecStart=/usr/sbin/ppolicyd -c ${PPOLICYD_CONFIG}" in f.read(), "unit ExecStart")
     with open(os.path.join(ex, "etc/ppolicy/ppolicy.conf")) as f:
         check(re.search(r"^user = ppolicy$", f.read(), re.M), "packaged configuration runs as ppolicy")
+    # Debug information belongs in a -debuginfo package, not in the daemon.
+    sections = subprocess.run(["readelf", "-S", os.path.join(ex, "usr/sbin/ppolicyd")], capture_output=True,
+                              text=True).stdout
+    check(".debug_info" not in sections and ".symtab" not in sections, "the packaged daemon is not stripped")
 
 
 def test_spec_uses_systemd_macros_when_defined():

@@ -158,6 +158,42 @@ def test_exposition_is_strictly_valid():
     check(metrics(sport, method="POST")[0] in (405, 501), "POST must be refused")
 
 
+def test_build_start_and_reload_gauges():
+    """ppolicy_build_info carries the version; process_start_time_seconds is
+    the master's start; a reload that fails sets
+    ppolicy_config_last_reload_successful to 0 and keeps the success time, a
+    good one sets 1 and a new time. Return codes that never occurred have no
+    ppolicy_module_results_total series."""
+    sport = free_port()
+    t0 = int(time.time())
+    d = Daemon(CONFIG % {"stats": sport})
+    d.wait_log(r"statistics served at")
+    load(d.port, 2, 1)
+    s = wait_for(sport, "ppolicy_requests_total", 10)
+    version = ppolicyd("-V").stdout.split()[1]
+    v = lambda name, **labels: promparse.value(s, name, **labels)
+    eq(v("ppolicy_build_info", version=version), 1, "build info")
+    start = v("process_start_time_seconds")
+    check(t0 - 1 <= start <= time.time() + 1, "start time %s" % start)
+    eq(v("ppolicy_config_last_reload_successful"), 1, "after the start")
+    first = v("ppolicy_config_last_reload_success_timestamp_seconds")
+    check(t0 - 1 <= first <= time.time() + 1, "load time %s" % first)
+    codes = [dict(ls).get("code") for (n, ls) in s if n == "ppolicy_module_results_total"]
+    eq(codes, ["0"], "only the return codes that occurred")
+    good = open(d.conf).read()
+    d.write_config(good + "[policy broken]\nrule = nosuch == 1 -> OK\n")
+    os.kill(d.pid, signal.SIGHUP)
+    d.wait_log(r"reload failed")
+    s = wait_for(sport, "ppolicy_config_last_reload_successful", 0)
+    eq(v("ppolicy_config_last_reload_success_timestamp_seconds"), first, "failed reload keeps the time")
+    time.sleep(1.1)
+    d.write_config(good)
+    os.kill(d.pid, signal.SIGHUP)
+    s = wait_for(sport, "ppolicy_config_last_reload_successful", 1)
+    check(v("ppolicy_config_last_reload_success_timestamp_seconds") > first, "a good reload sets the time")
+    eq(v("process_start_time_seconds"), start, "the start time stays")
+
+
 def test_parser_rejects_invalid_text():
     # The checker itself must fail on what the old output looked like.
     bad = [

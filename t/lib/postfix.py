@@ -59,7 +59,7 @@ smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions = check_policy_service {policy}, permit
 smtpd_end_of_data_restrictions = check_policy_service {policy}
 smtpd_policy_service_timeout = {timeout}
-smtpd_policy_service_try_limit = 1
+smtpd_policy_service_try_limit = {try_limit}
 """
 
 MASTER_CF = """127.0.0.1:{port} inet n - n - {smtpd_limit} smtpd
@@ -102,7 +102,8 @@ def available():
 
 
 class Postfix:
-    def __init__(self, policy, port=None, timeout="10s", smtpd_limit="-", extra_main_cf="", start=True):
+    def __init__(self, policy, port=None, timeout="10s", smtpd_limit="-", extra_main_cf="", start=True,
+                 try_limit=1):
         why = available()
         if why:
             skip(why)
@@ -119,7 +120,7 @@ class Postfix:
             os.chmod(d, 0o755)
         open(self.maillog, "w").close()
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(MAIN_CF.format(dir=self.dir, policy=policy, timeout=timeout) + extra_main_cf)
+            f.write(MAIN_CF.format(dir=self.dir, policy=policy, timeout=timeout, try_limit=try_limit) + extra_main_cf)
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(port=self.port, smtpd_limit=smtpd_limit))
         self.pid = None

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "conf/error.hpp"
+#include "conf/settings.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
 #include "db/snapshot.hpp"
@@ -291,6 +292,32 @@ BOOST_AUTO_TEST_CASE(error_classes) {
   BOOST_TEST((classify_db_error(1045) == DbFailure::connect));
   BOOST_TEST((classify_db_error(1213) == DbFailure::deadlock));
   BOOST_TEST((classify_db_error(1146) == DbFailure::statement));
+  // A Galera node that left the primary component: fail over.
+  BOOST_TEST((classify_db_error(1047) == DbFailure::lost));
+}
+
+// `[database] host` as a list: the client library once got the whole text
+// and took " 127.0.0.1" (after ", ") for an unknown host.
+BOOST_AUTO_TEST_CASE(server_lists) {
+  DbSettings s;
+  s.port = 3306;
+  s.database = "pp";
+  std::string why;
+  BOOST_TEST(parse_db_servers(" 127.0.0.1:3307 ,127.0.0.2, db.example.test:1 ", s.servers, &why));
+  BOOST_TEST(s.server_count() == 3u);
+  BOOST_TEST(s.endpoint(0) == "tcp://127.0.0.1:3307");
+  BOOST_TEST(s.endpoint(1) == "tcp://127.0.0.2:3306");
+  BOOST_TEST(s.where(2) == "db.example.test:1/pp");
+  BOOST_TEST(s.where() == "127.0.0.1:3307,127.0.0.2:3306,db.example.test:1/pp");
+  BOOST_TEST(parse_db_servers("[::1]:3310, ::1, /run/mysqld/mysqld.sock", s.servers, &why));
+  BOOST_TEST(s.endpoint(0) == "tcp://[::1]:3310");
+  BOOST_TEST(s.endpoint(1) == "tcp://[::1]:3306");
+  BOOST_TEST(s.endpoint(2) == "unix:///run/mysqld/mysqld.sock");
+  s.socket = "/tmp/s.sock";  // the socket key alone wins
+  BOOST_TEST(s.server_count() == 1u);
+  BOOST_TEST(s.endpoint(0) == "unix:///tmp/s.sock");
+  for (const char* bad : {"", " , ", "a:0", "a:70000", "a:x", "[::1", "[::1]x", "a b:1"})
+    BOOST_TEST(!parse_db_servers(bad, s.servers, &why), bad);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
        "${...} must give a string, number or condition, not a list"},
       {"frobnicate = 1\n",
        "[policy main]: unknown key \"frobnicate\" (rule, set NAME, run, default, listen, context, "
-       "state)"},
+       "state, shadow)"},
       {"rule = true -> OK\nstate = RCPT\n", "selectors go before the statements"},
       {"state = RCPTT\n", "unknown protocol state \"RCPTT\""},
       {"listen = inet:127.0.0.1:9\n",
@@ -151,6 +151,37 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
     BOOST_TEST_INFO(c.policy);
     BOOST_TEST(err.find(c.error) != std::string::npos, "got: " << err);
   }
+}
+
+// A variable whose definition failed gives one error, not one more per
+// statement that reads it (complex-subdomain.conf without its data file
+// reported "left side of && must be a condition, not a number" three times).
+BOOST_AUTO_TEST_CASE(no_follow_on_errors_of_a_failed_variable) {
+  std::string err = load_error(
+      "set bad = nosuch.score > 1\n"
+      "set worse = bad && true\n"
+      "rule = bad && dummy < 0 -> REJECT a\n"
+      "rule = worse -> REJECT b\n"
+      "set bad = 5\n"
+      "rule = dummy.nofield == 1 -> OK\n");
+  BOOST_TEST(
+      err.find("t.conf:11: [policy main] set bad: unknown name \"nosuch\"") != std::string::npos,
+      err);
+  BOOST_TEST(err.find("has no field \"nofield\"") != std::string::npos, err);
+  BOOST_TEST(err.find("must be a condition") == std::string::npos, err);
+  BOOST_TEST(err.find("cannot become") == std::string::npos, err);
+  BOOST_TEST(err.find("t.conf:12") == std::string::npos, err);
+  BOOST_TEST(err.find("t.conf:13") == std::string::npos, err);
+  BOOST_TEST(err.find("t.conf:14") == std::string::npos, err);
+  BOOST_TEST(err.find("t.conf:15") == std::string::npos, err);
+  // A module whose section failed: its error only.
+  err = load_error(
+      "set s = broken.code > 1\n"
+      "rule = broken == 0 || s -> OK\n"
+      "[module broken]\ntype = Dummy\nnonsense = 1\n");
+  BOOST_TEST(err.find("t.conf:15: [module broken]: unknown key \"nonsense\"") != std::string::npos,
+             err);
+  BOOST_TEST(err.find("[policy main]") == std::string::npos, err);
 }
 
 BOOST_AUTO_TEST_CASE(evaluation) {
