@@ -23,8 +23,8 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
-#include "config.h"
 #include "conf/config.hpp"
+#include "config.h"
 #include "core/cli.hpp"
 #include "core/control.hpp"
 #include "core/master.hpp"

@@ -18,6 +18,7 @@
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "core/control.hpp"
+#include "modules/greylist_logic.hpp"
 #include "proto/request.hpp"
 #include "runtime/generation.hpp"
 #include "shm/breaker.hpp"
@@ -33,7 +34,9 @@ const char* k_usage =
     "  reset dos MODULE KEY | reset trap MODULE CLIENT | flush cache [MODULE] |\n"
     "  close breaker BACKEND   (-j first: JSON)";
 
-std::string num(uint64_t v) { return std::to_string(v); }
+std::string num(uint64_t v) {
+  return std::to_string(v);
+}
 
 struct Ctx {
   const Peer& peer;
@@ -89,7 +92,9 @@ void status(Ctx& c) {
     open += b.state != 0;
     c.recs.push_back({{"kind", "breaker"},
                       {"backend", b.backend},
-                      {"state", b.state == 1 ? "open" : b.state == 2 ? "trial" : "closed"},
+                      {"state", b.state == 1   ? "open"
+                                : b.state == 2 ? "trial"
+                                               : "closed"},
                       {"failures", num(b.failures)},
                       {"for", num(b.until > now ? b.until - now : 0)}});
   }
@@ -132,8 +137,9 @@ void show_cached(Ctx& c, const AdminSubject& s) {
     // a part alone is looked for in the keys.
     bool full = !s.client.empty() && !s.sender.empty() && !s.recipient.empty();
     std::string tail = full ? subject_tail(*m, s) : "";
-    std::string word = lower(!s.client.empty() ? s.client : !s.sender.empty() ? s.sender
-                                                                             : s.recipient);
+    std::string word = lower(!s.client.empty()   ? s.client
+                             : !s.sender.empty() ? s.sender
+                                                 : s.recipient);
     c.shm.cache().for_each(now, [&](std::string_view k, std::string_view v, uint32_t exp) {
       if (k.substr(0, m->key_prefix.size()) != m->key_prefix) return;
       std::string_view rest = k.substr(m->key_prefix.size());
@@ -155,23 +161,36 @@ void show_cached(Ctx& c, const AdminSubject& s) {
 }
 
 void changed(Ctx& c, const std::string& what) {
-  log_info("control: uid=%d pid=%d: %s", static_cast<int>(c.peer.uid),
-           static_cast<int>(c.peer.pid), what.c_str());
+  log_info("control: uid=%d pid=%d: %s", static_cast<int>(c.peer.uid), static_cast<int>(c.peer.pid),
+           what.c_str());
   c.recs.push_back({{"kind", "done"}, {"what", what}});
 }
 
-size_t flush(Ctx& c, const ModuleInstance* only, const std::string& tail = "") {
+// Drop cached results (of one module; with `inputs`, only those whose
+// inputs, the module's cache_key() part, start with it).
+size_t flush(Ctx& c, const ModuleInstance* only, const std::string& inputs = "") {
   auto keys = cache_keys(c, [&](std::string_view k) {
     if (!only) return true;
     if (k.substr(0, only->key_prefix.size()) != only->key_prefix) return false;
-    if (tail.empty()) return true;
+    if (inputs.empty()) return true;
     auto nul = k.find('\0', only->key_prefix.size());
-    return nul != std::string_view::npos && k.substr(nul + 1) == tail;
+    return nul != std::string_view::npos && k.substr(nul + 1).starts_with(inputs);
   });
   size_t n = 0;
   for (const auto& k : keys)
     n += c.shm.cache().erase(k);
   return n;
+}
+
+// The start of the cache inputs of a Greylist triplet with any client
+// (the client part is its network, or with domainSubject the client's own
+// address too: a release drops them all).
+std::string grey_inputs(const AdminSubject& s) {
+  Triplet tr;
+  if (make_triplet(s.sender == "<>" ? "" : s.sender, s.recipient, "127.0.0.1", 32, 128, tr) !=
+      TripletProblem::none)
+    return "";
+  return tr.sender + "\n" + tr.recipient + "\n";
 }
 
 bool fail(std::string& out, std::string why) {
@@ -223,7 +242,8 @@ bool run_control_command(const std::vector<std::string>& in, const Peer& peer, G
       if (m->module->admin_release(c.services, s, done, error)) {
         ++released;
         // A cached "greylisted" answer must not outlive the release.
-        flush(c, m.get(), subject_tail(*m, s));
+        std::string inputs = grey_inputs(s);
+        if (!inputs.empty()) flush(c, m.get(), inputs);
         changed(c, "release " + m->name + " " + done);
       } else {
         errors += m->name + ": " + error + "\n";

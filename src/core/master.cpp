@@ -114,9 +114,9 @@ class Master {
   MasterOptions d_opts;
   RunAs d_run_as;
   std::vector<Listener> d_listeners;
-  std::unique_ptr<StatsHttp> d_stats_http;  // [ppolicyd] stats_listen
+  std::unique_ptr<StatsHttp> d_stats_http;   // [ppolicyd] stats_listen
   std::unique_ptr<ControlSocket> d_control;  // [ppolicyd] control_socket
-  std::set<pid_t> d_control_pids;             // children serving control connections
+  std::set<pid_t> d_control_pids;            // children serving control connections
   std::unique_ptr<Segment> d_shm;
   int d_generation = 1;
   std::map<pid_t, WorkerInfo> d_workers;

@@ -257,13 +257,16 @@ class Greylist final : public Module {
  private:
   static constexpr int k_show_max = 50;
 
-  // A subject as a triplet: the parts not given are placeholders.
+  // A subject as a triplet: the parts not given are placeholders. A client
+  // "@domain" is a domain subject (domainSubject), as the module stores it.
   bool admin_triplet(const AdminSubject& s, Triplet& tr) const {
     std::string sender = s.sender == "<>" ? "" : s.sender.empty() ? "x@x.invalid" : s.sender;
+    bool domain = s.client.size() > 1 && s.client[0] == '@';
     if (make_triplet(sender, s.recipient.empty() ? "x" : s.recipient,
-                     s.client.empty() ? "127.0.0.1" : s.client, d_v4, d_v6,
+                     s.client.empty() || domain ? "127.0.0.1" : s.client, d_v4, d_v6,
                      tr) != TripletProblem::none)
       return false;
+    if (domain) tr.client = bounded_key(lower(s.client), 50);
     tr.sender = bounded_key(tr.sender, 255);
     tr.recipient = bounded_key(tr.recipient, 255);
     return true;
@@ -279,7 +282,9 @@ class Greylist final : public Module {
     bool passed = r.state == 1;
     return {{"kind", "greylist"},
             {"triplet", tr.sender + "," + tr.recipient + "," + tr.client},
-            {"state", passed ? "passed" : now >= ready ? "ready" : "waiting"},
+            {"state", passed         ? "passed"
+                      : now >= ready ? "ready"
+                                     : "waiting"},
             {"wait", std::to_string(passed || now >= ready ? 0 : ready - now)},
             {"tries", std::to_string(r.tries)},
             {"passes", std::to_string(r.passes)},
@@ -313,8 +318,8 @@ class Greylist final : public Module {
   bool show_mysql(Services& sv, const Triplet& want, int field, std::vector<AdminRecord>& out,
                   std::string& error) {
     const char* cols[] = {"sender", "recipient", "client"};
-    std::string where = field < 0 ? "sender = ? AND recipient = ? AND client = ?"
-                                  : format("%s = ?", cols[field]);
+    std::string where =
+        field < 0 ? "sender = ? AND recipient = ? AND client = ?" : format("%s = ?", cols[field]);
     std::string sql = format(
         "SELECT sender, recipient, client, state, first_seen, expire, tries, passes, "
         "UNIX_TIMESTAMP() FROM `%s` WHERE %s AND expire > UNIX_TIMESTAMP() LIMIT %d",

@@ -8,17 +8,19 @@ result cache, unknown commands and names; only root, the daemon's user and
 members of the daemon's group are served (an unprivileged uid is refused by
 the socket's mode, and by SO_PEERCRED when the mode would let it in)."""
 
+import grp
 import json
 import os
 import subprocess
 import threading
 import time
 
-from ppolicytest import IS_ROOT, PPOLICYD, Daemon, check, eq, request, run_tests, skip, workdir
+from ppolicytest import IS_ROOT, PPOLICYD, Daemon, check, eq, request, run_tests, skip
 
 CONF = """
 [module greylist]
 type = Greylist
+domainSubject = no
 store = %s
 delay = 3600
 %s
@@ -48,15 +50,20 @@ class Live:
     """A daemon with a control socket, and its client."""
 
     def __init__(self, store="shm", db_section="", table_suffix=""):
-        self.dir = workdir("ppctl")
-        self.path = os.path.join(self.dir, "run", "control")
         tables = ["table = %s%s\n" % (t, table_suffix) if store == "mysql" else ""
                   for t in ("greylist", "dos", "trap")]
         conf = db_section + CONF % (store, tables[0], store, tables[1], store, tables[2])
-        self.d = Daemon(conf, overrides=["ppolicyd.control_socket=" + self.path])
+        # control_socket is left at its default: "control" next to the pid file.
+        self.d = Daemon(conf)
+        self.path = os.path.join(os.path.dirname(self.d.pidfile), "control")
 
     def ctl(self, *args, user=None):
-        cmd = [PPOLICYD, "-c", self.d.conf, "-o", "ppolicyd.control_socket=" + self.path, "-C"]
+        # The client finds the socket as the daemon did: from the
+        # configuration and the same -o (pid_file).
+        cmd = [PPOLICYD, "-c", self.d.conf]
+        for o in self.d.overrides:
+            cmd += ["-o", o]
+        cmd.append("-C")
         return subprocess.run((user or []) + cmd + list(args), capture_output=True, text=True,
                               timeout=30)
 
@@ -188,6 +195,7 @@ def permissions(live):
     # The socket's mode (0660, the daemon's group) keeps others out ...
     st = os.stat(live.path)
     eq(oct(st.st_mode & 0o777), "0o660", "socket mode")
+    eq((st.st_uid, st.st_gid), (0, grp.getgrnam("ppolicy").gr_gid), "socket owner")
     r = live.ctl("status", user=nobody)
     check(r.returncode == 1 and "Permission denied" in r.stderr, r)
     # ... and were it opened up, the daemon itself refuses the peer.
@@ -213,8 +221,11 @@ def test_live_commands_shm():
 
 
 def test_no_control_socket():
-    d = Daemon(CONF % ("shm", "", "shm", "", "shm", ""))
-    r = subprocess.run([PPOLICYD, "-c", d.conf, "-C", "status"], capture_output=True, text=True)
+    off = "ppolicyd.control_socket="
+    d = Daemon(CONF % ("shm", "", "shm", "", "shm", ""), overrides=[off])
+    check(not os.path.exists(os.path.join(os.path.dirname(d.pidfile), "control")), "no socket")
+    r = subprocess.run([PPOLICYD, "-c", d.conf, "-o", off, "-C", "status"], capture_output=True,
+                       text=True)
     check(r.returncode == 1 and "control_socket is empty" in r.stderr, r)
     d.stop()
 
