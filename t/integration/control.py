@@ -12,14 +12,7 @@ it. A silent or flooding control client never blocks the master (cut after
 and members of the daemon's group are served (socket 0660 root:ppolicy; an
 unprivileged uid is refused by the mode, and by SO_PEERCRED when the mode
 would let it in). Each run leaves its transcript in
-build/t/integration/control-{shm,mysql}.transcript."""Live state commands (ppolicyd -C, [ppolicyd] control_socket) against a
-running daemon under a little load (four connections asking all the time):
-status (text and -j JSON), show a greylisted triplet and its client, release
-it (the next retry passes, the change is logged with the uid and pid of who
-made it), show and reset a DOS counter and a client's trap hits, flush the
-result cache, unknown commands and names; only root, the daemon's user and
-members of the daemon's group are served (an unprivileged uid is refused by
-the socket's mode, and by SO_PEERCRED when the mode would let it in)."""
+build/t/integration/control-{shm,mysql}.transcript."""
 
 import grp
 import json
