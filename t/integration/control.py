@@ -182,6 +182,12 @@ def live_commands(live, mysql=False):
         check("state=passed" in out, out)
         live.d.wait_log(r"control: uid=0 pid=\d+: release greylist "
                         r"alice@example.test,bob@example.org,192.0.2.0/24")
+        # A domain subject (domainSubject) is released as "@domain", also
+        # ahead of its first mail.
+        out = live.ok("release", "@Example.test", "erin@example.test", "bob@example.org")
+        check("release greylist erin@example.test,bob@example.org,@example.test" in out, out)
+        out = live.ok("show", "triplet", "@example.test", "erin@example.test", "bob@example.org")
+        check("triplet=erin@example.test,bob@example.org,@example.test state=passed" in out, out)
         # Another triplet is still greylisted.
         check(live.ask(sender="carol@example.test").startswith("DEFER_IF_PERMIT"), "other")
 
