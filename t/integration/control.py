@@ -69,8 +69,7 @@ class Live:
         # control_socket is left at its default: "control" next to the pid file.
         self.d = Daemon(conf, overrides=overrides)
         self.path = os.path.join(os.path.dirname(self.d.pidfile), "control")
-
-    transcript = []
+        self.transcript = []  # what ctl() ran and printed
 
     def ctl(self, *args, user=None):
         # The client finds the socket as the daemon did: from the
