@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
       {"rule = greylst < 0 -> DEFER\n",
        "t.conf:11: [policy main] rule: unknown name \"greylst\" (not a module, request attribute, "
        "variable or "
-       "function; attr(\"greylst\") reads any attribute)\n    greylst < 0 -> DEFER\n    ^^^^^^^"},
+       "function; attr(\"greylst\") reads any attribute)\n    greylst < 0 -> DEFER\n    ^^^^^^^ "
+       "column 1"},
       {"rule = dummy -> DEFER\n",
        "t.conf:11: [policy main] rule: a rule's condition must be a condition, not a number "
        "(compare it, e.g. "
@@ -93,7 +94,7 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
        "rule: unknown action \"DEFERR\" (OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT, "
        "DEFER_IF_PERMIT, 4NN, 5NN, "
        "WARN, INFO, HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND)\n    dummy == 0 -> DEFERR x\n   "
-       "               ^^^^^^"},
+       "               ^^^^^^ column 15"},
       {"rule = true -> PREPEND no colon\n", "PREPEND needs \"Header-Name: value\""},
       {"rule = true -> FILTER\n", "FILTER needs transport:destination"},
       {"rule = true -> REDIRECT\n", "REDIRECT needs one address"},
