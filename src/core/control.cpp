@@ -56,17 +56,20 @@ bool peer_allowed(int fd, const Peer& p) {
   return false;
 }
 
-// The arguments, one per line, ended by an empty line.
-bool read_request(int fd, std::vector<std::string>& args) {
+// The arguments, one per line, ended by an empty line; at most
+// k_max_request bytes, each read within k_read_timeout_ms. False: `why`.
+bool read_request(int fd, std::vector<std::string>& args, std::string& why) {
   std::string buf;
-  while (buf.find("\n\n") == std::string::npos && !(buf == "\n")) {
+  while (buf.find("\n\n") == std::string::npos && buf != "\n") {
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, k_read_timeout_ms) <= 0) return false;
+    if (poll(&p, 1, k_read_timeout_ms) <= 0) return why = "no command within 5 s", false;
     char tmp[1024];
     ssize_t r = read(fd, tmp, sizeof tmp);
-    if (r <= 0) return false;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return why = "closed before the end of the command", false;
     buf.append(tmp, static_cast<size_t>(r));
-    if (buf.size() > k_max_request) return false;
+    if (buf.size() > k_max_request)
+      return why = format("command longer than %zu bytes", k_max_request), false;
   }
   buf.resize(buf.find("\n\n") == std::string::npos ? 0 : buf.find("\n\n"));
   if (!buf.empty()) args = split(buf, "\n");
@@ -182,7 +185,13 @@ void control_child(int fd, Generation& gen, Segment& shm, const PoolSnapshot& po
     _exit(0);
   }
   std::vector<std::string> args;
-  if (!read_request(fd, args)) _exit(1);
+  std::string why;
+  if (!read_request(fd, args, why)) {
+    log_warn("control: uid=%d pid=%d: %s: dropped", static_cast<int>(peer.uid),
+             static_cast<int>(peer.pid), why.c_str());
+    write_all(fd, "error\n" + why + "\n");
+    _exit(1);
+  }
   std::string out;
   bool ok;
   try {

@@ -9,10 +9,13 @@
 //   reset dos NAME KEY              forget a DOS counter (KEY: values, ',')
 //   reset trap NAME CLIENT          forget a client's trap hits
 //   flush cache [MODULE]            drop cached results (of one module)
+//   flush client|sender|recipient A drop the cached results show would list
+//   flush triplet CLIENT SENDER RCPT
 //   close breaker BACKEND           close a circuit breaker
 // A first argument -j asks for JSON. Every change is logged with the uid
 // and pid of the peer.
 #include <algorithm>
+#include <cctype>
 
 #include "base/codec.hpp"
 #include "base/log.hpp"
@@ -29,10 +32,10 @@ namespace ppolicy {
 namespace {
 
 const char* k_usage =
-    "commands: status | show client ADDR | show sender ADDR | show recipient ADDR |\n"
-    "  show triplet CLIENT SENDER RECIPIENT | release CLIENT SENDER RECIPIENT |\n"
+    "commands: status | show SUBJECT | release CLIENT SENDER RECIPIENT |\n"
     "  reset dos MODULE KEY | reset trap MODULE CLIENT | flush cache [MODULE] |\n"
-    "  close breaker BACKEND   (-j first: JSON)";
+    "  flush SUBJECT | close breaker BACKEND   (-j first: JSON)\n"
+    "  SUBJECT: client ADDR | sender ADDR | recipient ADDR | triplet CLIENT SENDER RECIPIENT";
 
 std::string num(uint64_t v) {
   return std::to_string(v);
@@ -130,34 +133,75 @@ std::string subject_tail(const ModuleInstance& m, const AdminSubject& s) {
   return key;
 }
 
-void show_cached(Ctx& c, const AdminSubject& s) {
+// Whether `word` stands in `inputs` as a whole address, not as a part of a
+// longer one (192.0.2.1 is not in 192.0.2.10), case-insensitively.
+bool names_word(std::string_view inputs, const std::string& word) {
+  auto addr_char = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_' ||
+           ch == '+' || ch == '@';
+  };
+  std::string in = lower(inputs);
+  for (size_t at = in.find(word); at != std::string::npos; at = in.find(word, at + 1)) {
+    size_t end = at + word.size();
+    if ((at == 0 || !addr_char(in[at - 1])) && (end == in.size() || !addr_char(in[end])))
+      return true;
+  }
+  return false;
+}
+
+// Every cached result whose inputs name the subject: for a whole triplet
+// the key the module itself makes of such a request, for one address the
+// address as a word of the inputs. `fn(instance, key, value, expiry)`.
+template <class Fn>
+void each_cached(Ctx& c, const AdminSubject& s, Fn&& fn) {
   uint32_t now = c.services.now();
+  bool full = !s.client.empty() && !s.sender.empty() && !s.recipient.empty();
+  std::string word = lower(!s.client.empty()   ? s.client
+                           : !s.sender.empty() ? s.sender
+                                               : s.recipient);
+  if (word.empty()) return;
   for (auto& m : c.gen.modules) {
-    // A full triplet is a request: the module names its exact cache key;
-    // a part alone is looked for in the keys.
-    bool full = !s.client.empty() && !s.sender.empty() && !s.recipient.empty();
     std::string tail = full ? subject_tail(*m, s) : "";
-    std::string word = lower(!s.client.empty()   ? s.client
-                             : !s.sender.empty() ? s.sender
-                                                 : s.recipient);
+    if (full && tail.empty()) continue;
     c.shm.cache().for_each(now, [&](std::string_view k, std::string_view v, uint32_t exp) {
       if (k.substr(0, m->key_prefix.size()) != m->key_prefix) return;
       std::string_view rest = k.substr(m->key_prefix.size());
       auto nul = rest.find('\0');
       if (nul == std::string_view::npos) return;
       std::string_view inputs = rest.substr(nul + 1);
-      bool match = !tail.empty() ? inputs == tail
-                                 : lower(inputs).find(word) != std::string::npos && !word.empty();
-      if (!match) return;
-      Result r;
-      if (v.size() < 4 || !Result::decode(v.substr(4), r)) return;
-      c.recs.push_back({{"kind", "cached"},
-                        {"module", m->name},
-                        {"code", std::to_string(r.code)},
-                        {"info", r.info},
-                        {"expires_in", num(exp > now ? exp - now : 0)}});
+      if (full ? inputs == tail : names_word(inputs, word)) fn(*m, k, v, exp);
     });
   }
+}
+
+void show_cached(Ctx& c, const AdminSubject& s) {
+  uint32_t now = c.services.now();
+  each_cached(c, s, [&](ModuleInstance& m, std::string_view, std::string_view v, uint32_t exp) {
+    Result r;
+    // The value: when it was stored (4 bytes), then the result.
+    if (v.size() < 4 || !Result::decode(v.substr(4), r)) return;
+    c.recs.push_back({{"kind", "cached"},
+                      {"module", m.name},
+                      {"code", std::to_string(r.code)},
+                      {"info", r.info},
+                      {"expires_in", num(exp > now ? exp - now : 0)}});
+  });
+}
+
+// A subject from "client A", "sender A", "recipient A" or "triplet C S R".
+bool parse_subject(const std::vector<std::string>& a, size_t i, AdminSubject& s) {
+  size_t n = a.size() - i;
+  if (n == 2 && a[i] == "client")
+    s.client = a[i + 1];
+  else if (n == 2 && a[i] == "sender")
+    s.sender = a[i + 1];
+  else if (n == 2 && a[i] == "recipient")
+    s.recipient = a[i + 1];
+  else if (n == 4 && a[i] == "triplet")
+    s = AdminSubject{a[i + 1], a[i + 2], a[i + 3]};
+  else
+    return false;
+  return true;
 }
 
 void changed(Ctx& c, const std::string& what) {
@@ -213,16 +257,7 @@ bool run_control_command(const std::vector<std::string>& in, const Peer& peer, G
     status(c);
   } else if (cmd == "show" && n >= 3) {
     AdminSubject s;
-    if (a[1] == "client" && n == 3)
-      s.client = a[2];
-    else if (a[1] == "sender" && n == 3)
-      s.sender = a[2];
-    else if (a[1] == "recipient" && n == 3)
-      s.recipient = a[2];
-    else if (a[1] == "triplet" && n == 5)
-      s = AdminSubject{a[2], a[3], a[4]};
-    else
-      return fail(out, k_usage);
+    if (!parse_subject(a, 1, s)) return fail(out, k_usage);
     for (auto& m : gen.modules) {
       std::vector<AdminRecord> recs;
       m->module->admin_show(c.services, s, recs);
@@ -259,11 +294,26 @@ bool run_control_command(const std::vector<std::string>& in, const Peer& peer, G
     if (!m->module->admin_reset(c.services, a[3], done, error))
       return fail(out, m->name + ": " + error);
     changed(c, "reset " + m->name + " " + done);
+  } else if (cmd == "flush" && n >= 3 && a[1] != "cache") {
+    AdminSubject s;
+    if (!parse_subject(a, 1, s)) return fail(out, k_usage);
+    std::vector<std::string> keys;
+    each_cached(c, s, [&](ModuleInstance&, std::string_view k, std::string_view, uint32_t) {
+      keys.emplace_back(k);
+    });
+    size_t k = 0;
+    for (const auto& key : keys)
+      k += c.shm.cache().erase(key);
+    std::string what = a[1];
+    for (size_t i = 2; i < n; ++i)
+      what += " " + a[i];
+    changed(c, format("flush %s: %zu cached results dropped", what.c_str(), k));
   } else if (cmd == "flush" && (n == 2 || n == 3) && a[1] == "cache") {
     ModuleInstance* m = n == 3 ? find_instance(gen, a[2]) : nullptr;
     if (n == 3 && !m) return fail(out, "no module named " + a[2]);
     size_t k = flush(c, m);
-    changed(c, format("flush cache %s: %zu entries dropped", m ? m->name.c_str() : "(all)", k));
+    changed(c,
+            format("flush cache %s: %zu cached results dropped", m ? m->name.c_str() : "(all)", k));
   } else if (cmd == "close" && n == 3 && a[1] == "breaker") {
     uint32_t now = c.services.now();
     bool found = false;

@@ -44,6 +44,7 @@
 #include "db/schema.hpp"
 #include "dns/mailhosts.hpp"
 #include "dns/spf_check.hpp"
+#include "modules/greylist_admin.hpp"
 #include "modules/greylist_logic.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
@@ -136,13 +137,6 @@ class Greylist final : public Module {
         "= ? AND "
         "client = ?",
         t);
-    // ppolicyd -C release: the triplet passes from now on.
-    d_sql_release = format(
-        "INSERT INTO `%s` (sender, recipient, client, first_seen, last_seen, expire, state, "
-        "last_result, tries, passes) VALUES (?, ?, ?, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(), "
-        "UNIX_TIMESTAMP() + ?, 1, 1, 0, 0) ON DUPLICATE KEY UPDATE state = 1, last_result = 1, "
-        "expire = UNIX_TIMESTAMP() + ?",
-        t);
   }
 
   void prepare(Services& services) override {
@@ -204,151 +198,33 @@ class Greylist final : public Module {
     return r;
   }
 
-  // The triplet of a full subject; with a client, sender or recipient only,
-  // every triplet holding it (at most k_show_max).
+  // Live state commands (ppolicyd -C): modules/greylist_admin.cpp.
   void admin_show(Services& sv, const AdminSubject& s, std::vector<AdminRecord>& out) override {
     Triplet tr;
-    if (!admin_triplet(s, tr)) return;
-    int field = !s.sender.empty() && !s.recipient.empty() && !s.client.empty() ? -1
-                : !s.client.empty()                                            ? 2
-                : !s.sender.empty()                                            ? 0
-                                                                               : 1;
+    GreyField field;
+    if (!grey_subject(s, d_v4, d_v6, tr, field)) return;
     std::string error;
-    bool ok = d_shm ? show_shm(sv, tr, field, out) : show_mysql(sv, tr, field, out, error);
-    if (!ok) out.push_back({{"kind", "greylist"}, {"error", error}});
+    if (d_shm && sv.records())
+      grey_show_shm(*sv.records(), sv.now(), d_name, d_timing, tr, field, out);
+    else if (!d_shm && !grey_show_mysql(sv, d_table, d_timing, tr, field, out, error))
+      out.push_back({{"kind", "greylist"}, {"error", error}});
   }
 
   bool admin_release(Services& sv, const AdminSubject& s, std::string& done,
                      std::string& error) override {
     Triplet tr;
-    if (!admin_triplet(s, tr) || s.sender.empty() || s.recipient.empty() || s.client.empty()) {
-      error = "needs a client address, a sender with '@' (or <>) and a recipient";
+    GreyField field;
+    if (!grey_subject(s, d_v4, d_v6, tr, field) || field != GreyField::triplet) {
+      error = "needs a client address (or @domain), a sender with '@' (or <>) and a recipient";
       return false;
     }
     done = tr.sender + "," + tr.recipient + "," + tr.client;
-    if (d_shm) {
-      ShmTable* records = sv.records();
-      uint32_t now = sv.now();
-      if (!records) return error = "no shared memory", false;
-      return records->update(shm_key(tr), now, [&](std::string& v, uint32_t& expire, bool found) {
-        GreyRecord rec;
-        if (!found || !decode_grey(v, rec)) rec.first_seen = now;
-        rec.state = 1;
-        rec.expire = now + d_timing.expiration;
-        v = encode_grey(rec);
-        expire = rec.expire;
-        return true;
-      });
-    }
-    return sv.resource<Database>().run(
-        SteadyClock::now() + std::chrono::seconds(10),
-        [&](DbConnection& c) {
-          auto& st = c.prepare(d_sql_release);
-          st.setString(1, tr.sender);
-          st.setString(2, tr.recipient);
-          st.setString(3, tr.client);
-          st.setUInt(4, d_timing.expiration);
-          st.setUInt(5, d_timing.expiration);
-          st.executeUpdate();
-        },
-        error);
+    if (!d_shm) return grey_release_mysql(sv, d_table, d_timing, tr, error);
+    if (!sv.records()) return error = "no shared memory", false;
+    return grey_release_shm(*sv.records(), sv.now(), d_name, d_timing, tr);
   }
 
  private:
-  static constexpr int k_show_max = 50;
-
-  // A subject as a triplet: the parts not given are placeholders. A client
-  // "@domain" is a domain subject (domainSubject), as the module stores it.
-  bool admin_triplet(const AdminSubject& s, Triplet& tr) const {
-    std::string sender = s.sender == "<>" ? "" : s.sender.empty() ? "x@x.invalid" : s.sender;
-    bool domain = s.client.size() > 1 && s.client[0] == '@';
-    if (make_triplet(sender, s.recipient.empty() ? "x" : s.recipient,
-                     s.client.empty() || domain ? "127.0.0.1" : s.client, d_v4, d_v6,
-                     tr) != TripletProblem::none)
-      return false;
-    if (domain) tr.client = bounded_key(lower(s.client), 50);
-    tr.sender = bounded_key(tr.sender, 255);
-    tr.recipient = bounded_key(tr.recipient, 255);
-    return true;
-  }
-
-  std::string shm_key(const Triplet& tr) const {
-    return bounded_key("G\n" + d_name + "\n" + tr.sender + "\n" + tr.recipient + "\n" + tr.client,
-                       ShmTable::k_max_entry - 17 - 8);
-  }
-
-  AdminRecord show_record(const Triplet& tr, const GreyRecord& r, uint32_t now) const {
-    uint32_t ready = r.first_seen + d_timing.delay;
-    bool passed = r.state == 1;
-    return {{"kind", "greylist"},
-            {"triplet", tr.sender + "," + tr.recipient + "," + tr.client},
-            {"state", passed         ? "passed"
-                      : now >= ready ? "ready"
-                                     : "waiting"},
-            {"wait", std::to_string(passed || now >= ready ? 0 : ready - now)},
-            {"tries", std::to_string(r.tries)},
-            {"passes", std::to_string(r.passes)},
-            {"expires_in", std::to_string(r.expire > now ? r.expire - now : 0)}};
-  }
-
-  bool show_shm(Services& sv, const Triplet& want, int field, std::vector<AdminRecord>& out) {
-    ShmTable* records = sv.records();
-    if (!records) return false;
-    uint32_t now = sv.now();
-    std::string prefix = "G\n" + d_name + "\n";
-    int n = 0;
-    records->for_each(now, [&](std::string_view k, std::string_view v, uint32_t) {
-      if (n >= k_show_max || k.substr(0, prefix.size()) != prefix) return;
-      auto parts = split(k.substr(prefix.size()), "\n");
-      GreyRecord rec;
-      if (parts.size() != 3 || !decode_grey(v, rec)) return;
-      Triplet tr{parts[0], parts[1], parts[2]};
-      bool match = field < 0 ? tr.sender == want.sender && tr.recipient == want.recipient &&
-                                   tr.client == want.client
-                   : field == 0 ? tr.sender == want.sender
-                   : field == 1 ? tr.recipient == want.recipient
-                                : tr.client == want.client;
-      if (!match) return;
-      ++n;
-      out.push_back(show_record(tr, rec, now));
-    });
-    return true;
-  }
-
-  bool show_mysql(Services& sv, const Triplet& want, int field, std::vector<AdminRecord>& out,
-                  std::string& error) {
-    const char* cols[] = {"sender", "recipient", "client"};
-    std::string where =
-        field < 0 ? "sender = ? AND recipient = ? AND client = ?" : format("%s = ?", cols[field]);
-    std::string sql = format(
-        "SELECT sender, recipient, client, state, first_seen, expire, tries, passes, "
-        "UNIX_TIMESTAMP() FROM `%s` WHERE %s AND expire > UNIX_TIMESTAMP() LIMIT %d",
-        d_table.c_str(), where.c_str(), k_show_max);
-    return sv.resource<Database>().run(
-        SteadyClock::now() + std::chrono::seconds(10),
-        [&](DbConnection& c) {
-          auto& st = c.prepare(sql);
-          const std::string* vals[] = {&want.sender, &want.recipient, &want.client};
-          if (field < 0)
-            for (int i = 0; i < 3; ++i)
-              st.setString(i + 1, *vals[i]);
-          else
-            st.setString(1, *vals[field]);
-          std::unique_ptr<sql::ResultSet> rs(st.executeQuery());
-          while (rs->next()) {
-            Triplet tr{rs->getString(1), rs->getString(2), rs->getString(3)};
-            GreyRecord rec;
-            rec.state = static_cast<uint8_t>(rs->getInt(4));
-            rec.first_seen = rs->getUInt(5);
-            rec.expire = rs->getUInt(6);
-            rec.tries = rs->getUInt(7);
-            rec.passes = rs->getUInt(8);
-            out.push_back(show_record(tr, rec, rs->getUInt(9)));
-          }
-        },
-        error);
-  }
-
   // The normalised triplet of the request (bounded to its column widths).
   TripletProblem triplet(const Request& request, Triplet& tr) const {
     TripletProblem p = make_triplet(request.get(Attr::sender), request.get(Attr::recipient),
@@ -412,7 +288,7 @@ class Greylist final : public Module {
   Result check_shm(const Triplet& tr, CheckContext& ctx) {
     ShmTable* records = ctx.services().records();
     if (!records) return Result(0, "no shared memory").set("wait", 0);
-    std::string key = shm_key(tr);
+    std::string key = grey_shm_key(d_name, tr);
     uint32_t now = ctx.services().now();
     GreyOutcome out;
     bool ok = records->update(key, now, [&](std::string& v, uint32_t& expire, bool found) {
@@ -476,7 +352,7 @@ class Greylist final : public Module {
   int d_v4, d_v6;
   bool d_domain_subject;
   GreyTiming d_timing;
-  std::string d_sql_upsert, d_sql_select, d_sql_release;
+  std::string d_sql_upsert, d_sql_select;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {

@@ -1,21 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Live state commands (ppolicyd -C, [ppolicyd] control_socket) against a
-running daemon under a little load (four connections asking all the time):
-status (text and -j JSON), show a greylisted triplet and its client, release
-it (the next retry passes, the change is logged with the uid and pid of who
-made it), show and reset a DOS counter and a client's trap hits, flush the
-result cache, unknown commands and names; only root, the daemon's user and
-members of the daemon's group are served (an unprivileged uid is refused by
-the socket's mode, and by SO_PEERCRED when the mode would let it in)."""
+"""Live state commands (ppolicyd -C, [ppolicyd] control_socket, by default
+"control" next to the pid file) against a running daemon under load (four
+connections asking all the time), for store = shm and store = mysql:
+status (text and -j JSON), show a greylisted triplet and its client,
+release it (the next retry passes), show and reset a DOS counter and a
+client's trap hits, show and flush a client's cached results (a whole word:
+192.0.2.1 is not 192.0.2.10), flush the result cache, close an open
+database breaker; every change is logged with the uid and pid of who made
+it. A silent or flooding control client never blocks the master (cut after
+5 s / 4096 bytes; a fifth at once is refused). Only root, the daemon's user
+and members of the daemon's group are served (socket 0660 root:ppolicy; an
+unprivileged uid is refused by the mode, and by SO_PEERCRED when the mode
+would let it in). Each run leaves its transcript in
+build/t/integration/control-{shm,mysql}.transcript."""
 
 import grp
 import json
 import os
+import re
+import socket
 import subprocess
 import threading
 import time
 
-from ppolicytest import IS_ROOT, PPOLICYD, Daemon, check, eq, request, run_tests, skip
+from ppolicytest import (IS_ROOT, PPOLICYD, TOP_BUILDDIR, Daemon, check, eq, free_port, request,
+                        run_tests, skip)
 
 CONF = """
 [module greylist]
@@ -37,7 +46,11 @@ traps = trap@example.org
 treshold = 1
 store = %s
 %s
+[module dummy]
+type = Dummy
+test1 = x
 [policy main]
+rule = dummy == 1 -> REJECT 5.7.1 never
 rule = trap == -2 -> DISCARD trap
 rule = trap > 0 -> REJECT 5.7.1 trap client
 rule = dos > 0 -> REJECT 5.7.1 too many
@@ -49,13 +62,14 @@ default = DUNNO
 class Live:
     """A daemon with a control socket, and its client."""
 
-    def __init__(self, store="shm", db_section="", table_suffix=""):
+    def __init__(self, store="shm", db_section="", table_suffix="", overrides=()):
         tables = ["table = %s%s\n" % (t, table_suffix) if store == "mysql" else ""
                   for t in ("greylist", "dos", "trap")]
         conf = db_section + CONF % (store, tables[0], store, tables[1], store, tables[2])
         # control_socket is left at its default: "control" next to the pid file.
-        self.d = Daemon(conf)
+        self.d = Daemon(conf, overrides=overrides)
         self.path = os.path.join(os.path.dirname(self.d.pidfile), "control")
+        self.transcript = []  # what ctl() ran and printed
 
     def ctl(self, *args, user=None):
         # The client finds the socket as the daemon did: from the
@@ -64,8 +78,19 @@ class Live:
         for o in self.d.overrides:
             cmd += ["-o", o]
         cmd.append("-C")
-        return subprocess.run((user or []) + cmd + list(args), capture_output=True, text=True,
-                              timeout=30)
+        r = subprocess.run((user or []) + cmd + list(args), capture_output=True, text=True,
+                           timeout=30)
+        who = "" if not user else "(as %s) " % " ".join(user)
+        self.transcript.append("%s$ ppolicyd -C %s\n%s%s[exit %d]\n" % (
+            who, " ".join(args), r.stdout, r.stderr, r.returncode))
+        return r
+
+    def save_transcript(self, name):
+        path = os.path.join(TOP_BUILDDIR, "t", "integration", name)
+        with open(path, "w") as f:
+            f.write("\n".join(self.transcript))
+        with open(path + ".log", "w") as f:
+            f.write("".join(l for l in self.d.log().splitlines(True) if "control:" in l))
 
     def ok(self, *args):
         r = self.ctl(*args)
@@ -93,7 +118,8 @@ class Load:
         while not self.stop.is_set():
             n += 1
             try:
-                a = c.ask(request(sender="load%d-%d@example.net" % (i, n % 50)))
+                a = c.ask(request(sender="load%d-%d@example.net" % (i, n % 50),
+                                  client_address="203.0.113.%d" % (i + 1)))
                 if a is None:
                     self.errors.append("no answer")
                 self.answers += 1
@@ -114,7 +140,7 @@ def lines_of(out, kind):
     return [l for l in out.splitlines() if l.split(" ", 1)[0] == kind]
 
 
-def live_commands(live):
+def live_commands(live, mysql=False):
     load = Load(live.d)
     try:
         # status: text and JSON.
@@ -122,7 +148,8 @@ def live_commands(live):
         check(lines_of(out, "workers") and "busy=" in lines_of(out, "workers")[0], out)
         check(any("name=cache" in l for l in lines_of(out, "table")), out)
         check(any("name=records" in l for l in lines_of(out, "table")), out)
-        check(lines_of(out, "breakers") == ["breakers open=0"], out)
+        if not mysql:
+            check(lines_of(out, "breakers") == ["breakers open=0"], out)
         recs = json.loads(live.ok("-j", "status"))
         kinds = [r["kind"] for r in recs]
         for k in ("daemon", "workers", "pool", "table", "breakers"):
@@ -140,6 +167,9 @@ def live_commands(live):
               "state=waiting" in g[0], g[0])
         wait = int(g[0].split("wait=")[1].split()[0])
         check(3500 < wait <= 3600, g[0])
+        if mysql:  # the result cache keeps the greylisted answer too
+            check(any(l.startswith("cached module=greylist code=-1 ")
+                      for l in lines_of(out, "cached")), out)
         recs = json.loads(live.ok("-j", "show", "client", "192.0.2.10"))
         grey = [r for r in recs if r["kind"] == "greylist"]
         check(any(r["triplet"] == "alice@example.test,bob@example.org,192.0.2.0/24" and
@@ -151,6 +181,12 @@ def live_commands(live):
         check("state=passed" in out, out)
         live.d.wait_log(r"control: uid=0 pid=\d+: release greylist "
                         r"alice@example.test,bob@example.org,192.0.2.0/24")
+        # A domain subject (domainSubject) is released as "@domain", also
+        # ahead of its first mail.
+        out = live.ok("release", "@Example.test", "erin@example.test", "bob@example.org")
+        check("release greylist erin@example.test,bob@example.org,@example.test" in out, out)
+        out = live.ok("show", "triplet", "@example.test", "erin@example.test", "bob@example.org")
+        check("triplet=erin@example.test,bob@example.org,@example.test state=passed" in out, out)
         # Another triplet is still greylisted.
         check(live.ask(sender="carol@example.test").startswith("DEFER_IF_PERMIT"), "other")
 
@@ -173,7 +209,22 @@ def live_commands(live):
         out = live.ok("show", "client", "198.51.100.7")
         check("trap module=trap client=198.51.100.7 hits=1" in out, out)
         live.ok("reset", "trap", "trap", "198.51.100.7")
+        live.d.wait_log(r"control: uid=0 pid=\d+: reset trap trap hits of client 198.51.100.7")
         check(not live.ask(client_address="198.51.100.7").startswith("REJECT"), "trap reset")
+
+        # Cached results of a client (Dummy caches by client address): shown
+        # and dropped; 192.0.2.1 is not a part of 192.0.2.10.
+        out = live.ok("show", "client", "192.0.2.10")
+        check(any(l.startswith("cached module=dummy code=0 info=dummy expires_in=")
+                  for l in lines_of(out, "cached")), out)
+        check(not any("module=dummy" in l for l in
+                      lines_of(live.ok("show", "client", "192.0.2.1"), "cached")), "192.0.2.1")
+        out = live.ok("flush", "client", "192.0.2.10")
+        check(lines_of(out, "done") and "cached results dropped" in out and
+              "flush client 192.0.2.10: 0 " not in out, out)
+        live.d.wait_log(r"control: uid=0 pid=\d+: flush client 192.0.2.10: \d+ cached")
+        out = live.ok("show", "client", "192.0.2.10")
+        check(not any("module=dummy" in l for l in lines_of(out, "cached")), out)
 
         # Refusals and mistakes: exit status 1 and a reason, nothing changed.
         r = live.ctl("reset", "dos", "dos", "nobody-counted@example.test")
@@ -184,10 +235,68 @@ def live_commands(live):
         check(r.returncode == 1 and "no breaker record" in r.stderr, r)
         r = live.ctl("eval", "1+1")
         check(r.returncode == 1 and "commands:" in r.stderr, r)
+        out = live.ok("flush", "cache", "dummy")
+        check("flush cache dummy" in out, out)
         out = live.ok("flush", "cache")
         check("flush cache (all)" in out, out)
+        live.d.wait_log(r"control: uid=0 pid=\d+: flush cache \(all\)")
     finally:
         load.finish()
+
+
+def raw(path, data=b""):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(15)
+    s.connect(path)
+    if data:
+        s.sendall(data)
+    return s
+
+
+def reply(s):
+    out = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            return out.decode()
+        out += b
+
+
+def hostile_clients(live):
+    """A silent or flooding control client never blocks the master: requests
+    and other commands are answered meanwhile; the child gives up on it."""
+    silent = raw(live.path)
+    start = time.time()
+    a = live.ask(client_address="203.0.113.77", sender="hostile@example.test")
+    check(a.startswith("DEFER_IF_PERMIT 4.7.1 greylisted"), "policy answered: %r" % a)
+    check("workers" in live.ok("status"), "status beside a silent client")
+    check(time.time() - start < 2, "not blocked by the silent client")
+    eq(reply(silent), "error\nno command within 5 s\n", "silent client")
+    live.d.wait_log(r"control: uid=0 pid=\d+: no command within 5 s: dropped")
+    big = raw(live.path, b"x" * 5000)
+    eq(reply(big), "error\ncommand longer than 4096 bytes\n", "flooding client")
+    # At most four at once: a fifth is told so at once, not queued.
+    held = [raw(live.path) for _ in range(4)]
+    time.sleep(0.5)
+    r = live.ctl("status")
+    check(r.returncode == 1 and "busy: too many control commands" in r.stderr, r)
+    for s in held:
+        s.close()
+    end = time.time() + 5
+    while live.ctl("status").returncode != 0:
+        check(time.time() < end, "control socket served again")
+        time.sleep(0.1)
+
+
+def breaker(live):
+    """The dead first database host's breaker is open; closing it is logged."""
+    recs = json.loads(live.ok("-j", "status"))
+    open_ = [r for r in recs if r["kind"] == "breaker" and r["state"] == "open"]
+    check(open_, recs)
+    backend = open_[0]["backend"]
+    out = live.ok("close", "breaker", backend)
+    check(out.startswith("done what=\"close breaker %s\"" % backend), out)
+    live.d.wait_log(r"control: uid=0 pid=\d+: close breaker " + re.escape(backend))
 
 
 def permissions(live):
@@ -214,8 +323,10 @@ def permissions(live):
 def test_live_commands_shm():
     live = Live()
     live_commands(live)
+    hostile_clients(live)
     if IS_ROOT:
         permissions(live)
+    live.save_transcript("control-shm.transcript")
     live.d.stop()
     check(not os.path.exists(live.path), "socket removed on stop")
 
@@ -236,10 +347,14 @@ def test_live_commands_mysql():
     except ImportError:
         skip("no MariaDB helper")
     db = MariaDB()
-    live = Live("mysql", db.section(), "_ctl")
-    live_commands(live)
+    # The first host is dead: its breaker opens (breaker_failures = 1).
+    hosts = "127.0.0.1:%d, %s:%d" % (free_port(), db.host, db.port)
+    live = Live("mysql", db.section(host=hosts), "_ctl", ["ppolicyd.breaker_failures=1"])
+    live_commands(live, mysql=True)
     eq(db.value("SELECT state FROM greylist_ctl WHERE sender = 'alice@example.test'"), "1",
        "released row")
+    breaker(live)
+    live.save_transcript("control-mysql.transcript")
     live.d.stop()
 
 
