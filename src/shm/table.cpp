@@ -295,6 +295,10 @@ bool ShmTable::update_impl(std::string_view key, uint32_t now, void* ctx, Update
       found = true;
     }
   }
+  // A read-modify-write is a lookup too: DOS, Trap and Greylist (store =
+  // shm) use only this, and their table showed no lookups at all.
+  d_counters.lookups.fetch_add(1, std::memory_order_relaxed);
+  if (found) d_counters.hits.fetch_add(1, std::memory_order_relaxed);
   bool ok = true;
   try {
     if (cb(ctx, value, expire, found)) {

@@ -64,6 +64,9 @@ BOOST_AUTO_TEST_CASE(update_is_read_modify_write) {
       return true;
     });
   }
+  // Each update is a lookup (9 found the counter), as the metrics show.
+  BOOST_TEST(t.counters().lookups.load() == 10u);
+  BOOST_TEST(t.counters().hits.load() == 9u);
   std::string v;
   BOOST_TEST(t.get("counter", v, 100));
   BOOST_TEST(v == "10");
