@@ -4,6 +4,7 @@
 // calls, saveResult attributes.
 #include <boost/test/unit_test.hpp>
 
+#include "base/log.hpp"
 #include "conf/error.hpp"
 #include "policy/eval.hpp"
 #include "proto/request.hpp"
@@ -366,6 +367,35 @@ BOOST_AUTO_TEST_CASE(unreachable_policy_is_an_error) {
                    std::string::npos,
                e.what());
   }
+}
+
+// Issue 13 §6: the text of an exception thrown under evaluation (a
+// module's, which may carry request data) is logged quoted: no second log
+// line, no terminal escape.
+struct ThrowingRunner : CallRunner {
+  ModuleRun run(const CallSite&, Request&, SteadyClock::time_point) override {
+    throw std::runtime_error("boom\nppolicyd[1]: forged line\x1b[31m");
+  }
+};
+
+BOOST_AUTO_TEST_CASE(exception_text_is_logged_quoted) {
+  Env env("rule = dummy == 1 -> OK\ndefault = DUNNO\n");
+  Request r = req({});
+  const Policy* p = env.cfg->select_policy(r);
+  BOOST_TEST_REQUIRE(p);
+  std::vector<std::string> lines;
+  log_capture([&](LogLevel, std::string_view m) { lines.emplace_back(m); });
+  ThrowingRunner runner;
+  Evaluation ev(*p, r, runner, SteadyClock::now() + std::chrono::seconds(5), "DEFER_IF_PERMIT",
+                nullptr);
+  Decision d = ev.decide();
+  log_capture(nullptr);
+  BOOST_TEST(d.failed);
+  BOOST_TEST(d.reply == "DEFER_IF_PERMIT");
+  BOOST_TEST_REQUIRE(lines.size() == 1u);
+  BOOST_TEST(lines[0] ==
+             "policy main: evaluation failed: boom\\x0appolicyd[1]: forged line\\x1b[31m");
+  BOOST_TEST(d.note == "boom\\x0appolicyd[1]: forged line\\x1b[31m");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

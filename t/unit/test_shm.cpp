@@ -274,4 +274,25 @@ BOOST_AUTO_TEST_CASE(stats_registry_and_buffer) {
   BOOST_TEST(s.reg("overflow") == -1);
 }
 
+// Issue 13 §6: the master keeps the -1 of a name the full area refused and
+// sets that gauge on every tick; it must land nowhere (it used to write
+// before the first entry and read back what it wrote).
+BOOST_AUTO_TEST_CASE(stats_index_checked_when_full) {
+  Segment seg(1 << 20, 1 << 20, 2);
+  StatsArea& s = seg.stats();
+  int a = s.reg("a_total"), b = s.reg("b_total"), full = s.reg("ppolicy_workers_max");
+  BOOST_TEST(full == -1);
+  s.set(a, 7);
+  s.set(b, 9);
+  s.set(full, 42);
+  s.add(full, 1);
+  BOOST_TEST(s.get(full) == 0u);
+  BOOST_TEST(s.name(full).empty());
+  BOOST_TEST(s.get(s.count()) == 0u);
+  BOOST_TEST(s.get(a) == 7u);
+  BOOST_TEST(s.get(b) == 9u);
+  BOOST_TEST(s.count() == 2u);
+  BOOST_TEST(s.capacity() == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
