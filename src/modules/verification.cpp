@@ -430,7 +430,7 @@ extern const ModuleType k_verification_type = {
     "Temporary failures (DNS errors, 4xx replies, timeouts, maxInFlight callouts to the\n"
     "domain already running) are code 0 and never cached. Definitive answers can be kept\n"
     "in the database (cacheDB); a hit returns the code moved away from zero by 10.\n"
-    "Be carefull when turning on verification and first read\n"
+    "Be careful when turning on verification and first read\n"
     "http://www.postfix.org/ADDRESS_VERIFICATION_README.html to see limitation and\n"
     "problem that can happen (servers that accept every address, callouts that count as\n"
     "abuse, greylisting of the callout itself).",
@@ -438,21 +438,21 @@ extern const ModuleType k_verification_type = {
     {86400, 900, 3600},
     {},
     {},
-    "    5 (15) ..... user verification was successfull (hit pernament cache)\n"
-    "    4 (14) ..... domain verification was successfull (hit pernament cache)\n"
-    "    3 (13) ..... connection verification was successfull (hit pernament cache)\n"
-    "    2 (12) ..... mx verification was successfull (hit pernament cache)\n"
+    "    5 (15) ..... user verification was successful (hit permanent cache)\n"
+    "    4 (14) ..... domain verification was successful (hit permanent cache)\n"
+    "    3 (13) ..... connection verification was successful (hit permanent cache)\n"
+    "    2 (12) ..... mx verification was successful (hit permanent cache)\n"
     "    1 .......... check succeeded according RFC (null sender, postmaster recipient)\n"
     "    0 .......... undefined (e.g. DNS error, SMTP error: 4xx, timeout, refused\n"
     "                 session, maxInFlight reached; never cached)\n"
     "   -1 .......... check failed, mail format invalid\n"
-    "   -2 (-12) .... mx verification failed: no mail host (hit pernament cache)\n"
-    "   -3 (-13) .... connection verification failed (hit pernament cache); hosts that\n"
+    "   -2 (-12) .... mx verification failed: no mail host (hit permanent cache)\n"
+    "   -3 (-13) .... connection verification failed (hit permanent cache); hosts that\n"
     "                 refuse or ignore connections give -3 too, never cached\n"
     "   -4 (-14) .... domain verification failed: postmaster or MAIL FROM rejected\n"
-    "                 (hit pernament cache)\n"
+    "                 (hit permanent cache)\n"
     "   -5 (-15) .... user verification failed: the address is rejected (hit\n"
-    "                 pernament cache)\n",
+    "                 permanent cache)\n",
     "# sender domain verification\n"
     "[module verification]\ntype = Verification\nparam = sender\n\n"
     "# recipient user verification\n"

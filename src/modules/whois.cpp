@@ -256,7 +256,7 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
 
 extern const ModuleType k_whois_type = {
     "Whois",
-    "Whois module can be used to return IP whois informations: it asks a whois server\n"
+    "Whois module can be used to return IP whois information: it asks a whois server\n"
     "(whois.iana.org by default, following its referral to the registry holding the\n"
     "address, e.g. whois.ripe.net) about the client address and returns the network name,\n"
     "country and organisation in the info and as fields (NAME.netname, NAME.country,\n"
