@@ -4,6 +4,7 @@
 //   ppolicyd [-c FILE] [-f] [-o SECTION.KEY=VALUE]...   run the daemon
 //   ppolicyd [-c FILE] -t                              check the configuration
 //   ppolicyd [-c FILE] -e < requests                   evaluate requests, print traces
+//   ppolicyd [-c FILE] -C [-j] COMMAND [ARG]...         live state of the running daemon
 //   ppolicyd -M [TYPE]                                 module documentation
 //   ppolicyd -d                                        every server key with its default
 //   ppolicyd [-c FILE] -n                              the server keys that differ from it
@@ -22,8 +23,10 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "conf/config.hpp"
 #include "config.h"
 #include "core/cli.hpp"
+#include "core/control.hpp"
 #include "core/master.hpp"
 #include "core/privs.hpp"
 #include "runtime/generation.hpp"
@@ -45,6 +48,8 @@ void usage(FILE* out) {
       "       ppolicyd [-c FILE] [-o ...] -t      check the configuration and exit\n"
       "       ppolicyd [-c FILE] [-o ...] -e      evaluate requests from stdin, print traces\n"
       "       ppolicyd [-c FILE] [-o ...] -T TESTS  run a policy test file, print failures\n"
+      "       ppolicyd [-c FILE] -C [-j] COMMAND [ARG]...  live state commands (status, show,\n"
+      "                                           release, reset, flush, close; -j: JSON)\n"
       "       ppolicyd -M [TYPE]                  print module documentation\n"
       "       ppolicyd -d                         print the server keys with their defaults\n"
       "       ppolicyd [-c FILE] [-o ...] -n      print the server keys that differ from them\n"
@@ -101,6 +106,8 @@ int main(int argc, char** argv) {
   bool test = false, eval = false, docs = false, non_defaults = false;
   std::string test_file;  // -T
   std::string doc_type;
+  std::vector<std::string> control_args;  // -C: the rest of the command line
+  bool control = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto need = [&](const char* what) -> std::string {
@@ -134,6 +141,14 @@ int main(int argc, char** argv) {
         return 2;
       }
       opts.overrides.push_back(*ov);
+    } else if (a == "-C") {
+      control = true;
+      control_args.assign(argv + i + 1, argv + argc);
+      if (control_args.empty() || (control_args.size() == 1 && control_args[0] == "-j")) {
+        std::fprintf(stderr, "ppolicyd: -C needs a command (e.g. ppolicyd -C status)\n");
+        return 2;
+      }
+      break;
     } else if (a == "-M") {
       docs = true;
       if (i + 1 < argc && argv[i + 1][0] != '-') doc_type = argv[++i];
@@ -159,6 +174,20 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+
+  if (control) {
+    // Only the configuration's control_socket is needed: no modules are
+    // created, no policy is compiled.
+    try {
+      ErrorList errors;
+      auto config = Config::load(opts.config_path, opts.overrides, errors);
+      if (!config) errors.raise_if_any();
+      return control_client(config->server.control_socket, control_args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\nppolicyd: configuration has errors\n", e.what());
+      return 1;
+    }
   }
 
   // Until the configuration says otherwise, messages go to stderr.

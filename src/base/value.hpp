@@ -20,6 +20,9 @@ const char* type_name(Type t);
 
 // A compiled POSIX extended regular expression (glibc: no recursion, so no
 // stack exhaustion on hostile input, unlike std::regex).
+// The most bytes of a value a regex searches (see Regex::search).
+inline constexpr size_t k_regex_max_input = 1024;
+
 class Regex {
  public:
   // Throws std::runtime_error with the regcomp message.
@@ -27,6 +30,8 @@ class Regex {
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
+  // Searches the first k_regex_max_input bytes of `text`; '$' does not
+  // match where a longer text was cut.
   bool search(std::string_view text) const;
   const std::string& pattern() const { return d_pattern; }
   bool icase() const { return d_icase; }

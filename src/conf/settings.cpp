@@ -117,6 +117,7 @@ const Option k_server[] = {
     {.name = "maintenance_interval", .type = OptType::duration, .def = "300s", .help = "how often expired records are removed (shared memory and database)", .min = 10, .store = bind<&ServerSettings::maintenance_interval_s>()},
     {.name = "unix_socket_mode", .type = OptType::string, .def = "0666", .help = "permissions of unix: listener sockets (octal)", .store = store_socket_mode},
     {.name = "unix_socket_group", .type = OptType::string, .def = "", .help = "group of unix: listener sockets (empty: the daemon's group)", .store = bind<&ServerSettings::unix_socket_group>()},
+    {.name = "control_socket", .type = OptType::string, .def = "control", .help = "unix socket of the live state commands (ppolicyd -C), mode 0660, group: the daemon's; only root and the daemon's group may use it (a relative path is in the pid file's directory; empty: none)", .store = bind<&ServerSettings::control_socket>(), .restart_only = true},
     {.name = "breaker_failures", .type = OptType::integer, .def = "5", .help = "consecutive failures of a backend that open its circuit breaker", .min = 1, .max = 1000, .store = bind<&ServerSettings::breaker_failures>()},
     {.name = "breaker_cooldown", .type = OptType::duration, .def = "30s", .help = "how long a backend with an open breaker is skipped before it is tried again", .min = 1, .store = bind<&ServerSettings::breaker_cooldown_s>()},
     {.name = "stop_timeout", .type = OptType::duration, .def = "10s", .help = "on stop, how long workers may finish their requests before they are killed", .min = 1, .store = bind<&ServerSettings::stop_timeout_s>()},
@@ -245,6 +246,14 @@ void settle_server(ServerSettings& s, const OptionValues& o, ErrorList& errors) 
   }
   if (good("min_workers") && good("max_workers") && s.min_workers > s.max_workers)
     err("min_workers", "is larger than max_workers");
+  if (!s.control_socket.empty() && s.control_socket[0] != '/') {
+    // Next to the pid file (root's /run/ppolicyd by default); without a pid
+    // file there is no directory to put a relative name in: no socket.
+    auto slash = s.pid_file.rfind('/');
+    s.control_socket = slash == std::string::npos || s.pid_file.empty()
+                           ? std::string()
+                           : s.pid_file.substr(0, slash + 1) + s.control_socket;
+  }
   if (!s.stats_listen.empty()) {
     // The statistics have no authentication: serving them beyond this host
     // must be a decision written in stats_allow, not an accident.

@@ -42,6 +42,7 @@ struct ServerSettings {
   long maintenance_interval_s;
   unsigned unix_socket_mode;
   std::string unix_socket_group;
+  std::string control_socket;  // path of the local control socket (ppolicyd -C) or ""
   long breaker_failures, breaker_cooldown_s;
 };
 

@@ -18,9 +18,11 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <set>
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "core/control.hpp"
 #include "core/listener.hpp"
 #include "core/privs.hpp"
 #include "core/proto_master.hpp"
@@ -104,6 +106,7 @@ class Master {
   void note_full(bool full);
   void take_reserve();
   void release_reserve();
+  void control_accept();
 
   static void on_event(evutil_socket_t fd, short what, void* arg);
 
@@ -111,7 +114,9 @@ class Master {
   MasterOptions d_opts;
   RunAs d_run_as;
   std::vector<Listener> d_listeners;
-  std::unique_ptr<StatsHttp> d_stats_http;  // [ppolicyd] stats_listen
+  std::unique_ptr<StatsHttp> d_stats_http;   // [ppolicyd] stats_listen
+  std::unique_ptr<ControlSocket> d_control;  // [ppolicyd] control_socket
+  std::set<pid_t> d_control_pids;            // children serving control connections
   std::unique_ptr<Segment> d_shm;
   int d_generation = 1;
   std::map<pid_t, WorkerInfo> d_workers;
@@ -212,6 +217,13 @@ void Master::start() {
   d_listeners = bind_listeners(s.listen, s.unix_socket_mode, sock_group);
   if (!s.stats_listen.empty())
     d_stats_http = std::make_unique<StatsHttp>(s.stats_listen, s.stats_allow);
+  if (!s.control_socket.empty()) {
+    auto slash = s.control_socket.rfind('/');
+    if (slash != std::string::npos && slash > 0)
+      prepare_dir(s.control_socket.substr(0, slash), d_run_as, 0755);
+    d_control = std::make_unique<ControlSocket>(
+        s.control_socket, d_run_as.drop ? d_run_as.gid : static_cast<gid_t>(-1));
+  }
 
   d_shm = std::make_unique<Segment>(s.cache_size, s.records_size, k_stats_capacity);
   d_gen->register_stats(d_shm->stats());
@@ -305,6 +317,14 @@ void Master::start() {
       d_base, [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->pressure(); },
       this);
   d_events.push_back(d_pressure);
+  if (d_control) {
+    event* e = event_new(
+        d_base, d_control->fd(), EV_READ | EV_PERSIST,
+        [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->control_accept(); },
+        this);
+    event_add(e, nullptr);
+    d_events.push_back(e);
+  }
   if (d_stats_http)
     d_stats_http->attach(
         d_base,
@@ -349,6 +369,7 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
     if (d_reserve >= 0) close(d_reserve);
     if (d_opts.ready_fd >= 0) close(d_opts.ready_fd);  // the starting parent waits for its EOF
     if (d_stats_http) d_stats_http->close_in_child();
+    if (d_control) d_control->close_in_child();
     WorkerSetup ws;
     ws.gen = d_gen.get();
     ws.listeners = &d_listeners;
@@ -401,6 +422,7 @@ void Master::reap() {
                  status);
       continue;
     }
+    if (d_control_pids.erase(pid)) continue;
     auto it = d_workers.find(pid);
     if (it == d_workers.end()) continue;
     WorkerInfo w = it->second;
@@ -585,6 +607,7 @@ void Master::maintenance() {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     prctl(PR_SET_NAME, "ppolicyd-maint");
     if (d_stats_http) d_stats_http->close_in_child();
+    if (d_control) d_control->close_in_child();
     Services services(d_gen->config(), d_shm.get());
     for (auto& m : d_gen->modules) {
       try {
@@ -680,6 +703,8 @@ void Master::begin_stop() {
   for (const auto& [pid, w] : d_workers)
     kill(pid, SIGTERM);
   if (d_maintenance_pid > 0) kill(d_maintenance_pid, SIGTERM);
+  for (pid_t pid : d_control_pids)
+    kill(pid, SIGTERM);
   if (d_workers.empty()) event_base_loopbreak(d_base);
 }
 
@@ -690,6 +715,7 @@ void Master::finish_stop() {
     if (n >= 0) log_info("saved %ld cache and record entries to %s", n, s.state_file.c_str());
   }
   close_listeners(d_listeners, true);
+  if (d_control) d_control->remove();
   if (!s.pid_file.empty()) unlink(s.pid_file.c_str());
   log_info("stopped");
 }
@@ -703,6 +729,48 @@ void Master::report_stats() {
            d_stats_http
                ? format("; %zu statistics connections open", d_stats_http->connections()).c_str()
                : "");
+}
+
+// A control connection: served by a child (control.cpp) that checks the
+// peer, runs the command with the shared memory and the database, and
+// exits; the master never waits for the client or the database.
+void Master::control_accept() {
+  constexpr size_t k_max_control = 4;
+  int fd = d_control->accept_one();
+  if (fd < 0) return;
+  if (d_stopping || d_control_pids.size() >= k_max_control) {
+    static const char busy[] = "error\nbusy: too many control commands at once, or stopping\n";
+    ssize_t ignored = write(fd, busy, sizeof busy - 1);
+    (void)ignored;
+    close(fd);
+    return;
+  }
+  update_gauges();
+  PoolSnapshot pool;
+  for (const auto& [pid, w] : d_workers) {
+    if (!w.reported || w.state == WorkerState::idle)
+      ++pool.idle;
+    else if (w.state == WorkerState::busy)
+      ++pool.busy;
+    else
+      ++pool.holding;  // a connection between requests
+  }
+  pool.generation = d_generation;
+  pool.full = d_full;
+  pool.reclaim_ms = d_reclaim_ms;
+  pid_t pid = fork();
+  if (pid < 0) {
+    log_warn("control: fork: %s", std::strerror(errno));
+    close(fd);
+    return;
+  }
+  if (pid == 0) {
+    if (d_stats_http) d_stats_http->close_in_child();
+    d_control->close_in_child();
+    control_child(fd, *d_gen, *d_shm, pool);
+  }
+  close(fd);
+  d_control_pids.insert(pid);
 }
 
 void Master::take_reserve() {

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "base/special_addr.hpp"
+
 namespace ppolicy::dns {
 namespace {
 
@@ -121,25 +123,8 @@ MailHosts mailhosts(Resolver& resolver, std::string_view domain_in,
 }
 
 bool is_public(const IpAddress& ip) {
-  const auto& b = ip.bytes;
-  if (ip.v4) {
-    uint8_t a0 = b[12], a1 = b[13];
-    if (a0 == 0 || a0 == 10 || a0 == 127 || a0 >= 224)
-      return false;                            // this net, private, loopback, multicast, reserved
-    if (a0 == 169 && a1 == 254) return false;  // link-local
-    if (a0 == 172 && (a1 & 0xf0) == 16) return false;  // 172.16/12
-    if (a0 == 192 && a1 == 168) return false;          // 192.168/16
-    if (a0 == 100 && (a1 & 0xc0) == 64) return false;  // 100.64/10 (CGN)
-    return true;
-  }
-  bool zero = true;
-  for (int i = 0; i < 15; ++i)
-    zero = zero && b[i] == 0;
-  if (zero) return false;                                   // :: and ::1
-  if (b[0] == 0xff) return false;                           // multicast
-  if ((b[0] & 0xfe) == 0xfc) return false;                  // fc00::/7 unique local
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return false;  // fe80::/10 link-local
-  return true;
+  const SpecialRange* r = special_range(ip);
+  return !r || r->documentation;
 }
 
 }  // namespace ppolicy::dns

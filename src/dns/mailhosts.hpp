@@ -44,9 +44,10 @@ struct MailHosts {
 MailHosts mailhosts(Resolver& resolver, std::string_view domain, SteadyClock::time_point deadline,
                     size_t max_hosts = 10);
 
-// A globally routable unicast address: not unspecified, loopback, private
-// (RFC 1918, RFC 4193), shared (RFC 6598), link-local, multicast or
-// reserved (0/8, 240/4). Documentation ranges count as public.
+// For Resolve's "public mail host": an address outside the special-purpose
+// ranges of base/special_addr.hpp, except that documentation ranges count as
+// public (examples and test zones use them). Not the outbound guard:
+// connections go through outbound_allowed(), which refuses those too.
 bool is_public(const IpAddress& ip);
 
 }  // namespace ppolicy::dns

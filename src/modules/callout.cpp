@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "base/strings.hpp"
-#include "net/resolve_host.hpp"
 #include "net/smtp_client.hpp"
+#include "net/sock_addr.hpp"
 #include "svc/services.hpp"
 
 namespace ppolicy {
@@ -20,24 +20,6 @@ Result transient(int code, std::string info) {
   Result r(code, std::move(info));
   r.transient = true;
   return r;
-}
-
-SockAddr sockaddr_of(const IpAddress& ip, uint16_t port) {
-  SockAddr a;
-  if (ip.v4) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&a.ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    std::memcpy(&sin->sin_addr, ip.bytes.data() + 12, 4);
-    a.len = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&a.ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    std::memcpy(&sin6->sin6_addr, ip.bytes.data(), 16);
-    a.len = sizeof *sin6;
-  }
-  return a;
 }
 
 // EHLO (HELO), MAIL FROM, RCPT TO on a session that was greeted with 2xx.

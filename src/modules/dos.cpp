@@ -125,6 +125,69 @@ class Dos final : public CountingModule {
     return r;
   }
 
+  // A counter is shown when every parameter is one the subject gives
+  // (client_address, sender, recipient): its key is then known.
+  void admin_show(Services& sv, const AdminSubject& s, std::vector<AdminRecord>& out) override {
+    std::vector<std::string> values;
+    for (const auto& p : d_params) {
+      const std::string& v = p == "client_address" ? s.client
+                             : p == "sender"       ? s.sender
+                             : p == "recipient"    ? s.recipient
+                                                   : std::string();
+      if (v.empty()) return;
+      values.push_back(d_case ? v : lower(v));
+    }
+    std::string v, error;
+    bool found = false;
+    uint32_t now = 0;
+    if (!store().get(sv, SteadyClock::now() + std::chrono::seconds(10), join(values, "\n"), v,
+                     found, now, error)) {
+      out.push_back({{"kind", "dos"}, {"error", error}});
+      return;
+    }
+    Window w;
+    uint64_t count = 0;
+    if (found && decode_window(v, d_spec, w)) {
+      uint32_t current = now / d_spec.width;
+      for (size_t i = 0; i < w.counts.size(); ++i)
+        if (w.newest >= i && w.newest - i + d_spec.buckets > current) count += w.counts[i];
+    }
+    out.push_back({{"kind", "dos"},
+                   {"key", join(values, ",")},
+                   {"count", format("%g", static_cast<double>(count) / 1000.0)},
+                   {"limit", std::to_string(d_limit)},
+                   {"window", std::to_string(d_time)},
+                   {"over", count >= d_limit * 1000 ? "yes" : "no"}});
+  }
+
+  bool admin_reset(Services& sv, const std::string& key, std::string& done,
+                   std::string& error) override {
+    std::vector<std::string> values = split(key, ",");
+    if (values.size() != d_params.size()) {
+      error = format("the key needs %zu values separated by ',' (%s)", d_params.size(),
+                     join(d_params, ",").c_str());
+      return false;
+    }
+    for (auto& v : values)
+      if (!d_case) v = lower(v);
+    bool existed = false;
+    bool ok = store().update(
+        sv, SteadyClock::now() + std::chrono::seconds(10), join(values, "\n"),
+        [&](std::string& v, uint32_t&, bool found, uint32_t) {
+          existed = found;
+          v.clear();  // deletes the record
+          return found;
+        },
+        error);
+    if (!ok) return false;
+    if (!existed) {
+      error = "no counter for " + key;
+      return false;
+    }
+    done = "counter " + key;
+    return true;
+  }
+
  private:
   std::vector<std::string> d_params;
   uint64_t d_limit;

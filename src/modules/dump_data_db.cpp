@@ -247,7 +247,7 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
 extern const ModuleType k_dump_data_db_type = {
     "DumpDataDB",
     "Dump data from incoming request into the database (one row per attribute, with the\n"
-    "results of the modules that ran before it). These informations can be used to improve\n"
+    "results of the modules that ran before it). This information can be used to improve\n"
     "debugging of other modules or to gather statistical data for further analysis. Ids come\n"
     "from the table's AUTO_INCREMENT (no collisions between hosts). split = date stores each\n"
     "period in its own table; split = records renames the table once it holds `interval`\n"

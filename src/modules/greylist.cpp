@@ -44,6 +44,7 @@
 #include "db/schema.hpp"
 #include "dns/mailhosts.hpp"
 #include "dns/spf_check.hpp"
+#include "modules/greylist_admin.hpp"
 #include "modules/greylist_logic.hpp"
 #include "modules/module.hpp"
 #include "proto/request.hpp"
@@ -197,6 +198,32 @@ class Greylist final : public Module {
     return r;
   }
 
+  // Live state commands (ppolicyd -C): modules/greylist_admin.cpp.
+  void admin_show(Services& sv, const AdminSubject& s, std::vector<AdminRecord>& out) override {
+    Triplet tr;
+    GreyField field;
+    if (!grey_subject(s, d_v4, d_v6, tr, field)) return;
+    std::string error;
+    if (d_shm && sv.records())
+      grey_show_shm(*sv.records(), sv.now(), d_name, d_timing, tr, field, out);
+    else if (!d_shm && !grey_show_mysql(sv, d_table, d_timing, tr, field, out, error))
+      out.push_back({{"kind", "greylist"}, {"error", error}});
+  }
+
+  bool admin_release(Services& sv, const AdminSubject& s, std::string& done,
+                     std::string& error) override {
+    Triplet tr;
+    GreyField field;
+    if (!grey_subject(s, d_v4, d_v6, tr, field) || field != GreyField::triplet) {
+      error = "needs a client address (or @domain), a sender with '@' (or <>) and a recipient";
+      return false;
+    }
+    done = tr.sender + "," + tr.recipient + "," + tr.client;
+    if (!d_shm) return grey_release_mysql(sv, d_table, d_timing, tr, error);
+    if (!sv.records()) return error = "no shared memory", false;
+    return grey_release_shm(*sv.records(), sv.now(), d_name, d_timing, tr);
+  }
+
  private:
   // The normalised triplet of the request (bounded to its column widths).
   TripletProblem triplet(const Request& request, Triplet& tr) const {
@@ -261,9 +288,7 @@ class Greylist final : public Module {
   Result check_shm(const Triplet& tr, CheckContext& ctx) {
     ShmTable* records = ctx.services().records();
     if (!records) return Result(0, "no shared memory").set("wait", 0);
-    std::string key =
-        bounded_key("G\n" + d_name + "\n" + tr.sender + "\n" + tr.recipient + "\n" + tr.client,
-                    ShmTable::k_max_entry - 17 - 8);
+    std::string key = grey_shm_key(d_name, tr);
     uint32_t now = ctx.services().now();
     GreyOutcome out;
     bool ok = records->update(key, now, [&](std::string& v, uint32_t& expire, bool found) {

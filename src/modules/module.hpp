@@ -106,6 +106,16 @@ class CheckContext {
   const std::string& d_instance;
 };
 
+// Live administration (ppolicyd -C; core/control.cpp runs it in a
+// short-lived child of the master, with the daemon's Services): what a
+// module keeps about a subject, and changes an administrator may make.
+// Empty fields of a subject were not given.
+struct AdminSubject {
+  std::string client, sender, recipient;
+};
+// One thing kept, as ordered (name, value) pairs: printed "name=value ...".
+using AdminRecord = std::vector<std::pair<std::string, std::string>>;
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -129,6 +139,25 @@ class Module {
   // list module returns, which its parameters name); the policy compiler
   // asks for a NAME.FIELD it does not know from the type.
   virtual const FieldSpec* instance_field(std::string_view /*name*/) const { return nullptr; }
+
+  // Live administration, all optional. admin_show appends what this module
+  // keeps about the subject (greylist triplets, counters, trap hits).
+  // admin_release lets a greylisted triplet pass (Greylist); admin_reset
+  // forgets the record of `key` (DOS: the parameter values joined by ',';
+  // Trap: the client address). Both return false with a reason in `error`
+  // when the module cannot do it or nothing matched; `done` says what
+  // changed.
+  virtual void admin_show(Services&, const AdminSubject&, std::vector<AdminRecord>&) {}
+  virtual bool admin_release(Services&, const AdminSubject&, std::string& /*done*/,
+                             std::string& error) {
+    error = "not a Greylist module";
+    return false;
+  }
+  virtual bool admin_reset(Services&, const std::string& /*key*/, std::string& /*done*/,
+                           std::string& error) {
+    error = "has no records to reset (DOS and Trap modules have)";
+    return false;
+  }
 
  protected:
   Module() = default;

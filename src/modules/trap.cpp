@@ -118,6 +118,48 @@ class Trap final : public CountingModule {
     return r;
   }
 
+  void admin_show(Services& sv, const AdminSubject& s, std::vector<AdminRecord>& out) override {
+    if (s.client.empty()) return;
+    std::string v, error;
+    bool found = false;
+    uint32_t now = 0;
+    if (!store().get(sv, SteadyClock::now() + std::chrono::seconds(10), lower(s.client), v, found,
+                     now, error)) {
+      out.push_back({{"kind", "trap"}, {"error", error}});
+      return;
+    }
+    std::vector<uint32_t> hits;
+    if (found) {
+      hits = decode_hits(v);
+      live_hits(hits, now);
+    }
+    uint32_t last = hits.empty() ? 0 : *std::max_element(hits.begin(), hits.end());
+    out.push_back({{"kind", "trap"},
+                   {"client", lower(s.client)},
+                   {"hits", std::to_string(hits.size())},
+                   {"expires_in", std::to_string(last > now ? last - now : 0)}});
+  }
+
+  bool admin_reset(Services& sv, const std::string& key, std::string& done,
+                   std::string& error) override {
+    bool existed = false;
+    bool ok = store().update(
+        sv, SteadyClock::now() + std::chrono::seconds(10), lower(key),
+        [&](std::string& v, uint32_t&, bool found, uint32_t) {
+          existed = found;
+          v.clear();
+          return found;
+        },
+        error);
+    if (!ok) return false;
+    if (!existed) {
+      error = "no trap hits for client " + key;
+      return false;
+    }
+    done = "trap hits of client " + lower(key);
+    return true;
+  }
+
  private:
   long d_treshold;
   uint32_t d_expire;

@@ -5,9 +5,10 @@
 // requires to exist) or for the address itself (user)? Worker side.
 //
 // Mail hosts come from our DNS layer (dns/mailhosts.hpp: MX by preference,
-// the implicit MX, null MX), never the system resolver; only public
-// addresses are contacted unless allowPrivate (a sender's domain must not
-// make us connect into private networks). The SMTP dialogue itself is
+// the implicit MX, null MX), never the system resolver; only globally
+// reachable addresses are contacted unless allowPrivate (a sender's domain
+// must not make us connect into private networks): the guard of
+// base/special_addr.hpp, shared with Whois. The SMTP dialogue itself is
 // net/callout.cpp: at most three addresses, every step bounded by `timeout`
 // and the request deadline, QUIT at the end of every session.
 //
@@ -35,6 +36,7 @@
 
 #include <algorithm>
 
+#include "base/special_addr.hpp"
 #include "base/strings.hpp"
 #include "db/database.hpp"
 #include "db/identifiers.hpp"
@@ -104,7 +106,8 @@ const Option k_params[] = {
          20}),
     bound_row<&VerificationParams::allow_private>(
         {"allowPrivate", OptType::boolean, "no",
-         "also contact mail hosts on loopback, private or reserved addresses"}),
+         "also contact mail hosts on loopback, private and other addresses that are not "
+         "globally reachable (never: multicast, 0.0.0.0/8, reserved ranges)"}),
 };
 
 const char* vtype_name(VType v) {
@@ -349,18 +352,24 @@ class Verification final : public Module {
 
     std::vector<MailAddr> addrs;
     bool dns_failed = false;
+    std::string refused;  // why the first address was refused
     for (const auto& h : mh.hosts) {
       dns_failed = dns_failed || dns::failed(h.status);
       for (const auto& ip : h.addrs) {
-        if (!d_allow_private && !dns::is_public(ip)) continue;
+        std::string why;
+        if (!outbound_allowed(ip, d_allow_private, &why)) {
+          if (refused.empty()) refused = why;
+          continue;
+        }
         if (std::none_of(addrs.begin(), addrs.end(), [&](const MailAddr& m) { return m.ip == ip; }))
           addrs.push_back({h.name, ip});
       }
     }
     if (addrs.empty())
-      return dns_failed ? transient(0, format("DNS error looking up the mail hosts of %s", d))
-                        : Result(-2, format("no mail host of %s has a%s address", d,
-                                            d_allow_private ? "n" : " public"));
+      return dns_failed
+                 ? transient(0, format("DNS error looking up the mail hosts of %s", d))
+                 : Result(-2, format("no mail host of %s has a%s address (%s)", d,
+                                     d_allow_private ? " usable" : " public", refused.c_str()));
     if (d_vtype == VType::mx)
       return Result(2, format("mail host for %s exists: %s%s", d, addrs[0].host.c_str(),
                               mh.implicit ? " (implicit MX)" : ""));
@@ -421,7 +430,7 @@ extern const ModuleType k_verification_type = {
     "Temporary failures (DNS errors, 4xx replies, timeouts, maxInFlight callouts to the\n"
     "domain already running) are code 0 and never cached. Definitive answers can be kept\n"
     "in the database (cacheDB); a hit returns the code moved away from zero by 10.\n"
-    "Be carefull when turning on verification and first read\n"
+    "Be careful when turning on verification and first read\n"
     "http://www.postfix.org/ADDRESS_VERIFICATION_README.html to see limitation and\n"
     "problem that can happen (servers that accept every address, callouts that count as\n"
     "abuse, greylisting of the callout itself).",
@@ -429,21 +438,21 @@ extern const ModuleType k_verification_type = {
     {86400, 900, 3600},
     {},
     {},
-    "    5 (15) ..... user verification was successfull (hit pernament cache)\n"
-    "    4 (14) ..... domain verification was successfull (hit pernament cache)\n"
-    "    3 (13) ..... connection verification was successfull (hit pernament cache)\n"
-    "    2 (12) ..... mx verification was successfull (hit pernament cache)\n"
+    "    5 (15) ..... user verification was successful (hit permanent cache)\n"
+    "    4 (14) ..... domain verification was successful (hit permanent cache)\n"
+    "    3 (13) ..... connection verification was successful (hit permanent cache)\n"
+    "    2 (12) ..... mx verification was successful (hit permanent cache)\n"
     "    1 .......... check succeeded according RFC (null sender, postmaster recipient)\n"
     "    0 .......... undefined (e.g. DNS error, SMTP error: 4xx, timeout, refused\n"
     "                 session, maxInFlight reached; never cached)\n"
     "   -1 .......... check failed, mail format invalid\n"
-    "   -2 (-12) .... mx verification failed: no mail host (hit pernament cache)\n"
-    "   -3 (-13) .... connection verification failed (hit pernament cache); hosts that\n"
+    "   -2 (-12) .... mx verification failed: no mail host (hit permanent cache)\n"
+    "   -3 (-13) .... connection verification failed (hit permanent cache); hosts that\n"
     "                 refuse or ignore connections give -3 too, never cached\n"
     "   -4 (-14) .... domain verification failed: postmaster or MAIL FROM rejected\n"
-    "                 (hit pernament cache)\n"
+    "                 (hit permanent cache)\n"
     "   -5 (-15) .... user verification failed: the address is rejected (hit\n"
-    "                 pernament cache)\n",
+    "                 permanent cache)\n",
     "# sender domain verification\n"
     "[module verification]\ntype = Verification\nparam = sender\n\n"
     "# recipient user verification\n"

@@ -8,12 +8,20 @@
 // Runs in the worker: one short TCP connection per server asked, every step
 // bounded by `timeout` and the request deadline; a server that keeps failing
 // is skipped by its circuit breaker. Results are cached per address.
-// Server names are resolved by net/resolve_host.cpp; answers are read by
-// net/whois_text.cpp. Addresses only: no domain whois.
+// Server names (the configured one and referrals) are resolved through the
+// [dns] resolver like every other lookup, never the system resolver, and
+// every address passes the outbound guard (base/special_addr.hpp, shared
+// with Verification) before a connection: a server's answer must not make
+// us connect into a private network, to loopback or to 0.0.0.0. A referral
+// the guard refuses is not followed (the answer so far stands); a refused
+// configured server is an error. Answers are read by net/whois_text.cpp.
+// Addresses only: no domain whois.
 #include "base/net.hpp"
+#include "base/special_addr.hpp"
 #include "base/strings.hpp"
+#include "dns/resolver.hpp"
 #include "modules/module.hpp"
-#include "net/resolve_host.hpp"
+#include "net/sock_addr.hpp"
 #include "net/socket_io.hpp"
 #include "net/whois_text.hpp"
 #include "proto/request.hpp"
@@ -28,6 +36,7 @@ struct WhoisParams {
   uint16_t port;
   int referrals;
   long timeout_ms;
+  bool allow_private;
 };
 
 const Option k_params[] = {
@@ -46,6 +55,11 @@ const Option k_params[] = {
         {"timeout", OptType::millis, "5s",
          "longest exchange with one server (never beyond the request deadline)", nullptr, 1,
          600000}),
+    bound_row<&WhoisParams::allow_private>(
+        {"allowPrivate", OptType::boolean, "no",
+         "also connect to whois servers (configured or referred to) on loopback, private and "
+         "other addresses that are not globally reachable (never: multicast, 0.0.0.0/8, "
+         "reserved ranges)"}),
 };
 
 const FieldSpec k_fields[] = {
@@ -68,12 +82,14 @@ std::string param_value(const Request& r, const std::string& name) {
 
 class Whois final : public Module {
  public:
-  Whois(std::string param, std::string server, uint16_t port, int referrals, long timeout_ms)
+  Whois(std::string param, std::string server, uint16_t port, int referrals, long timeout_ms,
+        bool allow_private)
       : d_param(std::move(param)),
         d_server(std::move(server)),
         d_port(port),
         d_referrals(referrals),
-        d_timeout_ms(timeout_ms) {}
+        d_timeout_ms(timeout_ms),
+        d_allow_private(allow_private) {}
 
   bool cache_key(const Request& r, const CallArgs&, std::string& key) const override {
     std::string v = param_value(r, d_param);
@@ -90,44 +106,100 @@ class Whois final : public Module {
     Breakers& breakers = ctx.services().breakers();
     std::string host = lower(d_server);
     const uint16_t port = d_port;
+    WhoisRecord rec;       // the answer so far
+    std::string answered;  // from this server
     for (int hop = 0;; ++hop) {
       std::string backend = format("whois %s:%u", host.c_str(), port);
       if (!breakers.allow(backend, ctx.services().now()))
         return failure(format("whois %s skipped: circuit breaker open", host.c_str()));
-      std::string answer, why;
-      if (!ask(host, port, whois_query_for(host, address), ctx, answer, &why)) {
+      Deadline deadline = deadline_in(d_timeout_ms, ctx.deadline());
+      std::vector<SockAddr> addrs;
+      std::string why;
+      switch (addresses(host, port, deadline, ctx, addrs, &why)) {
+        case Found::ok:
+          break;
+        case Found::dns_failed:
+          return failure(format("whois %s: %s", host.c_str(), why.c_str()));
+        case Found::refused:
+          if (hop == 0) return failure(format("whois %s refused: %s", host.c_str(), why.c_str()));
+          // Refused referral: the referring server's answer stands.
+          {
+            Result r = found(rec, address, answered);
+            r.info += format("; referral to %s refused: %s", host.c_str(), why.c_str());
+            return r;
+          }
+      }
+      std::string answer;
+      if (!ask(addrs, whois_query_for(host, address), deadline, answer, &why)) {
         // Past the request deadline the server is not to blame.
         if (!ctx.expired()) breakers.failure(backend, ctx.services().now(), why);
         return failure(format("whois %s: %s", host.c_str(), why.c_str()));
       }
       breakers.success(backend, ctx.services().now());
-      WhoisRecord rec = parse_whois(answer);
+      rec = parse_whois(answer);
+      answered = host;
       // Referrals go to the configured port only: a whois server must not
       // be able to point us at another service.
       if (!rec.refer_host.empty() && hop < d_referrals && rec.refer_host != host) {
         host = rec.refer_host;
         continue;
       }
-      if (!rec.found())
-        return Result(-1, format("nothing found for %s (%s)", address.c_str(), host.c_str()));
-      return result_of(rec, host);
+      return found(rec, address, host);
     }
   }
 
  private:
+  enum class Found { ok, dns_failed, refused };
+
   static Result failure(std::string why) {
     Result r(0, std::move(why));
     r.transient = true;
     return r;
   }
 
-  // One whois exchange: connect (to each address of the host in turn), send
-  // the query, read the answer until the server closes.
-  bool ask(const std::string& host, uint16_t port, const std::string& query, CheckContext& ctx,
-           std::string& answer, std::string* why) {
-    Deadline deadline = deadline_in(d_timeout_ms, ctx.deadline());
-    std::vector<SockAddr> addrs;
-    if (!resolve_host(host, port, deadline, addrs, why)) return false;
+  static Result found(const WhoisRecord& rec, const std::string& address, const std::string& host) {
+    if (!rec.found())
+      return Result(-1, format("nothing found for %s (%s)", address.c_str(), host.c_str()));
+    return result_of(rec, host);
+  }
+
+  // The addresses of `host` the guard lets us connect to: a literal address
+  // as it is, a name through the [dns] resolver (A and AAAA at once).
+  Found addresses(const std::string& host, uint16_t port, Deadline deadline, CheckContext& ctx,
+                  std::vector<SockAddr>& out, std::string* why) {
+    std::vector<IpAddress> ips;
+    if (auto ip = IpAddress::parse(host)) {
+      ips.push_back(*ip);
+    } else {
+      if (!dns::valid_name(host)) return *why = "not a host name", Found::dns_failed;
+      auto& resolver = ctx.services().resource<dns::Resolver>();
+      dns::Query a = dns::Query::a(host), aaaa = dns::Query::aaaa(host);
+      dns::Query* qs[] = {&a, &aaaa};
+      resolver.resolve(qs, deadline);
+      for (const dns::Query* q : qs)
+        if (q->status == dns::Status::ok) ips.insert(ips.end(), q->addrs.begin(), q->addrs.end());
+      if (ips.empty()) {
+        dns::Status st = dns::failed(a.status) ? a.status : aaaa.status;
+        return *why = format("resolving %s: %s", host.c_str(), dns::status_name(st)),
+               Found::dns_failed;
+      }
+    }
+    std::string refused;
+    for (const auto& ip : ips) {
+      std::string w;
+      if (outbound_allowed(ip, d_allow_private, &w))
+        out.push_back(sockaddr_of(ip, port));
+      else if (refused.empty())
+        refused = w;
+    }
+    if (out.empty()) return *why = refused, Found::refused;
+    return Found::ok;
+  }
+
+  // One whois exchange: connect (to each address in turn), send the query,
+  // read the answer until the server closes.
+  static bool ask(const std::vector<SockAddr>& addrs, const std::string& query, Deadline deadline,
+                  std::string& answer, std::string* why) {
     Fd fd;
     std::vector<std::string> problems;
     for (const auto& a : addrs) {
@@ -165,6 +237,7 @@ class Whois final : public Module {
   uint16_t d_port;
   int d_referrals;
   long d_timeout_ms;
+  bool d_allow_private;
 };
 
 std::unique_ptr<Module> create(const ModuleSetup& s) {
@@ -176,14 +249,14 @@ std::unique_ptr<Module> create(const ModuleSetup& s) {
       throw KeyError("server", "expected a host name or an IP address");
   if (trim(p.param).empty()) throw KeyError("param", "is empty");
   return std::make_unique<Whois>(std::string(trim(p.param)), server, p.port, p.referrals,
-                                 p.timeout_ms);
+                                 p.timeout_ms, p.allow_private);
 }
 
 }  // namespace
 
 extern const ModuleType k_whois_type = {
     "Whois",
-    "Whois module can be used to return IP whois informations: it asks a whois server\n"
+    "Whois module can be used to return IP whois information: it asks a whois server\n"
     "(whois.iana.org by default, following its referral to the registry holding the\n"
     "address, e.g. whois.ripe.net) about the client address and returns the network name,\n"
     "country and organisation in the info and as fields (NAME.netname, NAME.country,\n"

@@ -50,13 +50,16 @@ class Compiler {
 };
 
 void Compiler::error(const Source& src, const std::string& msg, size_t pos, size_t len) {
-  // "file:line: [policy main] rule: message", then the statement and a caret.
+  // "file:line: [policy main] rule: message", then the statement and a caret
+  // with the column: syslog daemons escape tabs (#011) or send a multi-line
+  // message as one line (#012), and some drop repeated blanks, so the
+  // caret's indentation alone may not point at the place.
   if (pos > src.text.size()) pos = src.text.size();
   if (len == 0 || pos + len > src.text.size() + 1) len = 1;
   std::string caret(pos, ' ');
   for (size_t i = 0; i < pos && i < src.text.size(); ++i)
     if (src.text[i] == '\t') caret[i] = '\t';
-  caret += std::string(len, '^');
+  caret += std::string(len, '^') + format(" column %zu", pos + 1);
   d_errors.add(d_scope.file, src.line_at(pos),
                format("[policy %s] %s: %s\n    %s\n    %s", d_p.name.c_str(), src.key.c_str(),
                       msg.c_str(), src.text.c_str(), caret.c_str()));

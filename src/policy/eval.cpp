@@ -65,9 +65,12 @@ Decision Evaluation::decide() {
     d.note = "request_timeout reached";
     d.reply = d_default_action;
   } catch (const std::exception& e) {
-    log_error("policy %s: evaluation failed: %s", d_policy.name.c_str(), e.what());
+    // Exception text may carry request or backend data (a module's error):
+    // quoted, it cannot forge a log line or send terminal escapes.
+    std::string what = log_quote(e.what());
+    log_error("policy %s: evaluation failed: %s", d_policy.name.c_str(), what.c_str());
     d.failed = true;
-    d.note = e.what();
+    d.note = what;
     d.reply = d_default_action;
   }
   d.runs = std::move(d_runs);

@@ -89,8 +89,10 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
     try {
       run.result = m.module->check(request, cs.args, ctx);
     } catch (const std::exception& e) {
-      log_warn("module %s (%s): %s", m.name.c_str(), m.type->name, e.what());
-      run.result = Result(0, format("%s failed: %s", m.name.c_str(), e.what()));
+      // Quoted: the text may carry request or backend data.
+      std::string what = log_quote(e.what());
+      log_warn("module %s (%s): %s", m.name.c_str(), m.type->name, what.c_str());
+      run.result = Result(0, format("%s failed: %s", m.name.c_str(), what.c_str()));
       if (d_stats) d_stats->add(mc.failures);
       cacheable = false;  // a failure is never shared
     }

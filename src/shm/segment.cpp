@@ -43,8 +43,11 @@ Segment::Segment(size_t cache_bytes, size_t records_bytes, size_t stats_capacity
         format("mmap %zu bytes of shared memory: %s", d_bytes, std::strerror(errno)));
   }
   auto* base = static_cast<unsigned char*>(d_mem);
-  d_cache = ShmTable::create(base, c, "cache");
-  d_records = ShmTable::create(base + c, r, "records");
+  // One secret per segment, drawn anew at every start: the hash places of
+  // the last run mean nothing now (restore() re-inserts by key).
+  SipKey key = random_sip_key();
+  d_cache = ShmTable::create(base, c, "cache", key);
+  d_records = ShmTable::create(base + c, r, "records", key);
   d_stats = StatsArea::create(base + c + r, stats_capacity);
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "base/log.hpp"
 #include "base/strings.hpp"
 
 namespace ppolicy {
@@ -42,7 +43,11 @@ int StatsArea::reg(std::string_view name) {
   int i = find(name);
   if (i >= 0) return i;
   size_t n = d_count.load(std::memory_order_relaxed);
-  if (n >= d_capacity || name.size() >= k_name_len) return -1;
+  if (n >= d_capacity || name.size() >= k_name_len) {
+    log_warn("statistics: %s not counted (%s)", std::string(name.substr(0, 200)).c_str(),
+             n >= d_capacity ? "the name area is full" : "name too long");
+    return -1;
+  }
   Entry* e = entries() + n;
   std::memcpy(e->name, name.data(), name.size());
   e->name[name.size()] = '\0';
@@ -51,17 +56,20 @@ int StatsArea::reg(std::string_view name) {
   return static_cast<int>(n);
 }
 
+// An index reg() refused (-1, seen here as SIZE_MAX) or any other index
+// past the registered names is ignored: the master keeps the -1 of a full
+// name area in its gauges and sets them on every tick.
 std::string_view StatsArea::name(size_t i) const {
-  return entries()[i].name;
+  return i < count() ? std::string_view(entries()[i].name) : std::string_view();
 }
 uint64_t StatsArea::get(size_t i) const {
-  return entries()[i].value.load(std::memory_order_relaxed);
+  return i < count() ? entries()[i].value.load(std::memory_order_relaxed) : 0;
 }
 void StatsArea::add(size_t i, uint64_t v) {
-  entries()[i].value.fetch_add(v, std::memory_order_relaxed);
+  if (i < count()) entries()[i].value.fetch_add(v, std::memory_order_relaxed);
 }
 void StatsArea::set(size_t i, uint64_t v) {
-  entries()[i].value.store(v, std::memory_order_relaxed);
+  if (i < count()) entries()[i].value.store(v, std::memory_order_relaxed);
 }
 
 void StatsBuffer::flush() {

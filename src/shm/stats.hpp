@@ -23,11 +23,14 @@ class StatsArea {
   static size_t layout_bytes(size_t capacity);
   static StatsArea* create(void* mem, size_t capacity);
 
-  // Master only: the index of `name`, registering it if new (-1 when full).
+  // Master only: the index of `name`, registering it if new (-1 with a
+  // logged warning when the name area is full or the name too long).
   int reg(std::string_view name);
   int find(std::string_view name) const;
   size_t count() const { return d_count.load(std::memory_order_acquire); }
   size_t capacity() const { return d_capacity; }
+  // Indices past count() (the -1 of a refused name among them) read as
+  // 0 / "" and are not written.
   std::string_view name(size_t i) const;
   uint64_t get(size_t i) const;
   void add(size_t i, uint64_t v);

@@ -24,7 +24,8 @@ constexpr size_t round_up(size_t n, size_t a) {
 }  // namespace
 
 uint64_t hash_bytes(std::string_view data) {
-  // FNV-1a, then a murmur3 finaliser so both stripe and tag bits are mixed.
+  // FNV-1a, then a murmur3 finaliser so all bits are mixed. Unkeyed: for
+  // checksums and fingerprints, never for placing request data.
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : data) {
     h ^= c;
@@ -68,10 +69,11 @@ size_t ShmTable::layout_bytes(size_t bytes) {
   return k_header_bytes + n * k_stripe_bytes;
 }
 
-ShmTable* ShmTable::create(void* mem, size_t bytes, const char* name) {
+ShmTable* ShmTable::create(void* mem, size_t bytes, const char* name, const SipKey& key) {
   static_assert(sizeof(ShmTable) <= k_header_bytes);
   auto* t = new (mem) ShmTable();
   t->d_magic = k_magic;
+  t->d_key = key;
   std::snprintf(t->d_name, sizeof t->d_name, "%s", name);
   t->d_stripes = (layout_bytes(bytes) - k_header_bytes) / k_stripe_bytes;
   t->d_stripe_bytes = k_stripe_bytes;
@@ -208,22 +210,23 @@ void ShmTable::clear(Stripe* s, int i) {
   end(s);
 }
 
-namespace {
-struct Where {
-  size_t stripe;
-  uint32_t tag;
-};
-Where locate(std::string_view key, size_t stripes) {
-  uint64_t h = hash_bytes(key);
+ShmTable::Where ShmTable::locate(std::string_view key) const {
+  // Keyed: without the segment's secret, request data cannot choose the
+  // stripe it lands in (and so cannot evict a chosen entry by filling its
+  // stripe). The tag comes from the same keyed hash.
+  uint64_t h = siphash24(d_key, key);
   uint32_t tag = static_cast<uint32_t>(h);
   if (tag == 0) tag = 1;
-  return {static_cast<size_t>((h >> 32) % stripes), tag};
+  return {static_cast<size_t>((h >> 32) % d_stripes), tag};
 }
-}  // namespace
+
+size_t ShmTable::stripe_of(std::string_view key) const {
+  return locate(key).stripe;
+}
 
 bool ShmTable::get(std::string_view key, std::string& value, uint32_t now, uint32_t* expire) {
   d_counters.lookups.fetch_add(1, std::memory_order_relaxed);
-  Where w = locate(key, d_stripes);
+  Where w = locate(key);
   Stripe* s = stripe(w.stripe);
   lock(s);
   int i = find(s, w.tag, key);
@@ -247,7 +250,7 @@ bool ShmTable::put(std::string_view key, std::string_view value, uint32_t expire
     d_counters.too_large.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  Where w = locate(key, d_stripes);
+  Where w = locate(key);
   Stripe* s = stripe(w.stripe);
   lock(s);
   int i = find(s, w.tag, key);
@@ -263,7 +266,7 @@ bool ShmTable::put(std::string_view key, std::string_view value, uint32_t expire
 }
 
 bool ShmTable::erase(std::string_view key) {
-  Where w = locate(key, d_stripes);
+  Where w = locate(key);
   Stripe* s = stripe(w.stripe);
   lock(s);
   int i = find(s, w.tag, key);
@@ -277,7 +280,7 @@ bool ShmTable::update_impl(std::string_view key, uint32_t now, void* ctx, Update
     d_counters.too_large.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  Where w = locate(key, d_stripes);
+  Where w = locate(key);
   Stripe* s = stripe(w.stripe);
   std::string value;
   uint32_t expire = 0;
@@ -292,6 +295,10 @@ bool ShmTable::update_impl(std::string_view key, uint32_t now, void* ctx, Update
       found = true;
     }
   }
+  // A read-modify-write is a lookup too: DOS, Trap and Greylist (store =
+  // shm) use only this, and their table showed no lookups at all.
+  d_counters.lookups.fetch_add(1, std::memory_order_relaxed);
+  if (found) d_counters.hits.fetch_add(1, std::memory_order_relaxed);
   bool ok = true;
   try {
     if (cb(ctx, value, expire, found)) {

@@ -6,7 +6,12 @@
 // Layout: a header, then stripes. A stripe is a robust process-shared mutex,
 // a compact tag array, a one-slot undo journal and 64 fixed-size slots.
 // A key hashes to one stripe; within it a slot is found by scanning the tags
-// and comparing the full key (no false hits on hash collisions).
+// and comparing the full key (no false hits on hash collisions). The hash is
+// SipHash-2-4 keyed with a secret the master draws for each segment (kept in
+// the table header, shared by the workers, never saved): keys chosen by a
+// client cannot be aimed at one stripe to evict a DOS counter or a greylist
+// entry. The state file holds keys, not places, so a restore puts every
+// entry where the new secret says.
 //
 // Crash safety: every modification of a slot first copies the slot into the
 // stripe's journal and publishes the slot index; the change is then made in
@@ -25,6 +30,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/siphash.hpp"
+
 namespace ppolicy {
 
 struct TableCounters {
@@ -41,14 +48,17 @@ class ShmTable {
 
   // Bytes needed for a table of about `bytes` (rounded down to whole stripes, at least one).
   static size_t layout_bytes(size_t bytes);
-  // Build a table in place (master, before fork). `mem` must be zeroed shared memory.
-  static ShmTable* create(void* mem, size_t bytes, const char* name);
+  // Build a table in place (master, before fork). `mem` must be zeroed shared
+  // memory; `key` is the segment's secret for placing keys.
+  static ShmTable* create(void* mem, size_t bytes, const char* name, const SipKey& key);
 
   const char* name() const { return d_name; }
   size_t stripes() const { return d_stripes; }
   size_t capacity() const { return d_stripes * k_slots_per_stripe; }
   size_t used() const;  // approximate (no locks)
   TableCounters& counters() { return d_counters; }
+  // The stripe `key` lands in (tests).
+  size_t stripe_of(std::string_view key) const;
 
   // Copy the value of a live entry into `value`. `now` is wall-clock seconds.
   bool get(std::string_view key, std::string& value, uint32_t now, uint32_t* expire = nullptr);
@@ -85,6 +95,12 @@ class ShmTable {
   struct Stripe;  // table.cpp
 
  private:
+  struct Where {
+    size_t stripe;
+    uint32_t tag;
+  };
+  Where locate(std::string_view key) const;
+
   using UpdateCb = bool (*)(void*, std::string&, uint32_t&, bool);
   using VisitCb = void (*)(void*, std::string_view, std::string_view, uint32_t);
 
@@ -104,6 +120,7 @@ class ShmTable {
   void clear(Stripe* s, int i);
 
   uint64_t d_magic;
+  SipKey d_key;
   char d_name[32];
   size_t d_stripes;
   size_t d_stripe_bytes;

@@ -38,7 +38,24 @@ def test_check_bad_config_lists_every_error():
     eq(r.returncode, 1, "exit status")
     check("%s:3: [ppolicyd]: unknown key \"bogus\"" % path in r.stderr, r.stderr)
     check("%s:9: [policy main] rule: unknown name \"dumy\"" % path in r.stderr, r.stderr)
-    check("    ^^^^" in r.stderr, "no caret under the error:\n" + r.stderr)
+    check("    ^^^^ column 1\n" in r.stderr, "no caret and column under the error:\n" + r.stderr)
+
+
+def test_errors_in_line_order_with_their_values():
+    """Issue 15 §6: every error comes in the order of its line (a policy
+    error is found after the settings, yet printed first when it is above
+    them), names the bad value (syslog_facility = local9), and a bad
+    max_workers gives no follow-on "min_workers is larger" without a line."""
+    text = ("[policy main]\nrule = nosuch == 1 -> OK\n"
+            "[ppolicyd]\nlisten = inet:127.0.0.1:10030\nmax_workers = lots\nsyslog_facility = local9\nbogus = 1\n")
+    path = conf(text)
+    r = ppolicyd("-c", path, "-t")
+    eq(r.returncode, 1, "exit status")
+    lines = [int(m.split(":")[1]) for m in r.stderr.splitlines() if m.startswith(path + ":")]
+    eq(lines, [2, 5, 6, 7], "errors by line:\n" + r.stderr)
+    check("%s:6: [ppolicyd] \"syslog_facility\": unknown facility \"local9\"" % path in r.stderr, r.stderr)
+    check("%s:5: [ppolicyd] \"max_workers\": invalid integer \"lots\"" % path in r.stderr, r.stderr)
+    check("min_workers is larger" not in r.stderr, "a follow-on error of max_workers:\n" + r.stderr)
 
 
 def test_non_defaults():

@@ -14,6 +14,21 @@ count. While the load runs, one fault per test:
   dns_slow   the DNS server answers only after the module timeout
   slapd      slapd stopped, then started again
 
+and, with the database on a 3-node Galera cluster on loopback (one cluster,
+t/lib/galera_cluster.py, started by the first of these tests and shared;
+`host` lists the nodes, node 0 first):
+
+  gal_kill   kill -9 of node 0, the preferred one; started again, it rejoins
+  gal_ready  node 0 isolated from the group (gmcast.isolate): outside the
+             primary component, wsrep_ready OFF; then let back in
+  gal_down   every node stopped; the cluster bootstrapped again
+
+A node killed or not ready: the daemon moves to the next node (greylist
+answers only -1 from FAILOVER seconds after the node is gone until it is
+back) and returns to node 0 within breaker_cooldown (and a margin) of its
+rejoining. Every node down: the database module answers 0 (its tempfail
+code; the policy decides), every request is answered in time.
+
 For each: every request is answered with a valid reply within
 request_timeout (the policy's; the deadline's default_action only for a
 rare request on a busy machine) or its connection is closed without a reply
@@ -45,6 +60,7 @@ import urllib.request
 import dnsserver
 import loadphase
 from dnsproxy import DnsProxy
+from galera_cluster import Galera
 from mariadb import MariaDB
 from ppolicytest import Daemon, check, eq, free_port, request, run_tests, workdir
 from slapd import Slapd
@@ -143,12 +159,15 @@ ROWS = []  # the table at the end of the log
 class Rig:
     """The servers and the daemon of one fault test."""
 
-    def __init__(self):
+    def __init__(self, store=None):
+        """store: the database (MariaDB, or a Galera cluster: its [database]
+        section then lists every node, node 0 first)."""
+        self.db = store = store or db
         self.dns = dnsserver.shared()
         self.proxy = DnsProxy(self.dns.port, delay=DNS_LATE)
         self.ldap = Slapd(extra_ldif=LDIF)
         self.stats = free_port()
-        conf = db.section(connect_timeout="1s", read_timeout="1s", write_timeout="1s") + CONF % {
+        conf = store.section(connect_timeout="1s", read_timeout="1s", write_timeout="1s") + CONF % {
             "min": MIN_WORKERS, "timeout": REQUEST_TIMEOUT * 1000, "cooldown": COOLDOWN, "stats": self.stats,
             "dns": self.proxy.port, "dns_timeout": DNS_TIMEOUT * 1000, "data": DNSBL_FILE, "ldap": self.ldap.uri}
         self.d = Daemon(conf, env=ENV)
@@ -254,7 +273,7 @@ def dos_check(rig, recs):
 NOT_RUN = re.compile(r"circuit breaker open|no time left")
 
 
-def greylist_check(tag, recs):
+def greylist_check(store, tag, recs):
     """(triplets, lost, doubled): tries of each triplet's row against the
     requests answered -1, plus at most the ones without a known outcome."""
     want = collections.Counter()
@@ -276,7 +295,8 @@ def greylist_check(tag, recs):
             unknown[key] += 1
         else:
             raise AssertionError("greylist answered %r" % r.reply)
-    rows = db.sql("SELECT sender, recipient, client, tries, passes FROM greylist WHERE sender LIKE '%%.%s.test'" % tag)
+    rows = store.sql("SELECT sender, recipient, client, tries, passes FROM greylist WHERE sender LIKE '%%.%s.test'"
+                     % tag)
     have = {}
     for sender, recipient, client, tries, passes in rows:
         eq(client, "10.0.0.0/24", "greylist client network")
@@ -357,7 +377,7 @@ def evaluate(rig, name, recs, times, details, field=None, closed_max=0):
     during = [n for _, n in loadphase.per_second(recs, start, end)]
     mod_rec = module_recovery(recs, field, end) if field else None
     counted, dos_lost, dos_doubled = dos_check(rig, recs)
-    triplets, grey_lost, grey_doubled, grey_zero, grey_unknown = greylist_check(name, recs)
+    triplets, grey_lost, grey_doubled, grey_zero, grey_unknown = greylist_check(rig.db, name, recs)
     ROWS.append((name, len(recs), len(replies), len(invalid), len(wrong), len(deadline), len(closed) + len(timeouts),
                  percentile_ms(service, 99), max(service) * 1000, percentile_ms(due, 99), max(due) * 1000,
                  min(during or [0]),
@@ -510,6 +530,136 @@ def test_dns_answers_late():
 def test_slapd_stopped():
     rig = Rig()
     evaluate(rig, "slapd", *phase(rig, "slapd", outage(rig.ldap.stop, rig.ldap.start, 5, "slapd"), 5), field="l")
+
+
+# The Galera rows: one cluster for all of them (its start is their cost).
+FAILOVER = 4.0  # s after a node is gone until every greylist answer comes from another node
+_cluster = []
+
+
+def cluster():
+    if not _cluster:
+        _cluster.append(Galera(3))
+    return _cluster[0]
+
+
+def back_on(c, node, since, seconds):
+    """Seconds after `since` until the daemon has a connection to `node`
+    again (None: not within `seconds`)."""
+    end = since + seconds
+    while time.time() < end:
+        if c.connections(node) > 0:
+            return time.time() - since
+        time.sleep(0.2)
+    return None
+
+
+def cluster_phase(name, fault, fault_seconds, field=None):
+    """One Galera row: the shared cluster, a daemon listing its nodes, the
+    load and `fault` (returns start, in_place, lifting, end, details and the
+    seconds until the daemon was back on node 0); the usual accounting, then
+    the failover: between in_place + FAILOVER and lifting the greylist
+    answers are those of another node (no 0), unless `field` says the
+    fault must show (every node down), and the daemon returns to node 0."""
+    c = cluster()
+    rig = Rig(c)
+    check(c.connections(c.nodes[0]) > 0, "%s: the daemon works on node 0 (the first host)" % name)
+    out = {}
+
+    def timed():
+        t = fault()
+        out["back"] = t[5]
+        check(time.time() <= t[0] + fault_seconds, "%s: the fault took %.1fs, more than the %ds planned"
+              % (name, time.time() - t[0], fault_seconds))
+        return t[:5]
+
+    recs, times, details = phase(rig, name, timed, fault_seconds)
+    start, in_place, lifting, end = times
+    codes = module_codes(recs, "g", in_place + FAILOVER, lifting)
+    zero_times = [r.end for r in recs
+                  if start <= r.end and r.status == "ok" and loadphase.fields(r.reply).get("g") == "0"]
+    if zero_times:
+        details += "; g=0 %d times over %.1fs" % (len(zero_times), max(zero_times) - min(zero_times))
+    back = out["back"]
+    details += "; back on node 0 %ss after it was" % ("-" if back is None else "%.1f" % back)
+    evaluate(rig, name, recs, times, details, field=field)
+    if not field:
+        check(codes and zeros(codes) == 0, "%s: greylist answered 0 on the other nodes (%s from %.1fs after the"
+              " node was gone)" % (name, collections.Counter(codes), FAILOVER))
+    check(back is not None, "%s: the daemon not back on node 0 within %ds of its return" % (name, COOLDOWN + 5))
+    rig.d.stop()
+
+
+def test_galera_node_killed():
+    c = cluster()
+    node = c.nodes[0]
+
+    def fault():
+        start = time.time()
+        node.kill()
+        down = time.time()
+        time.sleep(5)
+        lifting = time.time()
+        node.start()  # rejoins: Synced
+        c.wait_size(3)
+        end = time.time()
+        back = back_on(c, node, end, COOLDOWN + 5)
+        return start, down, lifting, end, "node 0 killed -9, down %.1fs, rejoined in %.1fs" % (
+            lifting - start, end - lifting), back
+
+    cluster_phase("gal_kill", fault, 25)
+
+
+def test_galera_node_not_ready():
+    c = cluster()
+    node = c.nodes[0]
+
+    def isolate(on):
+        node.sql("SET GLOBAL wsrep_provider_options = 'gmcast.isolate=%d'" % on, db=None)
+
+    def fault():
+        start = time.time()
+        isolate(1)
+        try:
+            while node.status("wsrep_ready") != "OFF":
+                check(time.time() < start + 15, "node 0 still ready 15s after its isolation")
+                time.sleep(0.1)
+            in_place = time.time()
+            time.sleep(5)
+        finally:
+            lifting = time.time()
+            isolate(0)
+        c.wait_size(3)
+        end = time.time()
+        back = back_on(c, node, end, COOLDOWN + 5)
+        return start, in_place, lifting, end, "node 0 isolated, not ready after %.1fs for %.1fs, Synced again " \
+            "in %.1fs" % (in_place - start, lifting - in_place, end - lifting), back
+
+    cluster_phase("gal_ready", fault, 22)
+
+
+def test_galera_all_nodes_down():
+    c = cluster()
+
+    def fault():
+        start = time.time()
+        for i in (2, 1, 0):  # node 0 last: it may bootstrap the cluster again
+            c.nodes[i].stop()
+        down = time.time()
+        try:
+            time.sleep(5)
+        finally:
+            lifting = time.time()
+            c.nodes[0].bootstrap = True
+            for n in c.nodes:
+                n.start()
+        c.wait_size(3)
+        end = time.time()
+        back = back_on(c, c.nodes[0], end, COOLDOWN + 5)
+        return start, down, lifting, end, "every node stopped in %.1fs, down %.1fs, cluster back in %.1fs" % (
+            down - start, lifting - down, end - lifting), back
+
+    cluster_phase("gal_down", fault, 30, field="g")
 
 
 def test_table():

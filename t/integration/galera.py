@@ -49,8 +49,7 @@ rule = true -> WARN code=${greylist} info=${greylist.info}
 
 
 def section(first, **extra):
-    db = cluster.nodes[0]
-    return db.section(host=cluster.hosts(first), **extra).replace("port = %d\n" % db.port, "")
+    return cluster.section(first, **extra)
 
 
 def gateways():
@@ -197,7 +196,7 @@ class Load:
 
 
 def connections(node):
-    return int(node.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'ppolicy'"))
+    return cluster.connections(node)
 
 
 def test_node_killed_under_load():

@@ -194,6 +194,53 @@ def test_build_start_and_reload_gauges():
     eq(v("process_start_time_seconds"), start, "the start time stays")
 
 
+def test_records_table_counts_dos_and_greylist():
+    """DOS and Greylist (store = shm) read-modify-write the shared-memory
+    records table: each is a lookup of it (a hit when the key was there),
+    so ppolicy_shm_lookups_total{table="records"} grows with their traffic
+    (hits stayed 0)."""
+    sport = free_port()
+    d = Daemon("""
+[ppolicyd]
+min_workers = 1
+stats_listen = 127.0.0.1:%d
+
+[module dos]
+type = DOS
+params = sender
+limitCount = 1000
+
+[module greylist]
+type = Greylist
+store = shm
+cacheNegative = 0
+cachePositive = 0
+
+[policy main]
+rule = true -> WARN d=${dos} g=${greylist}
+""" % sport)
+    d.wait_log(r"statistics served at")
+    s, _ = scrape(sport)
+    before = (promparse.value(s, "ppolicy_shm_lookups_total", table="records"),
+              promparse.value(s, "ppolicy_shm_hits_total", table="records"))
+    c = d.client()
+    senders, tries = 5, 4
+    for i in range(tries):
+        for n in range(senders):
+            eq(c.ask(sender="s%d@flood.test" % n, recipient="r@example.net", client_address="192.0.2.9"),
+               "WARN d=-1 g=-1", "DOS under its limit, greylisted")
+    c.close()
+    s = wait_for(sport, "ppolicy_requests_total", senders * tries)
+    # One update of each module per request (besides the circuit breakers'
+    # use of the table: lookups, no hits while every backend is healthy);
+    # all but a key's first find it.
+    lookups = promparse.value(s, "ppolicy_shm_lookups_total", table="records") - before[0]
+    check(lookups >= 2 * senders * tries, "records lookups: %d for %d DOS and Greylist requests"
+          % (lookups, senders * tries))
+    eq(promparse.value(s, "ppolicy_shm_hits_total", table="records") - before[1], 2 * senders * (tries - 1),
+       "records hits: every update after a key's first")
+
+
 def test_parser_rejects_invalid_text():
     # The checker itself must fail on what the old output looked like.
     bad = [

@@ -4,13 +4,20 @@ an IANA-like server on 127.0.0.1 that refers to a registry on 127.0.0.2 (same
 port): found (1) with netname, country, organisation, range as fields; RIPE
 and ARIN answers; nothing found (-1: no entries, a placeholder block, not an
 IP address); errors (0: refused, timeout, circuit breaker open), never
-cached; answers cached per address; the referral limit; a server given by
-name (localhost, from /etc/hosts); timeouts within the request deadline."""
+cached; answers cached per address; the referral limit; servers and
+referrals given by name, resolved by the test DNS server (t/dns-zones/
+whois.test.zone) through [dns], never /etc/hosts; the outbound guard
+(referrals to 0.0.0.0, multicast or a name leading there are not followed;
+loopback only with allowPrivate = yes, which every other test sets);
+timeouts within the request deadline."""
 
 import time
 
+import dnsserver
 from ppolicytest import Daemon, check, eq, free_port, ppolicyd, run_tests, workdir
 from netservers import WhoisResponder
+
+dns = dnsserver.shared()
 
 IANA_REFER = """% IANA WHOIS server
 % for more information on IANA, visit http://www.iana.org
@@ -90,12 +97,14 @@ default = DUNNO
 
 
 def config(whois_port, server="127.0.0.1", extra="", **params):
-    p = {"server": server, "port": whois_port, "timeout": "2s"}
+    # The test servers are on loopback: allowPrivate, unless a test says otherwise.
+    p = {"server": server, "port": whois_port, "timeout": "2s", "allowPrivate": "yes"}
     p.update(params)
     body = "".join("%s = %s\n" % (k, v) for k, v in p.items() if v is not None)
     if "request_timeout" not in extra:
         extra += "request_timeout = 3s\n"
-    return "[ppolicyd]\nmin_workers = 1\n%s\n[module whois]\ntype = Whois\n%s\n%s" % (extra, body, POLICY)
+    return "[ppolicyd]\nmin_workers = 1\n%s\n%s\n[module whois]\ntype = Whois\n%s\n%s" % (
+        extra, dns.dns_section("1s"), body, POLICY)
 
 
 def servers(iana=None, rir=None):
@@ -224,11 +233,50 @@ def test_circuit_breaker_and_request_deadline():
     check(time.time() - t < 1.0, "took %.3f s" % (time.time() - t))
 
 
-def test_server_by_name_and_test1_compat():
-    iana, rir = servers()
-    # localhost comes from /etc/hosts: no DNS query leaves the machine.
-    d = Daemon(config(iana.port, server="localhost", test1="client_address"))
-    eq(ask(d, "192.0.2.10")[:14], "OK EXAMPLE-NET")
+def test_servers_by_name_through_dns():
+    iana, rir = servers(iana={"192.0.2.10": IANA_REFER.replace("127.0.0.2", "rir.whois.test")})
+    before = (dns.queries("iana.whois.test"), dns.queries("rir.whois.test"))
+    d = Daemon(config(iana.port, server="iana.whois.test", test1="client_address"))
+    eq(ask(d, "192.0.2.10"),
+       "OK EXAMPLE-NET|NL|Example B.V.|192.0.2.0 - 192.0.2.255|rir.whois.test|netname EXAMPLE-NET, "
+       "country NL, org Example B.V., range 192.0.2.0 - 192.0.2.255 (rir.whois.test)")
+    # Both names (A and AAAA each) were asked of the test DNS server.
+    check(dns.queries("iana.whois.test") >= before[0] + 2, "iana.whois.test not asked of [dns]")
+    check(dns.queries("rir.whois.test") >= before[1] + 2, "rir.whois.test not asked of [dns]")
+    # localhost is in /etc/hosts, not in [dns] (the test server refuses it):
+    # the system resolver is never asked.
+    d2 = Daemon(config(iana.port, server="localhost"))
+    eq(ask(d2, "192.0.2.10"), "DEFER error whois localhost: resolving localhost: SERVFAIL")
+    eq(iana.queries(), ["192.0.2.10"])
+
+
+def test_referral_to_special_purpose_address_is_refused():
+    iana, rir = servers(iana={"192.0.2.10": IANA_REFER.replace("127.0.0.2", "0.0.0.0"),
+                              "192.0.2.11": IANA_REFER.replace("127.0.0.2", "zero.whois.test"),
+                              "192.0.2.12": IANA_REFER.replace("127.0.0.2", "224.0.0.1"),
+                              "192.0.2.13": IANA_REFER.replace("127.0.0.2", "mapped.whois.test")})
+    d = Daemon(config(iana.port))
+    # Connecting to 0.0.0.0 would reach the local host (this very responder):
+    # the referral is not followed, the referring answer stands.
+    eq(ask(d, "192.0.2.10"),
+       "OK ||Test RIR|192.0.0.0 - 192.255.255.255|127.0.0.1|org Test RIR, range 192.0.0.0 - "
+       "192.255.255.255 (127.0.0.1); referral to 0.0.0.0 refused: 0.0.0.0 is \"this network\" (RFC 791)")
+    got = ask(d, "192.0.2.11")
+    check(got.endswith("(127.0.0.1); referral to zero.whois.test refused: 0.0.0.0 is \"this network\" "
+                       "(RFC 791)"), got)
+    got = ask(d, "192.0.2.12")
+    check(got.endswith("referral to 224.0.0.1 refused: 224.0.0.1 is multicast (RFC 5771)"), got)
+    eq(iana.queries(), ["192.0.2.10", "192.0.2.11", "192.0.2.12"])
+    # ::ffff:127.0.0.2 is 127.0.0.2: followed with allowPrivate, like 127.0.0.2 itself.
+    eq(ask(d, "192.0.2.13"), "REJECT nothing nothing found for 192.0.2.13 (mapped.whois.test)")
+    eq(rir.queries(), ["192.0.2.13"])
+    # Without allowPrivate the configured server on loopback is refused too,
+    # and so is a name that leads there: nothing is sent.
+    for server in ("127.0.0.1", "iana.whois.test", "::1"):
+        d2 = Daemon(config(iana.port, server=server, allowPrivate="no"))
+        got = ask(d2, "192.0.2.20")
+        check(got.startswith("DEFER error whois %s refused: " % server) and "loopback" in got, got)
+    eq(len(iana.queries()), 4)
 
 
 def test_configuration_errors():

@@ -10,6 +10,9 @@ ppolicy.conf(5) recommends, so survivors go on after about 2 s.
     cluster = Galera(3)                 # (galera_cluster.py) started and Synced; stopped at exit
     cluster.nodes[0].sql("...")         # as root on node 0 (see MariaDB.sql)
     cluster.hosts()                     # "127.0.0.1:P1, 127.0.0.1:P2, ..."
+    cluster.section(1)                  # [database] listing every node, node 1 first
+    cluster.sql("...")                  # as root on a running node
+    cluster.connections(node)           # the test user's connections to a node
     cluster.nodes[1].kill(); cluster.nodes[1].start(); cluster.wait_synced()
 
 Every process is stopped by its PID (MariaDB.destroy). Stdlib only."""
@@ -101,6 +104,24 @@ class Galera:
         """The host list for [database], starting with node `first`."""
         order = self.nodes[first:] + self.nodes[:first]
         return ", ".join("127.0.0.1:%d" % n.port for n in order)
+
+    def section(self, first=0, **extra):
+        """A [database] section (the test user, MariaDB.section's timeouts
+        unless given) whose host lists every node, starting with `first`."""
+        n0 = self.nodes[0]
+        return n0.section(host=self.hosts(first), **extra).replace("port = %d\n" % n0.port, "")
+
+    def sql(self, query):
+        """MariaDB.sql on the first running node."""
+        for n in self.nodes:
+            if n.running():
+                return n.sql(query)
+        raise AssertionError("no galera node running")
+
+    def connections(self, node):
+        """Connections of the test user (the daemons) to `node`."""
+        return int(node.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '%s'"
+                              % node.user))
 
     def size(self, node=None):
         for n in ([node] if node else self.nodes):

@@ -4,6 +4,7 @@
 // calls, saveResult attributes.
 #include <boost/test/unit_test.hpp>
 
+#include "base/log.hpp"
 #include "conf/error.hpp"
 #include "policy/eval.hpp"
 #include "proto/request.hpp"
@@ -81,7 +82,8 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
       {"rule = greylst < 0 -> DEFER\n",
        "t.conf:11: [policy main] rule: unknown name \"greylst\" (not a module, request attribute, "
        "variable or "
-       "function; attr(\"greylst\") reads any attribute)\n    greylst < 0 -> DEFER\n    ^^^^^^^"},
+       "function; attr(\"greylst\") reads any attribute)\n    greylst < 0 -> DEFER\n    ^^^^^^^ "
+       "column 1"},
       {"rule = dummy -> DEFER\n",
        "t.conf:11: [policy main] rule: a rule's condition must be a condition, not a number "
        "(compare it, e.g. "
@@ -93,7 +95,7 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_exact) {
        "rule: unknown action \"DEFERR\" (OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT, "
        "DEFER_IF_PERMIT, 4NN, 5NN, "
        "WARN, INFO, HOLD, DISCARD, FILTER, REDIRECT, BCC, PREPEND)\n    dummy == 0 -> DEFERR x\n   "
-       "               ^^^^^^"},
+       "               ^^^^^^ column 15"},
       {"rule = true -> PREPEND no colon\n", "PREPEND needs \"Header-Name: value\""},
       {"rule = true -> FILTER\n", "FILTER needs transport:destination"},
       {"rule = true -> REDIRECT\n", "REDIRECT needs one address"},
@@ -365,6 +367,35 @@ BOOST_AUTO_TEST_CASE(unreachable_policy_is_an_error) {
                    std::string::npos,
                e.what());
   }
+}
+
+// Issue 13 §6: the text of an exception thrown under evaluation (a
+// module's, which may carry request data) is logged quoted: no second log
+// line, no terminal escape.
+struct ThrowingRunner : CallRunner {
+  ModuleRun run(const CallSite&, Request&, SteadyClock::time_point) override {
+    throw std::runtime_error("boom\nppolicyd[1]: forged line\x1b[31m");
+  }
+};
+
+BOOST_AUTO_TEST_CASE(exception_text_is_logged_quoted) {
+  Env env("rule = dummy == 1 -> OK\ndefault = DUNNO\n");
+  Request r = req({});
+  const Policy* p = env.cfg->select_policy(r);
+  BOOST_TEST_REQUIRE(p);
+  std::vector<std::string> lines;
+  log_capture([&](LogLevel, std::string_view m) { lines.emplace_back(m); });
+  ThrowingRunner runner;
+  Evaluation ev(*p, r, runner, SteadyClock::now() + std::chrono::seconds(5), "DEFER_IF_PERMIT",
+                nullptr);
+  Decision d = ev.decide();
+  log_capture(nullptr);
+  BOOST_TEST(d.failed);
+  BOOST_TEST(d.reply == "DEFER_IF_PERMIT");
+  BOOST_TEST_REQUIRE(lines.size() == 1u);
+  BOOST_TEST(lines[0] ==
+             "policy main: evaluation failed: boom\\x0appolicyd[1]: forged line\\x1b[31m");
+  BOOST_TEST(d.note == "boom\\x0appolicyd[1]: forged line\\x1b[31m");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

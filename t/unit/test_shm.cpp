@@ -3,9 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <vector>
 
+#include "base/siphash.hpp"
 #include "shm/breaker.hpp"
 #include "shm/segment.hpp"
 
@@ -61,6 +64,9 @@ BOOST_AUTO_TEST_CASE(update_is_read_modify_write) {
       return true;
     });
   }
+  // Each update is a lookup (9 found the counter), as the metrics show.
+  BOOST_TEST(t.counters().lookups.load() == 10u);
+  BOOST_TEST(t.counters().hits.load() == 9u);
   std::string v;
   BOOST_TEST(t.get("counter", v, 100));
   BOOST_TEST(v == "10");
@@ -152,6 +158,82 @@ BOOST_AUTO_TEST_CASE(snapshot_roundtrip) {
   BOOST_TEST(d.restore("/nonexistent/state") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(siphash24_reference_vectors) {
+  // The SipHash paper's key 00 01 .. 0f; its Appendix A message 00 01 .. 0e
+  // and the reference implementation's first vector (empty message).
+  SipKey key{};
+  for (int i = 0; i < 16; ++i)
+    key[i] = static_cast<uint8_t>(i);
+  std::string msg;
+  for (int i = 0; i < 15; ++i)
+    msg += static_cast<char>(i);
+  BOOST_TEST(siphash24(key, msg) == 0xa129ca6149be45e5ULL);
+  BOOST_TEST(siphash24(key, "") == 0x726fdb47dd0e0e31ULL);
+  // Another key, another answer; two draws of the kernel differ.
+  SipKey other = key;
+  other[0] ^= 1;
+  BOOST_TEST(siphash24(other, msg) != siphash24(key, msg));
+  BOOST_TEST((random_sip_key() != random_sip_key()));
+}
+
+// Issue 13 §4: 64 keys that the old unkeyed hash (FNV-1a + murmur
+// finaliser, still hash_bytes()) put into the stripe of a chosen entry used
+// to evict it (64 slots a stripe, LRU). With the segment's secret they
+// scatter and the entry stays.
+BOOST_AUTO_TEST_CASE(colliding_keys_cannot_evict_a_chosen_entry) {
+  Segment seg(16 * 34 * 1024, 64 * 1024, 64);
+  ShmTable& t = seg.cache();
+  size_t n = t.stripes();
+  BOOST_TEST_REQUIRE(n >= 8u);
+  auto old_stripe = [n](const std::string& k) { return (hash_bytes(k) >> 32) % n; };
+  const std::string victim = "dos:192.0.2.1";
+  std::vector<std::string> attack;
+  for (int i = 0; attack.size() < ShmTable::k_slots_per_stripe; ++i) {
+    std::string k = "dos:10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) +
+                    "." + std::to_string(i % 256);
+    if (old_stripe(k) == old_stripe(victim)) attack.push_back(k);
+  }
+  BOOST_TEST(t.put(victim, "counter", 1000, 1));
+  for (size_t i = 0; i < attack.size(); ++i)
+    BOOST_TEST(t.put(attack[i], "junk", 1000, static_cast<uint32_t>(2 + i)));
+  std::string v;
+  BOOST_TEST(t.get(victim, v, 100));
+  BOOST_TEST(t.counters().evictions.load() == 0u);
+  std::vector<size_t> per_stripe(n);
+  for (const auto& k : attack)
+    ++per_stripe[t.stripe_of(k)];
+  BOOST_TEST(*std::max_element(per_stripe.begin(), per_stripe.end()) < 32u);
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_restores_under_a_new_secret) {
+  char path[] = "/tmp/ppolicy-snap-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  uint32_t now = static_cast<uint32_t>(time(nullptr));
+  std::vector<size_t> places;
+  {
+    Segment a(1 << 20, 1 << 20, 64);
+    for (int i = 0; i < 500; ++i) {
+      std::string k = "key" + std::to_string(i);
+      BOOST_TEST(a.records().put(k, std::to_string(i), now + 100, now));
+      places.push_back(a.records().stripe_of(k));
+    }
+    BOOST_TEST(a.save(path) == 500);
+  }
+  Segment b(1 << 20, 1 << 20, 64);  // same size, its own secret
+  BOOST_TEST(b.restore(path) == 500);
+  size_t moved = 0;
+  std::string v;
+  for (int i = 0; i < 500; ++i) {
+    std::string k = "key" + std::to_string(i);
+    BOOST_TEST(b.records().get(k, v, now));
+    BOOST_TEST(v == std::to_string(i));
+    moved += b.records().stripe_of(k) != places[i];
+  }
+  BOOST_TEST(moved > 400u, moved << " of 500 keys in another stripe");
+  unlink(path);
+}
+
 BOOST_AUTO_TEST_CASE(breaker_opens_and_closes) {
   Segment seg(1 << 20, 1 << 20, 64);
   Breakers b(&seg.records(), 3, 30);
@@ -190,6 +272,27 @@ BOOST_AUTO_TEST_CASE(stats_registry_and_buffer) {
     s.reg("x" + std::to_string(i));
   BOOST_TEST(s.count() == 8u);  // capacity
   BOOST_TEST(s.reg("overflow") == -1);
+}
+
+// Issue 13 §6: the master keeps the -1 of a name the full area refused and
+// sets that gauge on every tick; it must land nowhere (it used to write
+// before the first entry and read back what it wrote).
+BOOST_AUTO_TEST_CASE(stats_index_checked_when_full) {
+  Segment seg(1 << 20, 1 << 20, 2);
+  StatsArea& s = seg.stats();
+  int a = s.reg("a_total"), b = s.reg("b_total"), full = s.reg("ppolicy_workers_max");
+  BOOST_TEST(full == -1);
+  s.set(a, 7);
+  s.set(b, 9);
+  s.set(full, 42);
+  s.add(full, 1);
+  BOOST_TEST(s.get(full) == 0u);
+  BOOST_TEST(s.name(full).empty());
+  BOOST_TEST(s.get(s.count()) == 0u);
+  BOOST_TEST(s.get(a) == 7u);
+  BOOST_TEST(s.get(b) == 9u);
+  BOOST_TEST(s.count() == 2u);
+  BOOST_TEST(s.capacity() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // util/strings and util/net.
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 
 #include "base/net.hpp"
 #include "base/strings.hpp"
+#include "base/value.hpp"
 
 using namespace ppolicy;
 
@@ -80,6 +82,27 @@ BOOST_AUTO_TEST_CASE(networks) {
   BOOST_TEST(!s.contains("not an address"));
   BOOST_TEST(!IpNetwork::parse("192.0.2.0/33").has_value());
   BOOST_TEST(IpNetwork::parse("10.1.2.3/8")->str() == "10.0.0.0/8");
+}
+
+// Issue 13 §6: a pathological pattern on an 8 kB value took ~200 ms (glibc's
+// matcher is quadratic in the length); only the first 1024 bytes are
+// searched, and '$' does not match at the cut.
+BOOST_AUTO_TEST_CASE(regex_search_is_bounded) {
+  Regex slow("(a|aa)*b", false);
+  std::string v(8192, 'a');
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(!slow.search(v));
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  BOOST_TEST_MESSAGE("(a|aa)*b on 8 kB: " << ms << " ms");
+  BOOST_TEST(ms < 60.0);
+  Regex b("b", false), whole("^a+$", false), start("^a{10}", false);
+  BOOST_TEST(b.search(std::string(1023, 'a') + "b"));
+  BOOST_TEST(!b.search(std::string(1024, 'a') + "b"));  // past the cut
+  BOOST_TEST(whole.search(std::string(1024, 'a')));
+  BOOST_TEST(!whole.search(std::string(1025, 'a')));  // '$' is not at the cut
+  BOOST_TEST(!whole.search(std::string(1024, 'a') + "!"));
+  BOOST_TEST(start.search(std::string(5000, 'a')));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
