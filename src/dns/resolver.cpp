@@ -397,7 +397,24 @@ void Resolver::resolve(std::span<Query* const> queries, SteadyClock::time_point 
     remember(*q);
 }
 
-void Resolver::ask(std::span<Query* const> queries, SteadyClock::time_point deadline) {
+void Resolver::prefetch(std::span<Query* const> queries, size_t needed,
+                        SteadyClock::time_point deadline) {
+  std::vector<Query*> rest;
+  size_t rest_needed = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (d_memo_on && recall(*queries[i])) continue;
+    rest.push_back(queries[i]);
+    if (i < needed) rest_needed = rest.size();
+  }
+  ask(rest, deadline, rest_needed);
+  if (d_memo_on)
+    for (Query* q : rest)
+      remember(*q);
+}
+
+void Resolver::ask(std::span<Query* const> queries, SteadyClock::time_point deadline,
+                   size_t needed) {
+  needed = std::min(needed, queries.size());
   for (Query* q : queries) {
     q->status = Status::error;
     q->ttl = 0;
@@ -479,6 +496,16 @@ void Resolver::ask(std::span<Query* const> queries, SteadyClock::time_point dead
       n += !q->done;
     return n;
   };
+  // A prefetch: once the needed queries are done, the others get as long
+  // again (grace_end), then are given up.
+  auto needed_done = [&] {
+    for (size_t i = 0; i < needed; ++i)
+      if (!queries[i]->done) return false;
+    return true;
+  };
+  bool partial = needed < queries.size();
+  auto grace_end = SteadyClock::time_point::max();
+  bool gave_up = false;
   // Silence for half the wait: ask the nameservers something every server
   // answers at once (the root's NS: a cache, or REFUSED from an
   // authoritative-only server). Any reply proves the server alive, so
@@ -492,13 +519,22 @@ void Resolver::ask(std::span<Query* const> queries, SteadyClock::time_point dead
     if (pending == 0) break;
     auto now = SteadyClock::now();
     if (now >= end) break;
+    if (partial && grace_end == SteadyClock::time_point::max() && needed_done())
+      grace_end = now + (now - start);
+    if (now >= grace_end) {
+      gave_up = true;
+      break;
+    }
     if (now >= probe_at && !probe_q && !probe.done && d_packets == 0) {
       static const dnsc_t root[] = {0};
       probe_q = dns_submit_dn(d_ctx, root, DNS_C_IN, DNS_T_NS, 0, nullptr, on_probe, &probe);
       probe.done = probe_q == nullptr;  // no memory: no probe, no verdict on the server
       dns_timeouts(d_ctx, -1, 0);       // send it now
     }
-    long left = std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count() + 1;
+    long left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::min(end, grace_end) - now)
+            .count() +
+        1;
     long wait = tmo_s < 0 ? left : std::min(left, static_cast<long>(tmo_s) * 1000);
     if (now < probe_at && !probe_q)
       wait = std::min(
@@ -520,7 +556,8 @@ void Resolver::ask(std::span<Query* const> queries, SteadyClock::time_point dead
       std::free(q->q);
       q->q = nullptr;
       q->done = true;
-      q->status = q->replies > 0 ? Status::servfail : Status::timeout;
+      // Given up by a prefetch, not timed out: nothing is known.
+      q->status = gave_up ? Status::skipped : q->replies > 0 ? Status::servfail : Status::timeout;
     }
     if (q->status == Status::timeout) {
       ++timeouts;

@@ -25,6 +25,7 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -139,6 +140,13 @@ class Resolver : public WorkerResource {
   // so their TTL does not matter.
   void begin_memo();
   void end_memo();
+  // The prefetch batch: resolve() of all `queries`, but only the first
+  // `needed` (the module about to run) are waited for in full; the others
+  // get as long again as those took, then are left unanswered (status
+  // skipped, not remembered: a module that needs one asks it itself). So a
+  // slow question of a later module never delays an early decision more
+  // than the early module's own lookups took.
+  void prefetch(std::span<Query* const> queries, size_t needed, SteadyClock::time_point deadline);
   long memo_hits() const { return d_memo_hits; }  // answered from the memo since creation
 
   long timeout_ms() const { return d_timeout_ms; }
@@ -149,7 +157,8 @@ class Resolver : public WorkerResource {
   void packet_seen() { ++d_packets; }
 
  private:
-  void ask(std::span<Query* const> queries, SteadyClock::time_point deadline);
+  void ask(std::span<Query* const> queries, SteadyClock::time_point deadline,
+           size_t needed = SIZE_MAX);
   bool recall(Query& q) const;
   void remember(const Query& q);
   void finish(Query& q, int status, void* result);

@@ -91,12 +91,12 @@ const ModuleRun& Evaluation::call(int site) {
     // The first module of this request that needs DNS: ask, together with
     // its questions, those of every site a later statement (or this one)
     // may still run. One round trip instead of one per module.
-    d_prefetched = true;
-    std::vector<const CallSite*> still;
+    std::vector<const CallSite*> still{&d_policy.calls[site]};
     for (size_t c = 0; c < d_policy.calls.size(); ++c)
-      if (d_memo[c] < 0 && d_policy.calls[c].last_statement >= d_statement)
+      if (static_cast<int>(c) != site && d_memo[c] < 0 &&
+          d_policy.calls[c].last_statement >= d_statement)
         still.push_back(&d_policy.calls[c]);
-    d_runner.prefetch(still, d_request, d_deadline);
+    d_prefetched = d_runner.prefetch(still, d_request, d_deadline);
   }
   d_runs.push_back(d_runner.run(d_policy.calls[site], d_request, d_deadline));
   d_memo[site] = static_cast<int>(d_runs.size() - 1);

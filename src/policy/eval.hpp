@@ -44,11 +44,15 @@ class CallRunner {
   virtual ModuleRun run(const CallSite& site, Request& request,
                         SteadyClock::time_point deadline) = 0;
   // The cold-path prefetch (modules/prefetch.hpp): whether running `site`
-  // would ask DNS questions known from the request alone; if so, the
-  // evaluator first hands prefetch() every site the policy may still run.
+  // may ask DNS questions known from the request alone; if so, the
+  // evaluator first hands prefetch() that site followed by every other site
+  // the policy may still run. prefetch() returns false when the site needs
+  // no question now (cached): the evaluator tries again at the next one.
   virtual bool prefetches(const CallSite& /*site*/) const { return false; }
-  virtual void prefetch(std::span<const CallSite* const> /*sites*/, const Request& /*request*/,
-                        SteadyClock::time_point /*deadline*/) {}
+  virtual bool prefetch(std::span<const CallSite* const> /*sites*/, const Request& /*request*/,
+                        SteadyClock::time_point /*deadline*/) {
+    return true;
+  }
 };
 
 class Evaluation {

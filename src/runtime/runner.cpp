@@ -34,27 +34,37 @@ bool ModuleRunner::in_cache(const CallSite& cs, const Request& request) const {
   return m.module->cache_key(request, cs.args, key) && cache->get(key, blob, d_services.now());
 }
 
-void ModuleRunner::prefetch(std::span<const CallSite* const> sites, const Request& request,
+bool ModuleRunner::prefetch(std::span<const CallSite* const> sites, const Request& request,
                             SteadyClock::time_point deadline) {
+  // sites[0] is the site about to run: its questions first. When it needs
+  // none now (its result is cached), the prefetch waits for the next one.
   std::vector<dns::Query> qs;
-  for (const CallSite* cs : sites)
+  if (sites.empty() || in_cache(*sites[0], request)) return false;
+  sites[0]->inst->prefetch->first_questions(request, sites[0]->args, d_services, qs);
+  size_t needed_questions = qs.size();
+  if (needed_questions == 0) return false;
+  for (const CallSite* cs : sites.subspan(1))
     if (cs->inst->prefetch && !in_cache(*cs, request))
       cs->inst->prefetch->first_questions(request, cs->args, d_services, qs);
-  if (qs.empty()) return;
   dns::Resolver& resolver = d_services.resource<dns::Resolver>();
   if (!d_memo) resolver.begin_memo();
   d_memo = &resolver;
   // Each question once (several DNSBL modules on one zone, two Resolve
   // instances asking the same PTR).
   std::vector<dns::Query*> ask;
-  for (auto& q : qs) {
+  size_t needed = 0;
+  for (size_t i = 0; i < qs.size(); ++i) {
+    const dns::Query& q = qs[i];
     bool dup = false;
     for (const dns::Query* a : ask)
       dup = dup || (a->type == q.type && a->rule == q.rule && a->name == q.name);
-    if (!dup) ask.push_back(&q);
+    if (dup) continue;
+    ask.push_back(&qs[i]);
+    if (i < needed_questions) needed = ask.size();
   }
   d_prefetched += ask.size();
-  resolver.resolve(ask, deadline);
+  resolver.prefetch(ask, needed, deadline);
+  return true;
 }
 
 ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,

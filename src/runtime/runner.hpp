@@ -46,7 +46,7 @@ class ModuleRunner final : public CallRunner {
   // sites not answered by the result cache, in one batch; the resolver keeps
   // the answers until this runner (the request) ends.
   bool prefetches(const CallSite& site) const override;
-  void prefetch(std::span<const CallSite* const> sites, const Request& request,
+  bool prefetch(std::span<const CallSite* const> sites, const Request& request,
                 SteadyClock::time_point deadline) override;
   size_t prefetched() const { return d_prefetched; }  // questions sent by prefetch()
 

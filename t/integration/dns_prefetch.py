@@ -115,4 +115,20 @@ def test_prefetch_sends_only_what_the_policy_may_still_run():
     check(dns.queries("66.2.0.192.in-addr.arpa") >= 1, "the PTR was prefetched")
 
 
+def test_a_silent_later_module_does_not_delay_an_early_decision():
+    # SPF's TXT of x.timeout.test is never answered (the test server drops
+    # the zone): prefetched with the Dnsbl query, it must not hold the
+    # Dnsbl hit that decides until the 2 s [dns] timeout.
+    dns = dnsserver.shared()
+    d = Daemon(no_cache(config(dns.port, "yes")))
+    c = d.client()
+    c.ask(client_address="192.0.2.66", sender="a@example.test")  # warm up
+    start = time.perf_counter()
+    eq(c.ask(client_address="192.0.2.66", sender="a@x.timeout.test"), "REJECT listed")
+    ms = (time.perf_counter() - start) * 1000
+    print("Dnsbl hit with a silent SPF domain prefetched: %.1f ms" % ms)
+    check(ms < 1000, "%.1f ms" % ms)
+    check(dns.queries("x.timeout.test") >= 1, "the TXT was prefetched")
+
+
 run_tests(globals())

@@ -561,4 +561,33 @@ BOOST_AUTO_TEST_CASE(resolver_memo) {
   BOOST_TEST(r.memo_hits() == 2);
 }
 
+// The prefetch batch waits in full only for the needed questions; a slow
+// one of a later module is given up after as long again (not remembered:
+// its module asks it itself), an answered one is kept.
+BOOST_AUTO_TEST_CASE(resolver_prefetch_waits_for_the_needed) {
+  FakeDns fake;
+  Resolver r(nullptr, settings(fake.port(), 2000));
+  r.begin_memo();
+  Query need = Query::a("ok.test"), other = Query::aaaa("ok.test"), slow = Query::a("slow.test");
+  Query* batch[] = {&need, &other, &slow};
+  auto t = Clock::now();
+  r.prefetch(batch, 1, Clock::now() + std::chrono::seconds(5));
+  BOOST_TEST(ms_since(t) < 200);  // not slow's 300 ms
+  BOOST_TEST(need.status == Status::ok);
+  BOOST_TEST(slow.status == Status::skipped);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int sent = fake.received();
+  Query again = Query::aaaa("ok.test");
+  r.resolve(again, Clock::now() + std::chrono::seconds(2));
+  if (other.status != Status::skipped) {  // answered within the grace: kept
+    BOOST_TEST(fake.received() == sent);
+    BOOST_TEST(again.status == other.status);
+  }
+  Query slow2 = Query::a("slow.test");
+  r.resolve(slow2, Clock::now() + std::chrono::seconds(2));
+  BOOST_TEST(slow2.status == Status::ok);  // asked again, waited for
+  BOOST_TEST(fake.received() > sent);
+  r.end_memo();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
