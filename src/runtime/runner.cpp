@@ -24,14 +24,18 @@ bool ModuleRunner::prefetches(const CallSite& site) const {
   return site.inst->prefetch && d_generation.config().dns.prefetch;
 }
 
-bool ModuleRunner::in_cache(const CallSite& cs, const Request& request) const {
+bool ModuleRunner::cache_key(const CallSite& cs, const Request& request, std::string& key) const {
   const ModuleInstance& m = *cs.inst;
-  ShmTable* cache = d_services.cache();
-  if (!cache || (m.cache.positive <= 0 && m.cache.negative <= 0 && m.cache.unknown <= 0))
+  if (!d_services.cache() ||
+      (m.cache.positive <= 0 && m.cache.negative <= 0 && m.cache.unknown <= 0))
     return false;
-  std::string key = m.key_prefix + cs.args.key() + '\0';
-  std::string blob;
-  return m.module->cache_key(request, cs.args, key) && cache->get(key, blob, d_services.now());
+  key = m.key_prefix + cs.args.key() + '\0';
+  return m.module->cache_key(request, cs.args, key);
+}
+
+bool ModuleRunner::in_cache(const CallSite& cs, const Request& request) const {
+  std::string key, blob;
+  return cache_key(cs, request, key) && d_services.cache()->get(key, blob, d_services.now());
 }
 
 bool ModuleRunner::prefetch(std::span<const CallSite* const> sites, const Request& request,
@@ -77,14 +81,12 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
   run.args = cs.args.key();
 
   std::string key;
-  bool cacheable = false;
   ShmTable* cache = d_services.cache();
   uint32_t now = d_services.now();
-  if (cache && (m.cache.positive > 0 || m.cache.negative > 0 || m.cache.unknown > 0)) {
-    key = m.key_prefix + run.args + '\0';
-    cacheable = m.module->cache_key(request, cs.args, key);
+  bool cacheable = cache_key(cs, request, key);
+  if (cacheable) {
     std::string blob;
-    if (cacheable && cache->get(key, blob, now)) {
+    if (cache->get(key, blob, now)) {
       // An entry is the time it was stored, then the result.
       ByteReader rd(blob);
       uint32_t stored = rd.u32();

@@ -51,6 +51,8 @@ class ModuleRunner final : public CallRunner {
   size_t prefetched() const { return d_prefetched; }  // questions sent by prefetch()
 
  private:
+  // The site's result-cache key; false when its result is not shared.
+  bool cache_key(const CallSite& site, const Request& request, std::string& key) const;
   bool in_cache(const CallSite& site, const Request& request) const;
 
   const Generation& d_generation;
