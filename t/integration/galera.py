@@ -77,9 +77,9 @@ def test_greylisted_on_one_gateway_passes_on_the_other():
     a.stop(), b.stop()
 
 
-def test_same_triplets_through_both_at_once():
-    a, b = gateways()
-    reqs = triplets("race", 160)
+def through_both(a, b, reqs):
+    """The same requests through both gateways at once (8 connections each);
+    the codes of A's answers, then B's."""
     out = {}
     threads = [threading.Thread(target=lambda g=g: out.__setitem__(g.port, parallel(g.port, reqs, 8)))
                for g in (a, b)]
@@ -87,7 +87,12 @@ def test_same_triplets_through_both_at_once():
         t.start()
     for t in threads:
         t.join()
-    got = codes(out[a.port]) + codes(out[b.port])
+    return codes(out[a.port]) + codes(out[b.port])
+
+
+def test_same_triplets_through_both_at_once():
+    a, b = gateways()
+    got = through_both(a, b, triplets("race", 160))
     zeros = got.count(0)
     rows = cluster.nodes[2].value(
         "SELECT COUNT(*) FROM greylist WHERE sender LIKE '%@race.example.test'")
@@ -105,14 +110,7 @@ def test_same_triplets_through_both_at_once():
 def test_dos_limit_exact_over_both():
     a, b = gateways()
     req = request(policy_context="dos", sender="flood@example.test")
-    out = {}
-    threads = [threading.Thread(target=lambda g=g: out.__setitem__(g.port, parallel(g.port, [req] * 75, 8)))
-               for g in (a, b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    got = codes(out[a.port]) + codes(out[b.port])
+    got = through_both(a, b, [req] * 75)
     print("FIGURES DOS limit 100 over both gateways, 150 requests: %d accepted, %d over, %d failed"
           % (got.count(-1), got.count(1), got.count(0)))
     eq((got.count(-1), got.count(1), got.count(0)), (100, 50, 0))
