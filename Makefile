@@ -6,7 +6,10 @@
 #   make check    install missing Debian packages, check the formatting (clang-format),
 #                 build, run every test (unit tests also under ASan+UBSan);
 #                 ends with "N passed, N failed"
-#   make bench    load-generator benchmark table (1, 8, 32, 100 connections)
+#   make bench    benchmark tables (issue 17): throughput/latency at 1, 8, 32, 100
+#                 connections of the shipped and a realistic configuration beside the
+#                 do-nothing servers; cold DNS (1/2/4 modules, prefetch or not);
+#                 memory per idle worker (t/bench/bench.sh)
 #   make soak     long benchmark with memory/fd/shm figures (SOAK_MINUTES=30)
 #   make bench-overload  shipped configuration under 500/1000/2000 idle connections
 #   make install  DESTDIR=... prefix=... sysconfdir=... as usual

@@ -77,9 +77,23 @@ start_ppolicyd_in() {  # WRAPPER DIR PORT LOG_DECISIONS [extra -o overrides...]
   local wrapper=$1 dir=$2 port=$3 logd=$4
   shift 4
   mkdir -p "$dir"
-  chmod 755 "$dir"
   bench_config "$dir/ppolicy.conf" "$logd"
-  local args=(-f -c "$dir/ppolicy.conf" -o "ppolicyd.listen=inet:127.0.0.1:$port"
+  launch_ppolicyd "$wrapper" "$dir" "$port" "$dir/ppolicy.conf" "$@"
+}
+
+# ppolicyd with a configuration file as it is (conf/ppolicy.conf as shipped,
+# t/bench/realistic.conf): only the listener, pid file, state directory and
+# log destination (stderr, into DIR/ppolicyd.log) are set on the command line.
+start_ppolicyd_file() {  # DIR PORT CONFIG_FILE [extra -o overrides...]
+  launch_ppolicyd "" "$@"
+}
+
+launch_ppolicyd() {  # WRAPPER DIR PORT CONFIG_FILE [extra -o overrides...]
+  local wrapper=$1 dir=$2 port=$3 conf=$4
+  shift 4
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  local args=(-f -c "$conf" -o "ppolicyd.listen=inet:127.0.0.1:$port"
     -o "ppolicyd.pid_file=$dir/ppolicyd.pid" -o "ppolicyd.state_dir=$dir/state" -o ppolicyd.log=stderr)
   local o
   for o in "$@"; do args+=(-o "$o"); done

@@ -56,10 +56,12 @@ struct Options {
   std::string unix_path;
   int conns = 8;
   int threads = 1;
-  long requests = 0;       // total; 0: use duration
-  double duration_s = 10;  // when requests == 0
-  double rate = 0;         // requests/s over all connections; 0: as fast as possible
-  long distinct = 1000;    // distinct clients, senders, recipients
+  long requests = 0;          // total; 0: use duration
+  double duration_s = 10;     // when requests == 0
+  double rate = 0;            // requests/s over all connections; 0: as fast as possible
+  long distinct = 1000;       // distinct clients, senders, recipients
+  long cycle = 0;             // -R: request numbers repeat every cycle requests (0: never)
+  unsigned first_octet = 10;  // -A: client addresses first_octet.x.y.z
   long reply_timeout_ms = 30000;
   std::string expect;  // expected action (exact, or prefix when it ends with '*')
   bool json = false;
@@ -184,8 +186,9 @@ struct Keys {
 
 std::string client_of(const Keys& k) {
   char b[32];
-  std::snprintf(b, sizeof b, "10.%u.%u.%u", static_cast<unsigned>((k.c >> 16) & 255),
-                static_cast<unsigned>((k.c >> 8) & 255), static_cast<unsigned>(k.c & 255));
+  std::snprintf(b, sizeof b, "%u.%u.%u.%u", g_opt.first_octet,
+                static_cast<unsigned>((k.c >> 16) & 255), static_cast<unsigned>((k.c >> 8) & 255),
+                static_cast<unsigned>(k.c & 255));
   return b;
 }
 std::string sender_of(const Keys& k) {
@@ -203,6 +206,9 @@ std::string recipient_of(const Keys& k) {
 // picks client, sender and recipient with different strides so that the
 // triples vary too; queue_id/instance change like in a real session.
 void build_request(std::string& out, uint64_t k, Keys* keys) {
+  // -R: a fixed set of requests, so that a warm-up pass can make a server's
+  // per-triplet state (greylisting) known for every request of later runs.
+  if (g_opt.cycle > 0) k %= static_cast<uint64_t>(g_opt.cycle);
   // Scrambled (splitmix64), so that a cache smaller than the number of
   // distinct values still hits (a cyclic order would defeat any LRU).
   auto mix = [](uint64_t x) {
@@ -526,6 +532,9 @@ void usage() {
                "  -r RATE      steady rate, requests/s over all connections (0: flat out);\n"
                "               latency then counts from each request's due time\n"
                "  -D N         distinct clients, senders and recipients (1000)\n"
+               "  -R N         request numbers repeat every N requests (N distinct requests;\n"
+               "               with one thread, -n N sends each once); 0: never (0)\n"
+               "  -A OCTET     client addresses OCTET.x.y.z (10)\n"
                "  -T MS        reply timeout; later replies count as timeouts (30000)\n"
                "  -e ACTION    expected action (\"DUNNO\", or a prefix ending in '*')\n"
                "  -l LABEL     label copied into the result line\n"
@@ -543,7 +552,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   int ch;
-  while ((ch = getopt(argc, argv, "H:p:U:c:t:n:d:r:D:T:e:l:K:L:jqh")) != -1) {
+  while ((ch = getopt(argc, argv, "H:p:U:c:t:n:d:r:D:R:A:T:e:l:K:L:jqh")) != -1) {
     switch (ch) {
       case 'H':
         g_opt.host = optarg;
@@ -572,6 +581,12 @@ int main(int argc, char** argv) {
       case 'D':
         g_opt.distinct = std::atol(optarg);
         break;
+      case 'R':
+        g_opt.cycle = std::atol(optarg);
+        break;
+      case 'A':
+        g_opt.first_octet = static_cast<unsigned>(std::atoi(optarg));
+        break;
       case 'T':
         g_opt.reply_timeout_ms = std::atol(optarg);
         break;
@@ -598,7 +613,8 @@ int main(int argc, char** argv) {
     }
   }
   if (g_opt.conns < 1 || g_opt.threads < 1 || g_opt.distinct < 1 || g_opt.requests < 0 ||
-      g_opt.rate < 0 || (g_opt.requests == 0 && g_opt.duration_s <= 0))
+      g_opt.cycle < 0 || g_opt.first_octet > 255 || g_opt.rate < 0 ||
+      (g_opt.requests == 0 && g_opt.duration_s <= 0))
     usage();
   g_opt.threads = std::min(g_opt.threads, g_opt.conns);
   struct sigaction sa {};
