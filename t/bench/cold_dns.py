@@ -27,6 +27,7 @@ connection, after a warm-up without delay (resolver and worker start).
 
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -135,6 +136,7 @@ def main():
             c.close()
         for d in daemons.values():
             d.stop()
+            shutil.rmtree(d.dir, ignore_errors=True)
         rows.append((k, statistics.median(ms["no"]), statistics.median(ms["yes"])))
     proxy.slow(True)
     rtt = statistics.median(dns_round_trip_ms(proxy.port, "1.2.0.192.zen.test") for _ in range(N))
