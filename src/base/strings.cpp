@@ -2,6 +2,7 @@
 #include "base/strings.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -89,6 +90,36 @@ std::string format(const char* fmt, ...) {
   std::string r = vformat(fmt, ap);
   va_end(ap);
   return r;
+}
+
+namespace {
+// Large enough for any double in %g or %.<p>f with p <= 17 (DBL_MAX is 309
+// digits before the point) and any 64-bit integer.
+constexpr size_t k_num_buf = 340;
+
+void append_chars(std::string& out, const char* b, std::to_chars_result r) {
+  if (r.ec == std::errc()) out.append(b, static_cast<size_t>(r.ptr - b));
+}
+}  // namespace
+
+void append_fixed(std::string& out, double v, int precision) {
+  char b[k_num_buf];
+  append_chars(out, b, std::to_chars(b, b + sizeof b, v, std::chars_format::fixed, precision));
+}
+
+void append_g(std::string& out, double v) {
+  char b[k_num_buf];
+  append_chars(out, b, std::to_chars(b, b + sizeof b, v, std::chars_format::general, 6));
+}
+
+void append_int(std::string& out, long long v) {
+  char b[24];
+  append_chars(out, b, std::to_chars(b, b + sizeof b, v));
+}
+
+void append_uint(std::string& out, unsigned long long v) {
+  char b[24];
+  append_chars(out, b, std::to_chars(b, b + sizeof b, v));
 }
 
 std::optional<long long> parse_int(std::string_view s) {
@@ -204,19 +235,34 @@ bool valid_utf8(std::string_view s) {
 std::string log_quote(std::string_view s, size_t max) {
   std::string r;
   r.reserve(std::min(s.size(), max) + 8);
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (r.size() >= max) {
-      r += "...";
+  log_quote_append(r, s, max);
+  return r;
+}
+
+void log_quote_append(std::string& out, std::string_view s, size_t max) {
+  static const char k_hex[] = "0123456789abcdef";
+  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '\\'; };
+  size_t written = 0, i = 0;
+  while (i < s.size()) {
+    if (written >= max) {
+      out += "...";
       break;
     }
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      r += static_cast<char>(c);
+    // A run of kept characters in one append, up to the limit.
+    size_t j = i;
+    while (j < s.size() && j - i < max - written && plain(static_cast<unsigned char>(s[j])))
+      ++j;
+    if (j > i) {
+      out.append(s.data() + i, j - i);
+      written += j - i;
+      i = j;
     } else {
-      r += format("\\x%02x", c);
+      auto c = static_cast<unsigned char>(s[i++]);
+      char esc[4] = {'\\', 'x', k_hex[c >> 4], k_hex[c & 15]};
+      out.append(esc, 4);
+      written += 4;
     }
   }
-  return r;
 }
 
 }  // namespace ppolicy

@@ -26,6 +26,15 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 [[gnu::format(printf, 1, 2)]] std::string format(const char* fmt, ...);
 std::string vformat(const char* fmt, va_list ap);
 
+// Appends for the per-request paths (log line, saved results, module info),
+// where printf's parsing and locale handling cost more than the work: the
+// same text as snprintf's "%.<precision>f", "%g" and "%lld"/"%llu" in the C
+// locale (std::to_chars; t/unit/test_util.cpp compares them with snprintf).
+void append_fixed(std::string& out, double v, int precision);
+void append_g(std::string& out, double v);
+void append_int(std::string& out, long long v);
+void append_uint(std::string& out, unsigned long long v);
+
 // Strict parsers: the whole string must be consumed.
 std::optional<long long> parse_int(std::string_view s);
 std::optional<double> parse_double(std::string_view s);
@@ -45,7 +54,9 @@ std::string_view address_local(std::string_view addr);
 // True when s is well-formed UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view s);
 
-// Quote for logs: printable ASCII kept, everything else as \xNN.
+// Quote for logs: printable ASCII kept, everything else as \xNN; after `max`
+// output characters, "...". log_quote_append appends the same text to `out`.
 std::string log_quote(std::string_view s, size_t max = 200);
+void log_quote_append(std::string& out, std::string_view s, size_t max = 200);
 
 }  // namespace ppolicy

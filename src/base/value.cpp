@@ -178,9 +178,12 @@ Value Value::strings(const std::vector<std::string>& v) {
 }
 
 std::string number_text(double n) {
-  if (std::isfinite(n) && n == std::floor(n) && std::fabs(n) < 1e15)
-    return format("%lld", static_cast<long long>(n));
-  std::string s = format("%.6f", n);
+  std::string s;
+  if (std::isfinite(n) && n == std::floor(n) && std::fabs(n) < 1e15) {
+    append_int(s, static_cast<long long>(n));  // "%lld"
+    return s;
+  }
+  append_fixed(s, n, 6);  // "%.6f"
   while (!s.empty() && s.back() == '0')
     s.pop_back();
   if (!s.empty() && s.back() == '.') s.pop_back();

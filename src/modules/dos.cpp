@@ -115,11 +115,24 @@ class Dos final : public CountingModule {
       if (out.over && over_what.empty()) over_what = describe_combination(d_params, combo);
     }
     double count = static_cast<double>(highest) / 1000.0;
-    Result r = over_what.empty()
-                   ? Result(-1, format("frequency is acceptable (%g of %llu in %us)", count,
-                                       static_cast<unsigned long long>(d_limit), d_time))
-                   : Result(1, format("limit reached for %s (%g of %llu in %us)", over_what.c_str(),
-                                      count, static_cast<unsigned long long>(d_limit), d_time));
+    // "frequency is acceptable (%g of %llu in %us)" or "limit reached for %s
+    // (...)", without printf: this runs for every request.
+    std::string info;
+    info.reserve(64 + over_what.size());
+    if (over_what.empty()) {
+      info += "frequency is acceptable (";
+    } else {
+      info += "limit reached for ";
+      info += over_what;
+      info += " (";
+    }
+    append_g(info, count);
+    info += " of ";
+    append_uint(info, d_limit);
+    info += " in ";
+    append_uint(info, d_time);
+    info += "s)";
+    Result r(over_what.empty() ? -1 : 1, std::move(info));
     r.set("count", count);
     r.set("limit", static_cast<double>(d_limit));
     return r;

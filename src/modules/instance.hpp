@@ -27,10 +27,22 @@ struct ModuleInstance {
   CacheLifetimes cache{0, 0, 0};
   bool save_result = true;
   std::string save_prefix;
+  // saveResult's attribute names for an instance's first run in a request,
+  // <save_prefix><name>_code, _info, _cache and _time: built with the
+  // instance (saved_result_names), not for every call.
+  std::string saved_names[4];
   std::string key_prefix;  // name + fingerprint of type and parameters: cache keys change with them
   int line = 0;
   size_t index = 0;  // position among the generation's instances (its counters)
 };
+
+// The names saveResult gives the code, info, cache flag and time of a run:
+// `base` + "_code", "_info", "_cache", "_time".
+inline void saved_result_names(const std::string& base, std::string (&names)[4]) {
+  static const char* const k_suffix[4] = {"_code", "_info", "_cache", "_time"};
+  for (int i = 0; i < 4; ++i)
+    names[i] = base + k_suffix[i];
+}
 
 // A named info field of an instance (its type's fields, then the instance's
 // own, e.g. a List's retcols); null when it has none of that name.

@@ -156,6 +156,7 @@ std::unique_ptr<ModuleInstance> Generation::make_instance(const NamedSection& se
   inst->params.finish(errors);
   if (errors.size() != before) return nullptr;
   inst->params.store(inst.get(), errors, type->params.size());  // the base rows
+  saved_result_names(inst->save_prefix + iname, inst->saved_names);
   uint64_t fp = hash_bytes(std::string(type->name) + "\n" + inst->params.canonical());
   inst->key_prefix = iname + '\0' + format("%016llx", static_cast<unsigned long long>(fp)) + '\0';
   try {

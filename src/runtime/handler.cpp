@@ -54,28 +54,58 @@ Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
 
 std::string RequestHandler::log_line(const Request& r, const Decision& d, double ms) {
   // Postfix-like: queue id first, then who and what, then how it was decided.
+  // Written once per request: appends into one buffer, no printf (the text
+  // is what "%s: %s client=%s[%s] ... time=%.1fms" gave).
+  std::string line;
+  line.reserve(512);
   std::string_view qid = r.get(Attr::queue_id);
-  std::string line = format("%s: %s client=%s[%s] helo=<%s> from=<%s> to=<%s>",
-                            qid.empty() ? "NOQUEUE" : log_quote(qid, 40).c_str(),
-                            log_quote(r.get(Attr::protocol_state), 20).c_str(),
-                            log_quote(r.get(Attr::client_name), 100).c_str(),
-                            log_quote(r.get(Attr::client_address), 50).c_str(),
-                            log_quote(r.get(Attr::helo_name), 100).c_str(),
-                            log_quote(r.get(Attr::sender), 200).c_str(),
-                            log_quote(r.get(Attr::recipient), 200).c_str());
-  line += format(" action=%s", log_quote(d.reply, 300).c_str());
-  if (d.policy) line += format(" policy=%s", d.policy->name.c_str());
-  if (d.statement) line += format(" rule=%d line=%d", d.statement->number, d.statement->line);
-  if (!d.note.empty()) line += format(" note=\"%s\"", log_quote(d.note, 100).c_str());
+  if (qid.empty())
+    line += "NOQUEUE";
+  else
+    log_quote_append(line, qid, 40);
+  line += ": ";
+  log_quote_append(line, r.get(Attr::protocol_state), 20);
+  line += " client=";
+  log_quote_append(line, r.get(Attr::client_name), 100);
+  line += '[';
+  log_quote_append(line, r.get(Attr::client_address), 50);
+  line += "] helo=<";
+  log_quote_append(line, r.get(Attr::helo_name), 100);
+  line += "> from=<";
+  log_quote_append(line, r.get(Attr::sender), 200);
+  line += "> to=<";
+  log_quote_append(line, r.get(Attr::recipient), 200);
+  line += "> action=";
+  log_quote_append(line, d.reply, 300);
+  if (d.policy) {
+    line += " policy=";
+    line += d.policy->name;
+  }
+  if (d.statement) {
+    line += " rule=";
+    append_int(line, d.statement->number);
+    line += " line=";
+    append_int(line, d.statement->line);
+  }
+  if (!d.note.empty()) {
+    line += " note=\"";
+    log_quote_append(line, d.note, 100);
+    line += '"';
+  }
   if (!d.runs.empty()) {
     line += " modules=";
     for (size_t i = 0; i < d.runs.size(); ++i) {
       const auto& run = d.runs[i];
-      line += format("%s%s:%d%s", i ? "," : "", run.inst->name.c_str(), run.result.code,
-                     run.cached ? "(cached)" : "");
+      if (i) line += ',';
+      line += run.inst->name;
+      line += ':';
+      append_int(line, run.result.code);
+      if (run.cached) line += "(cached)";
     }
   }
-  line += format(" time=%.1fms", ms);
+  line += " time=";
+  append_fixed(line, ms, 1);
+  line += "ms";
   return line;
 }
 

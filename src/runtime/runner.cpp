@@ -7,6 +7,7 @@
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "dns/resolver.hpp"
+#include "modules/instance.hpp"
 #include "modules/prefetch.hpp"
 #include "proto/request.hpp"
 #include "runtime/generation.hpp"
@@ -135,14 +136,31 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
 void ResultSaver::save(const ModuleRun& run, Request& request) {
   const ModuleInstance& m = *run.inst;
   int n = 0;
-  for (auto& [inst, count] : d_saved)
+  for (size_t i = 0; i < d_nfirst; ++i)
+    if (d_first[i].first == &m) n = d_first[i].second++;
+  for (auto& [inst, count] : d_more)
     if (inst == &m) n = count++;
-  if (n == 0) d_saved.emplace_back(&m, 1);
-  std::string base = m.save_prefix + m.name + (n ? format("#%d", n) : "");
-  request.set(base + "_code", std::to_string(run.result.code));
-  request.set(base + "_info", run.result.info);
-  request.set(base + "_cache", run.cached ? "1" : "0");
-  request.set(base + "_time", format("%.3f", run.ms));
+  if (n == 0) {
+    if (d_nfirst < d_first.size())
+      d_first[d_nfirst++] = {&m, 1};
+    else
+      d_more.emplace_back(&m, 1);
+  }
+  // A second run of an instance in one request (rare) gets names of its own.
+  std::string repeated[4];
+  const std::string* names = m.saved_names;
+  if (n > 0 || names[0].empty()) {
+    saved_result_names(m.save_prefix + m.name + (n ? format("#%d", n) : ""), repeated);
+    names = repeated;
+  }
+  std::string num;  // a short number: no allocation
+  append_int(num, run.result.code);
+  request.set(names[0], num);
+  request.set(names[1], run.result.info);
+  request.set(names[2], run.cached ? "1" : "0");
+  num.clear();
+  append_fixed(num, run.ms, 3);  // as "%.3f"
+  request.set(names[3], num);
 }
 
 }  // namespace ppolicy

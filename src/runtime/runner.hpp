@@ -8,6 +8,7 @@
 // the result into the request (saveResult). One runner per request.
 #pragma once
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,7 +32,11 @@ class ResultSaver {
   void save(const ModuleRun& run, Request& request);
 
  private:
-  std::vector<std::pair<const ModuleInstance*, int>> d_saved;  // instance -> times saved
+  // instance -> times saved; the first few inline: one runner per request,
+  // and a vector would allocate for every request.
+  std::array<std::pair<const ModuleInstance*, int>, 8> d_first{};
+  size_t d_nfirst = 0;
+  std::vector<std::pair<const ModuleInstance*, int>> d_more;
 };
 
 class ModuleRunner final : public CallRunner {

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // util/strings and util/net.
 #include <boost/test/unit_test.hpp>
+#include <cfloat>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
 
 #include "base/net.hpp"
 #include "base/strings.hpp"
@@ -10,6 +14,119 @@
 using namespace ppolicy;
 
 BOOST_AUTO_TEST_SUITE(util)
+
+// The per-request formatters must write what snprintf wrote before them:
+// log lines, saved _time attributes and DOS info texts are compared byte by
+// byte by the integration tests and by whoever parses the logs.
+namespace {
+// snprintf with "%g" (precision -1) or "%.<precision>f".
+std::string printf_text(int precision, double v) {
+  char b[400];
+  if (precision < 0)
+    std::snprintf(b, sizeof b, "%g", v);
+  else
+    std::snprintf(b, sizeof b, "%.*f", precision, v);
+  return b;
+}
+
+std::vector<double> format_samples() {
+  std::vector<double> v = {
+      0.0,        -0.0,         1.0,          -1.0,     0.5,      0.05,      0.0005,    0.00049999,
+      0.0015,     0.0025,       0.05,         0.15,     0.25,     0.35,      0.45,      1.25,
+      2.5,        2.55,         9.95,         99.95,    999.9995, 0.1,       0.2,       0.3,
+      1.0 / 3,    2.0 / 3,      1e6,          999999.5, 999999.4, 1234567.0, 1e-4,      1e-5,
+      0.0001234,  123456.0,     1234567.89,   1e15,     1e16,     1e21,      1e300,     DBL_MAX,
+      DBL_MIN,    DBL_TRUE_MIN, 4294967295.0, 100000.0, 99999.95, 0.001,     0.0009995, 12.0005,
+      1000.0 / 3, 65.4321};
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> ms(0, 2000), count(0, 1e6);
+  std::uniform_int_distribution<long long> thousandths(0, 200000000);
+  for (int i = 0; i < 20000; ++i) {
+    v.push_back(ms(rng));
+    v.push_back(count(rng));
+    v.push_back(static_cast<double>(thousandths(rng)) / 1000.0);  // DOS counts
+    v.push_back(std::ldexp(ms(rng), static_cast<int>(rng() % 80) - 40));
+  }
+  return v;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(number_appends_match_snprintf) {
+  int checked = 0;
+  for (double x : format_samples()) {
+    for (double v : {x, -x}) {
+      std::string g, f1, f2, f3;
+      append_g(g, v);
+      append_fixed(f1, v, 1);
+      append_fixed(f2, v, 2);
+      append_fixed(f3, v, 3);
+      BOOST_TEST(g == printf_text(-1, v));
+      BOOST_TEST(f1 == printf_text(1, v));
+      BOOST_TEST(f2 == printf_text(2, v));
+      BOOST_TEST(f3 == printf_text(3, v));
+      ++checked;
+    }
+  }
+  BOOST_TEST(checked > 80000);
+  for (double v : {HUGE_VAL, -HUGE_VAL}) {
+    std::string g, f;
+    append_g(g, v);
+    append_fixed(f, v, 3);
+    BOOST_TEST(g == printf_text(-1, v));
+    BOOST_TEST(f == printf_text(3, v));
+  }
+  // Appends keep what is there.
+  std::string s = "time=";
+  append_fixed(s, 2.25, 1);
+  BOOST_TEST(s == "time=2.2");  // printf rounds the binary value: 2.25 is exact, to even
+  for (long long i : {0LL, 1LL, -1LL, 42LL, -1000LL, LLONG_MAX, LLONG_MIN}) {
+    std::string a;
+    append_int(a, i);
+    BOOST_TEST(a == format("%lld", i));
+  }
+  for (unsigned long long u : {0ULL, 7ULL, 1000000000ULL, ULLONG_MAX}) {
+    std::string a = "x";
+    append_uint(a, u);
+    BOOST_TEST(a == format("x%llu", u));
+  }
+}
+
+namespace {
+// log_quote as it was written with snprintf, the reference for the append.
+std::string old_log_quote(std::string_view s, size_t max) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (r.size() >= max) {
+      r += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      r += static_cast<char>(c);
+    else
+      r += format("\\x%02x", c);
+  }
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(log_quote_matches_the_printf_version) {
+  std::mt19937 rng(17);
+  const char alphabet[] = "ab\\\x01\n\x7f\xff\xc3\xa9 <>[]=\"";
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 40, 'a');
+    for (char& c : s)
+      c = rng() % 3 ? static_cast<char>('a' + rng() % 26) : alphabet[rng() % (sizeof alphabet - 1)];
+    size_t max = rng() % 45;
+    std::string appended = "prefix ";
+    log_quote_append(appended, s, max);
+    BOOST_TEST(log_quote(s, max) == old_log_quote(s, max));
+    BOOST_TEST(appended == "prefix " + old_log_quote(s, max));
+  }
+  BOOST_TEST(log_quote(std::string_view("a\0b", 3)) == "a\\x00b");
+  BOOST_TEST(log_quote("abcdef", 3) == "abc...");
+  BOOST_TEST(log_quote("abc", 3) == "abc");
+}
 
 BOOST_AUTO_TEST_CASE(durations_and_sizes) {
   struct {
