@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "db/record_store.hpp"
 
+#include <cstring>
+
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 
@@ -28,9 +30,21 @@ class ShmStore final : public RecordStore {
     ShmTable* t = sv.records();
     if (!t) return error = "no shared memory", false;
     uint32_t now = sv.now();
-    bool ok = t->update(
-        bounded_key(d_prefix + key, k_shm_key_max), now,
-        [&](std::string& v, uint32_t& expire, bool found) { return fn(v, expire, found, now); });
+    // The prefixed key on the stack when it fits (every DOS and Trap call).
+    char buf[k_shm_key_max];
+    std::string long_key;
+    std::string_view k;
+    if (d_prefix.size() + key.size() <= sizeof buf) {
+      std::memcpy(buf, d_prefix.data(), d_prefix.size());
+      std::memcpy(buf + d_prefix.size(), key.data(), key.size());
+      k = std::string_view(buf, d_prefix.size() + key.size());
+    } else {
+      long_key = bounded_key(d_prefix + key, k_shm_key_max);
+      k = long_key;
+    }
+    bool ok = t->update(k, now, [&](std::string& v, uint32_t& expire, bool found) {
+      return fn(v, expire, found, now);
+    });
     if (!ok) error = "record does not fit a shared-memory slot";
     return ok;
   }

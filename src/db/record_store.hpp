@@ -19,9 +19,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -38,7 +38,25 @@ class RecordStore {
   // fn(value, expire, found, now): `found` is false when there is no live
   // record (value "" then); return true to store `value` with `expire`
   // (absolute seconds; an empty value deletes the record).
-  using Fn = std::function<bool(std::string& value, uint32_t& expire, bool found, uint32_t now)>;
+  // A reference to the caller's callable, not a copy: update() calls it
+  // before it returns. (std::function allocated for the lambda of every
+  // DOS and Trap call.)
+  class Fn {
+   public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Fn>>>
+    Fn(F&& f)  // NOLINT: implicit, like std::function
+        : d_obj(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          d_call([](void* o, std::string& v, uint32_t& e, bool found, uint32_t now) -> bool {
+            return (*static_cast<std::remove_reference_t<F>*>(o))(v, e, found, now);
+          }) {}
+    bool operator()(std::string& value, uint32_t& expire, bool found, uint32_t now) const {
+      return d_call(d_obj, value, expire, found, now);
+    }
+
+   private:
+    void* d_obj;
+    bool (*d_call)(void*, std::string&, uint32_t&, bool, uint32_t);
+  };
   virtual bool update(Services& sv, Deadline deadline, const std::string& key, const Fn& fn,
                       std::string& error) = 0;
   // Read without changing; `now` is the store's clock.

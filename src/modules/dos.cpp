@@ -96,6 +96,7 @@ class Dos final : public CountingModule {
     }
     uint64_t highest = 0;
     std::string over_what;
+    Window w;  // one buffer for every combination's window
     for (const auto& combo : combos) {
       std::string key = join(combo, "\n");
       DosOutcome out;
@@ -103,10 +104,9 @@ class Dos final : public CountingModule {
       bool ok = store().update(
           ctx.services(), ctx.deadline(), key,
           [&](std::string& v, uint32_t& expire, bool found, uint32_t now) {
-            Window w;
             if (found && !decode_window(v, d_spec, w)) found = false;
             out = dos_step(w, found, d_spec, now, inc, d_limit, d_count_over, expire);
-            v = encode_window(w);
+            encode_window(w, v);  // in place: v's buffer is reused
             return true;
           },
           error);

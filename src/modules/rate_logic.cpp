@@ -14,10 +14,15 @@ WindowSpec window_spec(uint32_t limit_time, uint32_t limit_gran) {
 }
 
 std::string encode_window(const Window& w) {
-  std::string out(4 + 4 * w.counts.size(), '\0');
+  std::string out;
+  encode_window(w, out);
+  return out;
+}
+
+void encode_window(const Window& w, std::string& out) {
+  out.resize(4 + 4 * w.counts.size());
   std::memcpy(out.data(), &w.newest, 4);
   if (!w.counts.empty()) std::memcpy(out.data() + 4, w.counts.data(), 4 * w.counts.size());
-  return out;
 }
 
 bool decode_window(std::string_view b, const WindowSpec& spec, Window& w) {

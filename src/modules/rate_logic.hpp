@@ -38,6 +38,7 @@ struct Window {
 };
 
 std::string encode_window(const Window& w);
+void encode_window(const Window& w, std::string& out);  // the same, into out (no allocation)
 bool decode_window(std::string_view blob, const WindowSpec& spec, Window& w);
 
 struct DosOutcome {

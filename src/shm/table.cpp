@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <new>
 #include <stdexcept>
 
@@ -19,6 +21,11 @@ unsigned g_test_pause_usec = 0;
 
 constexpr size_t round_up(size_t n, size_t a) {
   return (n + a - 1) / a * a;
+}
+
+// A per-stripe counter, by the holder of the stripe's lock (the only writer).
+void bump(std::atomic<uint64_t>& c) {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -48,11 +55,17 @@ struct ShmTable::Slot {
   unsigned char data[k_max_entry];
 };
 static_assert(sizeof(ShmTable::Slot) == ShmTable::k_slot_size);
+static_assert(offsetof(ShmTable::Slot, data) == ShmTable::k_slot_header);
 
 struct ShmTable::Stripe {
   pthread_mutex_t mutex;
   std::atomic<int32_t> journal_slot;  // -1: no modification in progress
   uint32_t used;
+  // Counted under the stripe's lock, in cache lines its holder has already:
+  // table-wide counters bounced between the CPUs on every call (a profile
+  // showed update_impl at 8% of a worker). Atomic only so that counters()
+  // can sum them without the lock; bump() is a plain load and store.
+  std::atomic<uint64_t> lookups, hits, inserts, updates;
   uint32_t tags[k_slots_per_stripe];
   alignas(64) unsigned char journal[k_slot_size];
 };
@@ -88,6 +101,8 @@ ShmTable* ShmTable::create(void* mem, size_t bytes, const char* name, const SipK
       throw std::runtime_error("pthread_mutex_init failed");
     s->journal_slot.store(-1);
     s->used = 0;
+    for (auto* c : {&s->lookups, &s->hits, &s->inserts, &s->updates})
+      c->store(0);
     std::memset(s->tags, 0, sizeof s->tags);
   }
   pthread_mutexattr_destroy(&attr);
@@ -142,7 +157,13 @@ void ShmTable::repair(Stripe* s) {
 }
 
 void ShmTable::begin(Stripe* s, int i) {
-  std::memcpy(s->journal, slot(s, i), k_slot_size);
+  // The header, key and value only: the rest of the slot means nothing, and
+  // copying all of it cost more than the change. repair() copies the whole
+  // journal back; the bytes past key and value stay meaningless.
+  const Slot* sl = slot(s, i);
+  size_t n = k_slot_header;
+  if (sl->tag != 0) n += std::min<size_t>(size_t{sl->key_len} + sl->val_len, k_max_entry);
+  std::memcpy(s->journal, sl, n);
   s->journal_slot.store(i, std::memory_order_seq_cst);
   // Keep the compiler from moving slot writes above the journal publication.
   std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -225,10 +246,10 @@ size_t ShmTable::stripe_of(std::string_view key) const {
 }
 
 bool ShmTable::get(std::string_view key, std::string& value, uint32_t now, uint32_t* expire) {
-  d_counters.lookups.fetch_add(1, std::memory_order_relaxed);
   Where w = locate(key);
   Stripe* s = stripe(w.stripe);
   lock(s);
+  bump(s->lookups);
   int i = find(s, w.tag, key);
   bool ok = false;
   if (i >= 0) {
@@ -237,11 +258,11 @@ bool ShmTable::get(std::string_view key, std::string& value, uint32_t now, uint3
       value.assign(reinterpret_cast<const char*>(sl->data) + sl->key_len, sl->val_len);
       if (expire) *expire = sl->expire;
       sl->last_access = now;  // a single aligned store: no journal needed
+      bump(s->hits);
       ok = true;
     }
   }
   unlock(s);
-  if (ok) d_counters.hits.fetch_add(1, std::memory_order_relaxed);
   return ok;
 }
 
@@ -256,9 +277,9 @@ bool ShmTable::put(std::string_view key, std::string_view value, uint32_t expire
   int i = find(s, w.tag, key);
   if (i < 0) {
     i = free_slot(s, now);
-    d_counters.inserts.fetch_add(1, std::memory_order_relaxed);
+    bump(s->inserts);
   } else {
-    d_counters.updates.fetch_add(1, std::memory_order_relaxed);
+    bump(s->updates);
   }
   write(s, i, w.tag, key, value, expire, now);
   unlock(s);
@@ -282,7 +303,20 @@ bool ShmTable::update_impl(std::string_view key, uint32_t now, void* ctx, Update
   }
   Where w = locate(key);
   Stripe* s = stripe(w.stripe);
-  std::string value;
+  // The value's buffer is kept from call to call (this runs for every DOS,
+  // Trap and Greylist check); a callback updating another entry meanwhile
+  // gets a buffer of its own.
+  thread_local std::string t_value;
+  thread_local bool t_busy = false;
+  std::string own;
+  std::string& value = t_busy ? own : t_value;
+  struct Busy {
+    bool& busy;
+    bool was;
+    ~Busy() { busy = was; }
+  } busy{t_busy, t_busy};
+  t_busy = true;
+  value.clear();
   uint32_t expire = 0;
   lock(s);
   int i = find(s, w.tag, key);
@@ -297,8 +331,8 @@ bool ShmTable::update_impl(std::string_view key, uint32_t now, void* ctx, Update
   }
   // A read-modify-write is a lookup too: DOS, Trap and Greylist (store =
   // shm) use only this, and their table showed no lookups at all.
-  d_counters.lookups.fetch_add(1, std::memory_order_relaxed);
-  if (found) d_counters.hits.fetch_add(1, std::memory_order_relaxed);
+  bump(s->lookups);
+  if (found) bump(s->hits);
   bool ok = true;
   try {
     if (cb(ctx, value, expire, found)) {
@@ -310,9 +344,9 @@ bool ShmTable::update_impl(std::string_view key, uint32_t now, void* ctx, Update
       } else {
         if (i < 0) {
           i = free_slot(s, now);
-          d_counters.inserts.fetch_add(1, std::memory_order_relaxed);
+          bump(s->inserts);
         } else {
-          d_counters.updates.fetch_add(1, std::memory_order_relaxed);
+          bump(s->updates);
         }
         write(s, i, w.tag, key, value, expire, now);
       }
@@ -357,6 +391,30 @@ void ShmTable::for_each_impl(uint32_t now, void* ctx, VisitCb cb) {
     }
     unlock(s);
   }
+}
+
+TableCounters& ShmTable::counters() {
+  // In this thread's memory, one per table: the callers keep the reference
+  // while they read, and may hold those of both tables at once.
+  thread_local std::map<const ShmTable*, TableCounters> snapshots;
+  TableCounters& c = snapshots[this];
+  uint64_t lookups = 0, hits = 0, inserts = 0, updates = 0;
+  for (size_t i = 0; i < d_stripes; ++i) {
+    Stripe* s = stripe(i);
+    lookups += s->lookups.load(std::memory_order_relaxed);
+    hits += s->hits.load(std::memory_order_relaxed);
+    inserts += s->inserts.load(std::memory_order_relaxed);
+    updates += s->updates.load(std::memory_order_relaxed);
+  }
+  c.lookups.store(lookups);
+  c.hits.store(hits);
+  c.inserts.store(inserts);
+  c.updates.store(updates);
+  c.evictions.store(d_counters.evictions.load());
+  c.expired.store(d_counters.expired.load());
+  c.repairs.store(d_counters.repairs.load());
+  c.too_large.store(d_counters.too_large.load());
+  return c;
 }
 
 size_t ShmTable::used() const {

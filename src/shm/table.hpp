@@ -34,6 +34,9 @@
 
 namespace ppolicy {
 
+// What a table counts. counters() gives them as a snapshot: lookups, hits,
+// inserts and updates are counted per stripe (see ShmTable::Stripe) and
+// summed at the call; the rare ones are table-wide.
 struct TableCounters {
   std::atomic<uint64_t> lookups{0}, hits{0}, inserts{0}, updates{0}, evictions{0}, expired{0},
       repairs{0}, too_large{0};
@@ -56,7 +59,10 @@ class ShmTable {
   size_t stripes() const { return d_stripes; }
   size_t capacity() const { return d_stripes * k_slots_per_stripe; }
   size_t used() const;  // approximate (no locks)
-  TableCounters& counters() { return d_counters; }
+  // The counters summed over the stripes now, exact for every operation that
+  // has returned: a snapshot in this thread's memory, refreshed by the next
+  // call for this table (statistics report, control socket, tests).
+  TableCounters& counters();
   // The stripe `key` lands in (tests).
   size_t stripe_of(std::string_view key) const;
 
@@ -125,6 +131,8 @@ class ShmTable {
   size_t d_stripes;
   size_t d_stripe_bytes;
   std::atomic<size_t> d_sweep_cursor{0};
+  // The table-wide counters of rare events (evictions, expired, repairs,
+  // too_large); the others of this copy stay 0: they are in the stripes.
   TableCounters d_counters;
 };
 

@@ -100,6 +100,51 @@ BOOST_AUTO_TEST_CASE(concurrent_processes_count_exactly) {
   BOOST_TEST(v == std::to_string(procs * each));
 }
 
+// Lookups, hits, inserts and updates are counted per stripe, under the
+// stripe's lock, and summed by counters(): exact with many processes on many
+// stripes, and each table's snapshot stays valid beside the other's.
+BOOST_AUTO_TEST_CASE(counters_exact_across_processes_and_stripes) {
+  Segment seg(1 << 20, 1 << 20, 64);
+  ShmTable& t = seg.records();
+  BOOST_TEST(t.stripes() > 10u);
+  const int procs = 6, each = 2000, keys = 50;
+  for (int p = 0; p < procs; ++p) {
+    if (fork() == 0) {
+      for (int i = 0; i < each; ++i)
+        t.update("key" + std::to_string(i % keys), 100,
+                 [](std::string& v, uint32_t& e, bool found) {
+                   v = std::to_string((found ? std::stol(v) : 0) + 1);
+                   e = 1000;
+                   return true;
+                 });
+      _exit(0);
+    }
+  }
+  for (int p = 0; p < procs; ++p)
+    wait(nullptr);
+  std::string v;
+  size_t stripes_used = 0;
+  std::vector<bool> seen(t.stripes());
+  for (int k = 0; k < keys; ++k) {
+    BOOST_TEST(t.get("key" + std::to_string(k), v, 100));
+    BOOST_TEST(v == std::to_string(procs * each / keys));
+    size_t s = t.stripe_of("key" + std::to_string(k));
+    if (!seen[s]) ++stripes_used, seen[s] = true;
+  }
+  BOOST_TEST(!t.get("absent", v, 100));
+  BOOST_TEST(stripes_used > 10u);
+  BOOST_TEST(seg.cache().put("c", "v", 1000, 1));
+  TableCounters& records = t.counters();
+  TableCounters& cache = seg.cache().counters();
+  BOOST_TEST(records.lookups.load() == uint64_t{procs * each + keys + 1});
+  BOOST_TEST(records.hits.load() == uint64_t{procs * each - keys + keys});
+  BOOST_TEST(records.inserts.load() == uint64_t{keys});
+  BOOST_TEST(records.updates.load() == uint64_t{procs * each - keys});
+  BOOST_TEST(cache.inserts.load() == 1u);
+  BOOST_TEST(cache.lookups.load() == 0u);
+  BOOST_TEST(records.inserts.load() == uint64_t{keys});  // not overwritten by the cache's
+}
+
 BOOST_AUTO_TEST_CASE(owner_dies_inside_update) {
   Segment seg(64 * 1024, 64 * 1024, 64);
   ShmTable& t = seg.records();
