@@ -42,7 +42,17 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 std::string IpAddress::str() const {
   char buf[INET6_ADDRSTRLEN];
   if (v4) {
-    inet_ntop(AF_INET, &bytes[12], buf, sizeof buf);
+    // Dotted quad by hand: inet_ntop formats IPv4 with sprintf, and the
+    // greylisting triplet needs one for every request.
+    char* p = buf;
+    for (int i = 12; i < 16; ++i) {
+      unsigned b = bytes[i];
+      if (b >= 100) *p++ = static_cast<char>('0' + b / 100);
+      if (b >= 10) *p++ = static_cast<char>('0' + b / 10 % 10);
+      *p++ = static_cast<char>('0' + b % 10);
+      if (i < 15) *p++ = '.';
+    }
+    return std::string(buf, p);
   } else {
     inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
   }

@@ -133,6 +133,7 @@ class Dos final : public CountingModule {
     append_uint(info, d_time);
     info += "s)";
     Result r(over_what.empty() ? -1 : 1, std::move(info));
+    r.fields.reserve(2);  // one allocation, not two
     r.set("count", count);
     r.set("limit", static_cast<double>(d_limit));
     return r;

@@ -52,16 +52,28 @@ const char* attr_name(Attr a) {
 }
 
 std::optional<Attr> attr_from_name(std::string_view name) {
-  // Called for every line of every request: compare lengths before bytes
-  // (string_view), not strlen() plus strcmp() over the table.
-  static const auto names = [] {
-    std::array<std::string_view, k_attr_count> a;
-    for (int i = 0; i < k_attr_count; ++i)
-      a[static_cast<size_t>(i)] = k_attr_names[i];
-    return a;
+  // Called for every line of every request and every saved result: only the
+  // names of the same length are compared (at most 6 share one; a saved
+  // result's name usually matches no length at all).
+  constexpr size_t k_max_len = 32;
+  struct ByLength {
+    uint8_t n = 0;
+    uint8_t attrs[8];
+  };
+  static const auto table = [] {
+    std::array<ByLength, k_max_len + 1> t{};
+    for (int i = 0; i < k_attr_count; ++i) {
+      size_t len = std::strlen(k_attr_names[i]);
+      ByLength& b = t[len];  // every name is shorter than k_max_len
+      b.attrs[b.n++] = static_cast<uint8_t>(i);
+    }
+    return t;
   }();
-  for (int i = 0; i < k_attr_count; ++i)
-    if (name == names[static_cast<size_t>(i)]) return static_cast<Attr>(i);
+  if (name.size() > k_max_len) return std::nullopt;
+  const ByLength& b = table[name.size()];
+  for (uint8_t k = 0; k < b.n; ++k)
+    if (std::memcmp(name.data(), k_attr_names[b.attrs[k]], name.size()) == 0)
+      return static_cast<Attr>(b.attrs[k]);
   return std::nullopt;
 }
 

@@ -13,6 +13,33 @@ const std::string k_req =
 
 BOOST_AUTO_TEST_SUITE(reader)
 
+// attr_from_name looks among the names of the same length only: every
+// documented name maps to its attribute, nothing else does.
+BOOST_AUTO_TEST_CASE(attribute_names) {
+  for (int i = 0; i < k_attr_count; ++i) {
+    auto a = static_cast<Attr>(i);
+    std::string name = attr_name(a);
+    BOOST_TEST((attr_from_name(name) == a));
+    BOOST_TEST(!attr_from_name(name + "x"));
+    BOOST_TEST(!attr_from_name(name.substr(0, name.size() - 1)));
+    std::string other = name;
+    other.back() = other.back() == 'z' ? 'y' : 'z';
+    BOOST_TEST(!attr_from_name(other));
+    BOOST_TEST(!attr_from_name("result_" + name + "_code"));
+  }
+  BOOST_TEST(!attr_from_name(""));
+  BOOST_TEST(!attr_from_name("Sender"));
+  BOOST_TEST(!attr_from_name(std::string(300, 'a')));
+  BOOST_TEST(!attr_from_name(std::string_view("sender\0", 7)));
+  Request q;
+  q.set("client_port", "25");
+  q.set("server_port", "10030");
+  q.set("result_dos_time", "0.004");
+  BOOST_TEST(q.get(Attr::client_port) == "25");
+  BOOST_TEST(q.get(Attr::server_port) == "10030");
+  BOOST_TEST(q.get("result_dos_time") == "0.004");
+}
+
 BOOST_AUTO_TEST_CASE(byte_by_byte) {
   RequestReader r({});
   Request q;

@@ -182,6 +182,15 @@ BOOST_AUTO_TEST_CASE(ip_addresses) {
              "6.6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2");
   BOOST_TEST(b->masked(64).str() == "2001:db8::");
   BOOST_TEST(IpAddress::parse("::ffff:192.0.2.1")->v4);
+  BOOST_TEST(IpAddress::parse("::ffff:192.0.2.1")->str() == "192.0.2.1");
+  // IPv4 text is written by hand: the same as inet_ntop for every octet.
+  for (unsigned o = 0; o < 256; ++o) {
+    std::string text =
+        std::to_string(o) + "." + std::to_string(255 - o) + ".0." + std::to_string(o * 7 % 256);
+    auto x = IpAddress::parse(text);
+    BOOST_TEST_REQUIRE(x.has_value());
+    BOOST_TEST(x->str() == text);
+  }
   BOOST_TEST(IpAddress::parse("[2001:db8::1]").has_value());
   BOOST_TEST(IpAddress::parse("IPv6:2001:db8::1").has_value());
   BOOST_TEST(!IpAddress::parse("192.0.2").has_value());
