@@ -10,6 +10,8 @@
 // makes a cartesian product) is one counter; the result is 1 when any of
 // them is over the limit. Exemptions (postmaster, the null sender) belong
 // in the policy. Never cached: every request must be counted.
+#include <algorithm>
+
 #include "base/strings.hpp"
 #include "modules/counting.hpp"
 #include "modules/param_values.hpp"
@@ -87,8 +89,18 @@ class Dos final : public CountingModule {
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
     ParamValues pv = param_values(request, args, d_params, !d_case);
     if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
-    auto combos = cartesian(pv.values);
-    if (combos.empty()) return Result(0, "too many value combinations");
+    // The usual call has one value per parameter: its one combination is read
+    // from pv (cartesian() copied every value into new vectors).
+    bool single = std::all_of(pv.values.begin(), pv.values.end(),
+                              [](const auto& v) { return v.size() == 1; });
+    std::vector<std::vector<std::string>> combos;
+    if (!single) {
+      combos = cartesian(pv.values);
+      if (combos.empty()) return Result(0, "too many value combinations");
+    }
+    auto value = [&](size_t c, size_t i) -> const std::string& {
+      return single ? pv.values[i][0] : combos[c][i];
+    };
     uint32_t inc = 1000;
     if (!d_per_recipient) {
       auto n = parse_int(request.get(Attr::recipient_count));
@@ -97,8 +109,13 @@ class Dos final : public CountingModule {
     uint64_t highest = 0;
     std::string over_what;
     Window w;  // one buffer for every combination's window
-    for (const auto& combo : combos) {
-      std::string key = join(combo, "\n");
+    std::string key;
+    for (size_t c = 0; c < (single ? 1 : combos.size()); ++c) {
+      key.clear();  // the values joined by "\n"
+      for (size_t i = 0; i < d_params.size(); ++i) {
+        if (i) key += '\n';
+        key += value(c, i);
+      }
       DosOutcome out;
       std::string error;
       bool ok = store().update(
@@ -112,7 +129,12 @@ class Dos final : public CountingModule {
           error);
       if (!ok) return Result(0, error);
       highest = std::max(highest, out.count);
-      if (out.over && over_what.empty()) over_what = describe_combination(d_params, combo);
+      if (out.over && over_what.empty()) {
+        std::vector<std::string> combo;
+        for (size_t i = 0; i < d_params.size(); ++i)
+          combo.push_back(value(c, i));
+        over_what = describe_combination(d_params, combo);
+      }
     }
     double count = static_cast<double>(highest) / 1000.0;
     // "frequency is acceptable (%g of %llu in %us)" or "limit reached for %s

@@ -41,9 +41,10 @@ ParamValues param_values(const Request& request, const CallArgs& args,
       if (!found && out.missing.empty()) out.missing = params[i];
       vs.push_back(std::move(v));
     }
-    if (lowercase)
+    if (lowercase)  // in place, as lower() does (every DOS call: no copy)
       for (auto& v : vs)
-        v = lower(v);
+        for (char& ch : v)
+          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
   }
   return out;
 }
