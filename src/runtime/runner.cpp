@@ -30,7 +30,13 @@ bool ModuleRunner::cache_key(const CallSite& cs, const Request& request, std::st
   if (!d_services.cache() ||
       (m.cache.positive <= 0 && m.cache.negative <= 0 && m.cache.unknown <= 0))
     return false;
-  key = m.key_prefix + cs.args.key() + '\0';
+  // One buffer with room for the module's part (a chain of + allocated a
+  // temporary per call).
+  key.clear();
+  key.reserve(m.key_prefix.size() + 96);
+  key += m.key_prefix;
+  key += cs.args.key();
+  key += '\0';
   return m.module->cache_key(request, cs.args, key);
 }
 
