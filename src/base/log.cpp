@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "base/log.hpp"
 
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 
 #include "base/strings.hpp"
 
@@ -17,6 +22,95 @@ LogTarget g_target;
 bool g_syslog_open = false;
 std::function<void(LogLevel, std::string_view)> g_capture;
 
+// Held lines (log_hold). Plain arrays and a committed count, so that a
+// signal handler can write what is complete (log_flush_from_signal).
+constexpr size_t k_held_bytes = 32 * 1024;
+constexpr size_t k_held_lines = 128;
+struct Held {
+  bool on = false;
+  int syslog_fd = -1;  // our own /dev/log socket (syslog target)
+  char buf[k_held_bytes];
+  uint32_t off[k_held_lines];
+  uint32_t len[k_held_lines];
+  volatile size_t lines = 0;  // committed lines
+  size_t bytes = 0;
+  time_t stamp_second = -1;  // syslog time stamp of this second
+  char stamp[32] = "";
+};
+Held g_held;
+
+const char* const k_words[] = {"error: ", "warning: ", "", ""};
+
+// getpid() is a system call (glibc no longer caches it) and every stderr
+// line carries the pid: cached, and forgotten in a child after fork().
+pid_t g_pid = 0;
+int my_pid() {
+  if (g_pid == 0) g_pid = getpid();
+  return static_cast<int>(g_pid);
+}
+
+int syslog_priority(LogLevel level) {
+  static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+  return (g_target.facility ? g_target.facility : LOG_MAIL) | prio[static_cast<int>(level)];
+}
+
+// Writes lines [0, n) of the held buffer: one write() (stderr) or one
+// sendmmsg() (syslog datagrams). System calls only (async-signal-safe).
+void write_held(size_t n) {
+  if (n == 0) return;
+  if (g_held.syslog_fd >= 0) {
+    mmsghdr msgs[k_held_lines];
+    iovec iov[k_held_lines];
+    std::memset(msgs, 0, sizeof(mmsghdr) * n);
+    for (size_t i = 0; i < n; ++i) {
+      iov[i] = {g_held.buf + g_held.off[i], g_held.len[i]};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    size_t sent = 0;
+    while (sent < n) {
+      int r =
+          sendmmsg(g_held.syslog_fd, msgs + sent, static_cast<unsigned>(n - sent), MSG_NOSIGNAL);
+      if (r <= 0) break;  // syslogd gone or full: the lines are lost, as with syslog(3)
+      sent += static_cast<size_t>(r);
+    }
+    return;
+  }
+  size_t end = g_held.off[n - 1] + g_held.len[n - 1];
+  ssize_t ignored = write(STDERR_FILENO, g_held.buf, end);
+  (void)ignored;
+}
+
+void hold_line(std::string_view line) {
+  if (g_held.lines == k_held_lines || g_held.bytes + line.size() > k_held_bytes) log_flush();
+  if (line.size() > k_held_bytes) {  // cannot happen (lines are cut far shorter); never lose it
+    ssize_t ignored = g_held.syslog_fd >= 0
+                          ? send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL)
+                          : write(STDERR_FILENO, line.data(), line.size());
+    (void)ignored;
+    return;
+  }
+  size_t i = g_held.lines;
+  g_held.off[i] = static_cast<uint32_t>(g_held.bytes);
+  g_held.len[i] = static_cast<uint32_t>(line.size());
+  std::memcpy(g_held.buf + g_held.bytes, line.data(), line.size());
+  g_held.bytes += line.size();
+  g_held.lines = i + 1;  // committed: a signal handler may write it now
+}
+
+// The line as syslog(3) with LOG_PID sends it: "<PRI>Mmm dd hh:mm:ss ident[pid]: msg".
+std::string syslog_line(LogLevel level, const std::string& msg) {
+  time_t now = time(nullptr);
+  if (now != g_held.stamp_second) {
+    tm t{};
+    localtime_r(&now, &t);
+    strftime(g_held.stamp, sizeof g_held.stamp, "%h %e %T", &t);
+    g_held.stamp_second = now;
+  }
+  return format("<%d>%s %s[%d]: %s%s", syslog_priority(level), g_held.stamp, g_target.ident.c_str(),
+                my_pid(), k_words[static_cast<int>(level)], msg.c_str());
+}
+
 void emit(LogLevel level, const char* fmt, va_list ap) {
   if (static_cast<int>(level) > static_cast<int>(g_target.level)) return;
   std::string msg = vformat(fmt, ap);
@@ -24,15 +118,30 @@ void emit(LogLevel level, const char* fmt, va_list ap) {
     g_capture(level, msg);
     return;
   }
-  static const char* const words[] = {"error: ", "warning: ", "", ""};
+  bool hold = g_held.on && level >= LogLevel::info;
+  if (g_held.on && !hold) log_flush();  // keep the order of lines
   if (g_target.use_syslog) {
-    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    syslog(prio[static_cast<int>(level)], "%s%s", words[static_cast<int>(level)], msg.c_str());
+    if (g_held.syslog_fd < 0) {
+      syslog(syslog_priority(level), "%s%s", k_words[static_cast<int>(level)], msg.c_str());
+      return;
+    }
+    std::string line = syslog_line(level, msg);
+    if (hold) {
+      hold_line(line);
+    } else {
+      ssize_t ignored = send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL);
+      (void)ignored;
+    }
     return;
   }
-  // One write per line so lines from many workers do not interleave.
-  std::string line = format("%s[%d]: %s%s\n", g_target.ident.c_str(), static_cast<int>(getpid()),
-                            words[static_cast<int>(level)], msg.c_str());
+  // One write per line (or per batch of whole lines) so lines from many
+  // workers do not interleave.
+  std::string line = format("%s[%d]: %s%s\n", g_target.ident.c_str(), my_pid(),
+                            k_words[static_cast<int>(level)], msg.c_str());
+  if (hold) {
+    hold_line(line);
+    return;
+  }
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
 }
@@ -40,6 +149,11 @@ void emit(LogLevel level, const char* fmt, va_list ap) {
 }  // namespace
 
 void log_open(const LogTarget& target) {
+  static bool atfork = false;
+  if (!atfork) {
+    pthread_atfork(nullptr, nullptr, [] { g_pid = 0; });
+    atfork = true;
+  }
   g_target = target;
   if (g_syslog_open) {
     closelog();
@@ -52,6 +166,38 @@ void log_open(const LogTarget& target) {
   }
 }
 
+void log_hold() {
+  g_held.on = true;
+  if (!g_target.use_syslog || g_held.syslog_fd >= 0) return;
+  // Our own connection to /dev/log (datagrams, as syslog(3) uses), so that
+  // held lines go out with one sendmmsg(). Without it, syslog(3) as before.
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, "/dev/log", sizeof sa.sun_path - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    close(fd);
+    return;
+  }
+  g_held.syslog_fd = fd;
+}
+
+bool log_held() {
+  return g_held.lines != 0;
+}
+
+void log_flush() {
+  write_held(g_held.lines);
+  g_held.lines = 0;
+  g_held.bytes = 0;
+}
+
+void log_flush_from_signal() {
+  write_held(g_held.lines);
+  g_held.lines = 0;
+}
+
 LogLevel log_level() {
   return g_target.level;
 }
@@ -61,7 +207,6 @@ bool log_enabled(LogLevel level) {
 void log_capture(std::function<void(LogLevel, std::string_view)> sink) {
   g_capture = std::move(sink);
 }
-
 #define PPOLICY_LOG_FN(name, level) \
   void name(const char* fmt, ...) { \
     va_list ap;                     \

@@ -33,6 +33,20 @@ void log_capture(std::function<void(LogLevel, std::string_view)> sink);
 // Unrecoverable: log and exit(1).
 [[noreturn, gnu::format(printf, 1, 2)]] void log_fatal(const char* fmt, ...);
 
+// Held lines (workers): info and debug lines are kept in a buffer and
+// written together by log_flush() (the worker calls it at most every
+// 100 ms and when it goes idle), as one write() to stderr or one
+// sendmmsg() of separate datagrams to /dev/log: one system call for many
+// decisions instead of one each. Warnings and errors flush the buffer and
+// are written at once, so lines stay in order. A full buffer is flushed
+// before it takes more. Syslog stamps the time the line was made.
+void log_hold();
+bool log_held();  // lines wait
+void log_flush();
+// For a signal handler about to _exit (the request watchdog): writes what
+// is held with system calls only.
+void log_flush_from_signal();
+
 // "mail", "local0", ... -> LOG_* constant, or -1.
 int syslog_facility(std::string_view name);
 

@@ -22,6 +22,7 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "core/board.hpp"
 #include "core/control.hpp"
 #include "core/listener.hpp"
 #include "core/privs.hpp"
@@ -77,6 +78,7 @@ struct WorkerInfo {
   WorkerState state = WorkerState::idle;
   bool retiring = false;
   bool reclaim_sent = false;  // since its last state change
+  int slot = -1;              // on the worker board
   SteadyClock::time_point born, since;
   bool holds() const { return reported && state != WorkerState::idle; }
 };
@@ -107,6 +109,10 @@ class Master {
   void take_reserve();
   void release_reserve();
   void control_accept();
+  void watchdog();
+  void order(pid_t pid, const WorkerInfo& w, uint32_t what, int sig) {
+    d_board->order(w.slot, pid, what, sig);
+  }
 
   static void on_event(evutil_socket_t fd, short what, void* arg);
 
@@ -118,6 +124,8 @@ class Master {
   std::unique_ptr<ControlSocket> d_control;  // [ppolicyd] control_socket
   std::set<pid_t> d_control_pids;            // children serving control connections
   std::unique_ptr<Segment> d_shm;
+  std::unique_ptr<WorkerBoard> d_board;
+  std::vector<pid_t> d_overdue;  // watchdog(): reused
   int d_generation = 1;
   std::map<pid_t, WorkerInfo> d_workers;
   pid_t d_maintenance_pid = -1;
@@ -226,6 +234,7 @@ void Master::start() {
   }
 
   d_shm = std::make_unique<Segment>(s.cache_size, s.records_size, k_stats_capacity);
+  d_board = std::make_unique<WorkerBoard>(k_board_slots);
   d_gen->register_stats(d_shm->stats());
   StatsArea& st = d_shm->stats();
   d_gauge_busy = st.reg("ppolicy_workers{state=\"busy\"}");
@@ -317,6 +326,14 @@ void Master::start() {
       d_base, [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->pressure(); },
       this);
   d_events.push_back(d_pressure);
+  // The request watchdog (board.hpp): a few loads per worker four times a
+  // second, instead of a timer system call in every request.
+  event* wd = event_new(
+      d_base, -1, EV_PERSIST,
+      [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->watchdog(); }, this);
+  timeval quarter{0, 250000};
+  event_add(wd, &quarter);
+  d_events.push_back(wd);
   if (d_control) {
     event* e = event_new(
         d_base, d_control->fd(), EV_READ | EV_PERSIST,
@@ -352,6 +369,11 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
   // swallow a signal sent to it: a SIGTERM in that window was lost and the
   // stop waited stop_timeout for this worker. Blocked, it stays pending
   // until the worker waits with its own handlers in place.
+  int slot = d_board->take();
+  if (slot < 0) {  // cannot happen: the board holds two full pools (old and new generation)
+    log_warn("no free slot on the worker board; not starting a worker");
+    return;
+  }
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
@@ -359,6 +381,7 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
   if (pid != 0) sigprocmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
     log_warn("fork: %s", std::strerror(errno));
+    d_board->release(slot);
     return;
   }
   if (pid == 0) {
@@ -381,9 +404,12 @@ void Master::spawn(int initial_fd, int initial_listener, std::string pending) {
     ws.initial_fd = initial_fd;
     ws.initial_listener = initial_listener;
     ws.initial_pending = std::move(pending);
+    ws.board = d_board->slot(slot);
     worker_main(ws);
   }
+  d_board->bind(slot, pid);
   WorkerInfo w;
+  w.slot = slot;
   w.generation = d_generation;
   w.born = w.since = SteadyClock::now();
   w.reported = initial_fd >= 0;
@@ -427,6 +453,7 @@ void Master::reap() {
     if (it == d_workers.end()) continue;
     WorkerInfo w = it->second;
     d_workers.erase(it);
+    d_board->release(w.slot);
     auto lived = SteadyClock::now() - w.born;
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == k_exit_watchdog) {
@@ -532,6 +559,16 @@ void Master::read_handoff() {
   }
 }
 
+void Master::watchdog() {
+  // A worker past its deadline gets SIGALRM; its handler looks at the
+  // deadline again, answers default_action and exits with k_exit_watchdog
+  // (reap() logs it). A worker that finished meanwhile ignores the signal.
+  d_overdue.clear();
+  d_board->overdue(board_now_ns(), d_overdue);
+  for (pid_t pid : d_overdue)
+    kill(pid, SIGALRM);
+}
+
 void Master::tick() {
   auto now = SteadyClock::now();
   if (d_stopping) {
@@ -559,7 +596,7 @@ void Master::tick() {
       continue;
     if (now - w.since < std::chrono::seconds(s.worker_max_idle_s)) continue;
     w.retiring = true;
-    kill(pid, SIGUSR2);
+    order(pid, w, k_order_retire, SIGUSR2);
     --total;
     --available;
   }
@@ -683,7 +720,7 @@ void Master::reload() {
   for (auto& [pid, w] : d_workers) {
     if (w.generation == d_generation || w.retiring) continue;
     w.retiring = true;
-    kill(pid, SIGUSR2);
+    order(pid, w, k_order_retire, SIGUSR2);
   }
   ensure_workers();
   log_info("configuration reloaded (generation %d)", d_generation);
@@ -701,7 +738,7 @@ void Master::begin_stop() {
   d_stop_deadline = SteadyClock::now() + std::chrono::seconds(d_gen->server().stop_timeout_s);
   log_info("stopping: waiting for %zu workers to finish their requests", d_workers.size());
   for (const auto& [pid, w] : d_workers)
-    kill(pid, SIGTERM);
+    order(pid, w, k_order_stop, SIGTERM);
   if (d_maintenance_pid > 0) kill(d_maintenance_pid, SIGTERM);
   for (pid_t pid : d_control_pids)
     kill(pid, SIGTERM);

@@ -10,9 +10,15 @@
 //                  sent by a worker that must go (reload, max_requests) so
 //                  Postfix keeps its connection; the master gives it to a
 //                  new worker
-//   SIGTERM        finish the current request, close, exit (shutdown)
+//   worker board   a shared slot per worker (board.hpp): the worker's
+//                  request deadline, the master's stop/retire orders
+//   SIGTERM        finish the current request, close, exit (shutdown);
+//                  order `stop` on the board first
 //   SIGUSR2        retire: exit when idle, or hand the connection over
-//                  after the current request (reload, surplus, recycling)
+//                  after the current request (reload, surplus, recycling);
+//                  order `retire` on the board first
+//   SIGALRM        the master saw the worker's request deadline pass on the
+//                  board: answer default_action, exit 75 (if still late)
 //   SIGRTMIN+1     reclaim (the pool is full and a new connection waits):
 //                  a worker whose connection has been quiet since its last
 //                  `held` or `silent` report closes it (a request boundary:

@@ -7,7 +7,6 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +16,7 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "core/board.hpp"
 #include "core/proto_master.hpp"
 #include "proto/reader.hpp"
 #include "proto/request.hpp"
@@ -32,10 +32,12 @@ volatile sig_atomic_t g_stop = 0;     // SIGTERM: shut down
 volatile sig_atomic_t g_retire = 0;   // SIGUSR2: exit when idle, hand over when busy
 volatile sig_atomic_t g_reclaim = 0;  // SIGRTMIN+1: give a quiet connection up
 
-// The request watchdog: if a module ignores the deadline, SIGALRM answers
-// default_action on the connection and ends the worker (the master logs it
-// and starts another). Only async-signal-safe calls in the handler.
+// The request watchdog: if a module ignores the deadline, the master sees
+// the request's deadline on the worker board pass and sends SIGALRM, which
+// answers default_action on the connection and ends the worker (the master
+// logs it and starts another). Only async-signal-safe calls in the handler.
 volatile sig_atomic_t g_watch_fd = -1;
+BoardSlot* g_board = nullptr;
 char g_watch_reply[600];
 size_t g_watch_len = 0;
 
@@ -49,14 +51,16 @@ void on_reclaim(int) {
   g_reclaim = 1;
 }
 void on_alarm(int) {
-  // The timer is re-armed at the start of every request and not disarmed
-  // after it (one system call per request instead of two), so it may fire
-  // while no request runs: then it means nothing (the interrupted wait
-  // sees EINTR and carries on).
+  // The master judged from a snapshot of the board: the request may have
+  // ended since (or another begun). Then the signal means nothing (an
+  // interrupted wait sees EINTR and carries on).
   int fd = g_watch_fd;
-  if (fd < 0) return;
+  if (fd < 0 || !g_board) return;
+  int64_t deadline = g_board->deadline_ns.load(std::memory_order_relaxed);
+  if (deadline == 0 || board_now_ns() < deadline) return;
   ssize_t ignored = write(fd, g_watch_reply, g_watch_len);
   (void)ignored;
+  log_flush_from_signal();  // the decisions of earlier requests
   _exit(k_exit_watchdog);
 }
 
@@ -123,7 +127,7 @@ class Worker {
   Request d_request;
   long d_served = 0;
   SteadyClock::time_point d_flushed = SteadyClock::now();
-  itimerval d_watchdog{};  // request_timeout + 2s, one shot
+  int64_t d_watch_ns = 0;  // request_timeout + 2s: the board deadline of a request
   sigset_t d_waitmask{};   // signals unblocked only while waiting
 };
 
@@ -133,10 +137,14 @@ void Worker::report(WorkerState st) {
   (void)ignored;
 }
 
+// Counters and held log lines (log_hold) go out together, at most every
+// 100 ms while requests come, and at once when the worker goes idle.
 void Worker::flush_stats(bool force) {
+  if (!d_stats.dirty() && !log_held()) return;
   auto now = SteadyClock::now();
-  if (d_stats.dirty() && (force || now - d_flushed >= std::chrono::milliseconds(100))) {
-    d_stats.flush();
+  if (force || now - d_flushed >= std::chrono::milliseconds(100)) {
+    if (d_stats.dirty()) d_stats.flush();
+    log_flush();
     d_flushed = now;
   }
 }
@@ -223,9 +231,10 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
       // Arm the watchdog: a module stuck past the deadline (plus grace)
       // must not hold Postfix longer. (g_watch_reply is set in run().)
       g_watch_fd = fd;
-      setitimer(ITIMER_REAL, &d_watchdog, nullptr);
+      g_board->deadline_ns.store(board_now_ns() + d_watch_ns, std::memory_order_relaxed);
       double elapsed = 0;
       Decision d = d_handler.handle(d_request, &elapsed);
+      g_board->deadline_ns.store(0, std::memory_order_relaxed);
       g_watch_fd = -1;
       out += "action=";
       out += d.reply;
@@ -246,12 +255,11 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
       // came meanwhile is still pending, and ppoll() prefers a ready socket
       // to a pending signal: the next request, already there, would be
       // answered by a worker told to stop or retire (a reload would not
-      // take effect on this connection). Look for it now.
-      sigset_t waiting;
-      if (sigpending(&waiting) == 0) {
-        if (sigismember(&waiting, SIGTERM)) g_stop = 1;
-        if (sigismember(&waiting, SIGUSR2)) g_retire = 1;
-      }
+      // take effect on this connection). The master wrote the order on the
+      // board before signalling: read it there (no system call).
+      uint32_t orders = g_board->orders.load(std::memory_order_relaxed);
+      if (orders & k_order_stop) g_stop = 1;
+      if (orders & k_order_retire) g_retire = 1;
     }
     if (st == RequestReader::Status::error) {
       if (peer.empty()) peer = peer_name(fd);
@@ -318,7 +326,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
       log_debug("%s: client idle for %lds, closing", where.c_str(), d_server.idle_timeout_s);
       return End::idle;
     }
-    long wait_ms = d_stats.dirty() ? std::min(idle_ms, 100L) : idle_ms;
+    long wait_ms = d_stats.dirty() || log_held() ? std::min(idle_ms, 100L) : idle_ms;
     if (!told_quiet) wait_ms = std::min(wait_ms, k_held_report_ms);
     if (partial) {
       long read_ms =
@@ -386,11 +394,13 @@ void Worker::run() {
   sigemptyset(&d_waitmask);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_NAME, "ppolicyd-worker");
+  log_hold();
   std::string pre = "action=" + d_server.default_action + "\n\n";
   g_watch_len = std::min(pre.size(), sizeof g_watch_reply);
   std::memcpy(g_watch_reply, pre.data(), g_watch_len);
-  long ms = d_server.request_timeout_ms + 2000;
-  d_watchdog.it_value = {ms / 1000, (ms % 1000) * 1000};
+  d_watch_ns = (static_cast<int64_t>(d_server.request_timeout_ms) + 2000) * 1000000;
+  g_board = d_s.board;
+  if (!g_board) log_fatal("worker started without a slot on the worker board");
 
   for (const auto& m : d_gen.modules) {
     try {
@@ -424,7 +434,7 @@ void Worker::run() {
   while (!g_stop && !must_retire()) {
     report(WorkerState::idle);
     epoll_event evs[8];
-    int n = epoll_pwait(ep, evs, 8, d_stats.dirty() ? 100 : -1, &d_waitmask);
+    int n = epoll_pwait(ep, evs, 8, d_stats.dirty() || log_held() ? 100 : -1, &d_waitmask);
     flush_stats(n == 0);
     if (n < 0) {
       if (errno == EINTR) continue;

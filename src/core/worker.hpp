@@ -12,6 +12,8 @@
 
 namespace ppolicy {
 
+struct BoardSlot;
+
 class Generation;
 class Segment;
 
@@ -27,6 +29,7 @@ struct WorkerSetup {
   int initial_fd = -1;
   int initial_listener = 0;
   std::string initial_pending;
+  BoardSlot* board = nullptr;  // this worker's slot on the worker board (board.hpp)
 };
 
 [[noreturn]] void worker_main(WorkerSetup& setup);

@@ -147,6 +147,44 @@ def test_request_timeout_answers_default_action():
     dm.wait_log(r"action=DEFER_IF_PERMIT Service temporarily unavailable.*note=\"request_timeout reached\"")
 
 
+WATCHDOG_CONFIG = """
+[ppolicyd]
+min_workers = 1
+request_timeout = 500ms
+default_action = DEFER_IF_PERMIT Service temporarily unavailable
+
+[module count]
+type = DOS
+params = sender
+
+[policy main]
+rule = sender == "" -> OK
+rule = count > 0 -> REJECT 5.7.1 too many
+default = OK
+"""
+
+
+def test_watchdog_answers_for_a_module_that_ignores_the_deadline():
+    # PPOLICY_TEST_SHM_PAUSE_US makes the DOS update sleep 4 s inside the
+    # shared table, deaf to the 500 ms deadline. The master sees the
+    # request's deadline (request_timeout + 2 s) pass on the worker board
+    # and signals the worker, which answers default_action and exits; a
+    # new worker serves the next connection.
+    dm = Daemon(WATCHDOG_CONFIG, env={"PPOLICY_TEST_SHM_PAUSE_US": "4000000"})
+    c = dm.client()
+    eq(c.ask(sender=""), "OK")  # the DOS module does not run: no pause
+    start = time.time()
+    eq(c.ask(sender="a@example.test"), "DEFER_IF_PERMIT Service temporarily unavailable")
+    took = time.time() - start
+    check(2.4 < took < 3.4, "watchdog answer after %.2fs, expected 2.5-2.75s" % took)
+    check(c.closed(timeout=2), "the worker ended by the watchdog left its connection open")
+    dm.wait_log(r"worker \d+: a request exceeded request_timeout by more than 2s; the watchdog")
+    # The decision of the first request, held by the worker, was written
+    # before it exited.
+    dm.wait_log(r"RCPT client=.* from=<> .*action=OK", timeout=1)
+    eq(dm.ask(sender=""), "OK")
+
+
 def test_client_closing_mid_request():
     dm = daemon()
     c = dm.client()
