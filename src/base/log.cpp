@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "base/log.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +56,32 @@ int syslog_priority(LogLevel level) {
   return (g_target.facility ? g_target.facility : LOG_MAIL) | prio[static_cast<int>(level)];
 }
 
+// A datagram socket connected to /dev/log, or -1. System calls only.
+int syslog_connect() {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, "/dev/log", sizeof "/dev/log");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A syslog daemon restarted without systemd's socket holding /dev/log
+// made a new socket: ours is refused from then on. Connect again once (as
+// syslog(3) does); the old descriptor number is kept.
+bool syslog_reconnect(int err) {
+  if (err != ECONNREFUSED && err != ENOTCONN && err != ECONNRESET) return false;
+  int fd = syslog_connect();
+  if (fd < 0) return false;
+  dup3(fd, g_held.syslog_fd, O_CLOEXEC);
+  close(fd);
+  return true;
+}
+
 // Writes lines [0, n) of the held buffer: one write() (stderr) or one
 // sendmmsg() (syslog datagrams). System calls only (async-signal-safe).
 void write_held(size_t n) {
@@ -68,9 +96,14 @@ void write_held(size_t n) {
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
     size_t sent = 0;
+    bool retried = false;
     while (sent < n) {
       int r =
           sendmmsg(g_held.syslog_fd, msgs + sent, static_cast<unsigned>(n - sent), MSG_NOSIGNAL);
+      if (r < 0 && !retried && syslog_reconnect(errno)) {
+        retried = true;
+        continue;
+      }
       if (r <= 0) break;  // syslogd gone or full: the lines are lost, as with syslog(3)
       sent += static_cast<size_t>(r);
     }
@@ -128,7 +161,8 @@ void emit(LogLevel level, const char* fmt, va_list ap) {
     std::string line = syslog_line(level, msg);
     if (hold) {
       hold_line(line);
-    } else {
+    } else if (send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL) < 0 &&
+               syslog_reconnect(errno)) {
       ssize_t ignored = send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL);
       (void)ignored;
     }
@@ -171,16 +205,7 @@ void log_hold() {
   if (!g_target.use_syslog || g_held.syslog_fd >= 0) return;
   // Our own connection to /dev/log (datagrams, as syslog(3) uses), so that
   // held lines go out with one sendmmsg(). Without it, syslog(3) as before.
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, "/dev/log", sizeof sa.sun_path - 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return;
-  }
-  g_held.syslog_fd = fd;
+  g_held.syslog_fd = syslog_connect();
 }
 
 bool log_held() {
