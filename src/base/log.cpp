@@ -26,7 +26,7 @@ std::function<void(LogLevel, std::string_view)> g_capture;
 
 // Held lines (log_hold). Plain arrays and a committed count, so that a
 // signal handler can write what is complete (log_flush_from_signal).
-constexpr size_t k_held_bytes = 32 * 1024;
+constexpr size_t k_held_bytes = 16 * 1024;  // ~60 decision lines
 constexpr size_t k_held_lines = 128;
 struct Held {
   bool on = false;
@@ -202,6 +202,9 @@ void log_open(const LogTarget& target) {
 
 void log_hold() {
   g_held.on = true;
+  // Touched now: the worker's memory is then what it will stay, instead of
+  // creeping up by a page whenever a burst fills the buffer deeper.
+  std::memset(g_held.buf, 0, sizeof g_held.buf);
   if (!g_target.use_syslog || g_held.syslog_fd >= 0) return;
   // Our own connection to /dev/log (datagrams, as syslog(3) uses), so that
   // held lines go out with one sendmmsg(). Without it, syslog(3) as before.
