@@ -212,6 +212,11 @@ def test_shadow_policy_logs_and_counts_differences():
     eq(d.ask(sender="a@spam.test"), "REJECT")
     eq(d.ask(sender="a@grey.test"), "DUNNO")
     d.wait_log(r"shadow=candidate would REJECT 5\.7\.1 new rule rule=2 line=\d+ \(live: DUNNO rule=default")
+    # All three decisions are in the log (held lines: up to 0.1 s after the reply), with the
+    # shadow's lines, held after them.
+    d.wait_log(r"from=<a@grey\.test> ")
+    d.wait_log(r"from=<a@other\.test> ")
+    time.sleep(0.3)
     check("would REJECT rule=1" not in d.log(), "an equal decision was logged as a difference")
     check("grey.test" not in "".join(l for l in d.log().splitlines() if "would" in l),
           "the shadow called Greylist (a module with side effects):\n" + d.log())
