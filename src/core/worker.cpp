@@ -111,7 +111,7 @@ class Worker {
   bool write_all(int fd, std::string_view data);
   bool handoff(int fd, int listener);
   void report(WorkerState st);
-  void flush_stats(bool force);
+  void flush_pending(bool force);
   bool must_retire() const {
     return g_retire || (d_server.max_requests > 0 && d_served >= d_server.max_requests);
   }
@@ -139,7 +139,7 @@ void Worker::report(WorkerState st) {
 
 // Counters and held log lines (log_hold) go out together, at most every
 // 100 ms while requests come, and at once when the worker goes idle.
-void Worker::flush_stats(bool force) {
+void Worker::flush_pending(bool force) {
   if (!d_stats.dirty() && !log_held()) return;
   auto now = SteadyClock::now();
   if (force || now - d_flushed >= std::chrono::milliseconds(100)) {
@@ -150,7 +150,7 @@ void Worker::flush_stats(bool force) {
 }
 
 void Worker::finish(int code) {
-  flush_stats(true);
+  flush_pending(true);
   for (const auto& m : d_gen.modules)
     m->module->stop();
   d_services.release();  // e.g. say goodbye to the database instead of dropping the connection
@@ -273,7 +273,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
       partial = true;
       began = last_input;
     }
-    flush_stats(false);
+    flush_pending(false);
     if (g_stop) {
       // A request already in the socket when the stop came was sent before
       // it: answer it (and whatever else arrived with it), then close.
@@ -435,7 +435,7 @@ void Worker::run() {
     report(WorkerState::idle);
     epoll_event evs[8];
     int n = epoll_pwait(ep, evs, 8, d_stats.dirty() || log_held() ? 100 : -1, &d_waitmask);
-    flush_stats(n == 0);
+    flush_pending(n == 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       log_fatal("epoll_wait: %s", std::strerror(errno));

@@ -78,14 +78,15 @@ BOOST_AUTO_TEST_CASE(update_is_read_modify_write) {
   BOOST_TEST(!t.get("counter", v, 100));
 }
 
-BOOST_AUTO_TEST_CASE(concurrent_processes_count_exactly) {
-  Segment seg(1 << 20, 1 << 20, 64);
-  ShmTable& t = seg.records();
-  const int procs = 8, each = 500;
+// `procs` processes each add 1 to the counter at key(i), i = 0..each-1,
+// through update() (read-modify-write under the stripe lock); returns when
+// all have exited.
+template <typename KeyFn>
+void count_in_processes(ShmTable& t, int procs, int each, KeyFn key) {
   for (int p = 0; p < procs; ++p) {
     if (fork() == 0) {
       for (int i = 0; i < each; ++i)
-        t.update("shared", 100, [](std::string& v, uint32_t& e, bool found) {
+        t.update(key(i), 100, [](std::string& v, uint32_t& e, bool found) {
           v = std::to_string((found ? std::stol(v) : 0) + 1);
           e = 1000;
           return true;
@@ -95,6 +96,13 @@ BOOST_AUTO_TEST_CASE(concurrent_processes_count_exactly) {
   }
   for (int p = 0; p < procs; ++p)
     wait(nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_processes_count_exactly) {
+  Segment seg(1 << 20, 1 << 20, 64);
+  ShmTable& t = seg.records();
+  const int procs = 8, each = 500;
+  count_in_processes(t, procs, each, [](int) { return std::string("shared"); });
   std::string v;
   BOOST_TEST(t.get("shared", v, 100));
   BOOST_TEST(v == std::to_string(procs * each));
@@ -108,20 +116,7 @@ BOOST_AUTO_TEST_CASE(counters_exact_across_processes_and_stripes) {
   ShmTable& t = seg.records();
   BOOST_TEST(t.stripes() > 10u);
   const int procs = 6, each = 2000, keys = 50;
-  for (int p = 0; p < procs; ++p) {
-    if (fork() == 0) {
-      for (int i = 0; i < each; ++i)
-        t.update("key" + std::to_string(i % keys), 100,
-                 [](std::string& v, uint32_t& e, bool found) {
-                   v = std::to_string((found ? std::stol(v) : 0) + 1);
-                   e = 1000;
-                   return true;
-                 });
-      _exit(0);
-    }
-  }
-  for (int p = 0; p < procs; ++p)
-    wait(nullptr);
+  count_in_processes(t, procs, each, [](int i) { return "key" + std::to_string(i % keys); });
   std::string v;
   size_t stripes_used = 0;
   std::vector<bool> seen(t.stripes());
