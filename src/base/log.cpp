@@ -132,7 +132,7 @@ void hold_line(std::string_view line) {
 }
 
 // The line as syslog(3) with LOG_PID sends it: "<PRI>Mmm dd hh:mm:ss ident[pid]: msg".
-std::string syslog_line(LogLevel level, const std::string& msg) {
+void append_syslog_prefix(std::string& line, LogLevel level) {
   time_t now = time(nullptr);
   if (now != g_held.stamp_second) {
     tm t{};
@@ -140,44 +140,69 @@ std::string syslog_line(LogLevel level, const std::string& msg) {
     strftime(g_held.stamp, sizeof g_held.stamp, "%h %e %T", &t);
     g_held.stamp_second = now;
   }
-  return format("<%d>%s %s[%d]: %s%s", syslog_priority(level), g_held.stamp, g_target.ident.c_str(),
-                my_pid(), k_words[static_cast<int>(level)], msg.c_str());
+  line += '<';
+  append_int(line, syslog_priority(level));
+  line += '>';
+  line += g_held.stamp;
+  line += ' ';
+  line += g_target.ident;
+  line += '[';
+  append_int(line, my_pid());
+  line += "]: ";
 }
 
-void emit(LogLevel level, const char* fmt, va_list ap) {
+// Every line goes through here; a decision line (log_text) comes without
+// printf and without a heap allocation: the line is put together in a
+// buffer each thread keeps.
+void emit_text(LogLevel level, std::string_view msg) {
   if (static_cast<int>(level) > static_cast<int>(g_target.level)) return;
-  std::string msg = vformat(fmt, ap);
   if (g_capture) {
     g_capture(level, msg);
     return;
   }
   bool hold = g_held.on && level >= LogLevel::info;
   if (g_held.on && !hold) log_flush();  // keep the order of lines
+  const char* word = k_words[static_cast<int>(level)];
+  if (g_target.use_syslog && g_held.syslog_fd < 0) {
+    syslog(syslog_priority(level), "%s%.*s", word, static_cast<int>(msg.size()), msg.data());
+    return;
+  }
+  thread_local std::string line;
+  line.clear();
   if (g_target.use_syslog) {
-    if (g_held.syslog_fd < 0) {
-      syslog(syslog_priority(level), "%s%s", k_words[static_cast<int>(level)], msg.c_str());
-      return;
-    }
-    std::string line = syslog_line(level, msg);
-    if (hold) {
-      hold_line(line);
-    } else if (send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL) < 0 &&
-               syslog_reconnect(errno)) {
+    append_syslog_prefix(line, level);
+  } else {
+    line += g_target.ident;
+    line += '[';
+    append_int(line, my_pid());
+    line += "]: ";
+  }
+  line += word;
+  line += msg;
+  if (hold) {
+    // One write per batch of whole lines, so lines from many workers do
+    // not interleave (syslog: one datagram per line).
+    if (!g_target.use_syslog) line += '\n';
+    hold_line(line);
+    return;
+  }
+  if (g_target.use_syslog) {
+    if (send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL) < 0 &&
+        syslog_reconnect(errno)) {
       ssize_t ignored = send(g_held.syslog_fd, line.data(), line.size(), MSG_NOSIGNAL);
       (void)ignored;
     }
     return;
   }
-  // One write per line (or per batch of whole lines) so lines from many
-  // workers do not interleave.
-  std::string line = format("%s[%d]: %s%s\n", g_target.ident.c_str(), my_pid(),
-                            k_words[static_cast<int>(level)], msg.c_str());
-  if (hold) {
-    hold_line(line);
-    return;
-  }
+  line += '\n';
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+void emit(LogLevel level, const char* fmt, va_list ap) {
+  if (static_cast<int>(level) > static_cast<int>(g_target.level)) return;
+  std::string msg = vformat(fmt, ap);
+  emit_text(level, msg);
 }
 
 }  // namespace
@@ -247,6 +272,10 @@ PPOLICY_LOG_FN(log_warn, LogLevel::warning)
 PPOLICY_LOG_FN(log_info, LogLevel::info)
 PPOLICY_LOG_FN(log_debug, LogLevel::debug)
 #undef PPOLICY_LOG_FN
+
+void log_text(LogLevel level, std::string_view msg) {
+  emit_text(level, msg);
+}
 
 void log_fatal(const char* fmt, ...) {
   va_list ap;

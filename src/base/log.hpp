@@ -30,6 +30,9 @@ void log_capture(std::function<void(LogLevel, std::string_view)> sink);
 [[gnu::format(printf, 1, 2)]] void log_warn(const char* fmt, ...);
 [[gnu::format(printf, 1, 2)]] void log_info(const char* fmt, ...);
 [[gnu::format(printf, 1, 2)]] void log_debug(const char* fmt, ...);
+// A line already put together (the decision line of every request): no
+// printf, no allocation on the way.
+void log_text(LogLevel level, std::string_view msg);
 // Unrecoverable: log and exit(1).
 [[noreturn, gnu::format(printf, 1, 2)]] void log_fatal(const char* fmt, ...);
 

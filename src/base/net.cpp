@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/strings.hpp"
@@ -116,7 +117,15 @@ std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
 
 bool IpNetwork::contains(const IpAddress& a) const {
   if (a.v4 != base.v4) return false;
-  return a.masked(bits) == base;
+  // base is stored masked (parse): compare the whole bytes of the prefix,
+  // then the bits of the last one, without building the masked address.
+  int keep = (a.v4 ? 96 : 0) + std::clamp(bits, 0, a.v4 ? 32 : 128);
+  size_t whole = static_cast<size_t>(keep / 8);
+  if (std::memcmp(a.bytes.data(), base.bytes.data(), whole) != 0) return false;
+  int rest = keep % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a.bytes[whole] & mask) == (base.bytes[whole] & mask);
 }
 
 std::string IpNetwork::str() const {

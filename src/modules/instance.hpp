@@ -31,6 +31,9 @@ struct ModuleInstance {
   // <save_prefix><name>_code, _info, _cache and _time: built with the
   // instance (saved_result_names), not for every call.
   std::string saved_names[4];
+  // None of them is an attribute Postfix sends: they are set by number
+  // (Request::set_numbered, numbers index * 4 + 0..3), without a search.
+  bool saved_numbered = false;
   std::string key_prefix;  // name + fingerprint of type and parameters: cache keys change with them
   int line = 0;
   size_t index = 0;  // position among the generation's instances (its counters)

@@ -21,7 +21,9 @@ Evaluation::Evaluation(const Policy& policy, Request& request, CallRunner& runne
       d_default_action(default_action),
       d_stats(stats),
       d_memo(policy.calls.size(), -1),
-      d_vars(policy.vars.size()) {}
+      d_vars(policy.vars.size()) {
+  d_runs.reserve(policy.calls.size());  // one allocation, not one per growth
+}
 
 Decision Evaluation::decide() {
   Decision d;

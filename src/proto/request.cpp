@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "proto/request.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -113,7 +114,51 @@ void Request::clear() {
   if (d_trim) trim();
   d_n = 0;
   std::memset(d_known, 0xff, sizeof d_known);  // -1: absent
+  if (++d_stamp == 0) {                        // wrapped: no stamp of an earlier request may match
+    std::fill(d_numbered_stamp.begin(), d_numbered_stamp.end(), 0);
+    d_stamp = 1;
+  }
+  d_unnumbered = false;
   listener.clear();
+}
+
+size_t Request::append(std::string_view name, std::string_view value) {
+  if (d_n == d_attrs.size()) d_attrs.emplace_back();
+  if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes)
+    d_trim = true;
+  d_attrs[d_n].first.assign(name);
+  d_attrs[d_n].second.assign(value);
+  return d_n++;
+}
+
+void Request::set_numbered(size_t number, std::string_view name, std::string_view value) {
+  if (number >= d_numbered_slot.size()) {
+    d_numbered_slot.resize(number + 1, -1);
+    d_numbered_stamp.resize(number + 1, 0);
+  }
+  if (d_numbered_stamp[number] == d_stamp) {
+    if (value.size() > k_keep_bytes) d_trim = true;
+    d_attrs[static_cast<size_t>(d_numbered_slot[number])].second.assign(value);
+    return;
+  }
+  size_t slot = d_n;
+  // Only a client's own unknown attribute (or a second run's name) can be
+  // there already under this name.
+  if (d_unnumbered) {
+    for (size_t i = 0; i < d_n; ++i)
+      if (d_attrs[i].first == name) {
+        slot = i;
+        break;
+      }
+  }
+  if (slot == d_n) {
+    slot = append(name, value);
+  } else {
+    if (value.size() > k_keep_bytes) d_trim = true;
+    d_attrs[slot].second.assign(value);
+  }
+  d_numbered_slot[number] = static_cast<int16_t>(slot);
+  d_numbered_stamp[number] = d_stamp;
 }
 
 void Request::set(std::string_view name, std::string_view value) {
@@ -134,13 +179,9 @@ void Request::set(std::string_view name, std::string_view value) {
         return;
       }
     }
+    d_unnumbered = true;
   }
-  if (d_n == d_attrs.size()) d_attrs.emplace_back();
-  if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes)
-    d_trim = true;
-  d_attrs[d_n].first.assign(name);
-  d_attrs[d_n].second.assign(value);
-  ++d_n;
+  append(name, value);
 }
 
 std::string_view Request::get(Attr a) const {

@@ -75,6 +75,11 @@ class Request {
   Request() { clear(); }
   void clear();
   void set(std::string_view name, std::string_view value);
+  // set() for a name given a number when the configuration was built (a
+  // module's saved result, ResultSaver): the number finds it again without
+  // a search among the request's attributes. `name` is never an attribute
+  // Postfix sends (attr_from_name), and always the same for one number.
+  void set_numbered(size_t number, std::string_view name, std::string_view value);
   // Values Postfix sent (or modules saved), "" when absent.
   std::string_view get(std::string_view name) const;
   std::string_view get(Attr a) const;
@@ -98,6 +103,13 @@ class Request {
   size_t d_n = 0;
   bool d_trim = false;
   int16_t d_known[k_attr_count];
+  // set_numbered(): the slot of each number, valid while its stamp is this
+  // request's (clear() starts a new stamp instead of wiping the table).
+  std::vector<int16_t> d_numbered_slot;
+  std::vector<uint32_t> d_numbered_stamp;
+  uint32_t d_stamp = 0;
+  bool d_unnumbered = false;  // set() added a name attr_from_name does not know
+  size_t append(std::string_view name, std::string_view value);
 };
 
 }  // namespace ppolicy

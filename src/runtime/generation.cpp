@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "runtime/generation.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 
 #include "base/strings.hpp"
 #include "modules/prefetch.hpp"
@@ -157,6 +159,8 @@ std::unique_ptr<ModuleInstance> Generation::make_instance(const NamedSection& se
   if (errors.size() != before) return nullptr;
   inst->params.store(inst.get(), errors, type->params.size());  // the base rows
   saved_result_names(inst->save_prefix + iname, inst->saved_names);
+  inst->saved_numbered = std::none_of(std::begin(inst->saved_names), std::end(inst->saved_names),
+                                      [](const std::string& n) { return attr_from_name(n); });
   uint64_t fp = hash_bytes(std::string(type->name) + "\n" + inst->params.canonical());
   inst->key_prefix = iname + '\0' + format("%016llx", static_cast<unsigned long long>(fp)) + '\0';
   try {

@@ -48,15 +48,25 @@ Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
     d_stats->add(counters.action(word));
     counters.latency.observe(*d_stats, ms / 1000.0);
   }
-  if (d_log) log_info("%s", log_line(request, d, ms).c_str());
+  if (d_log && log_enabled(LogLevel::info)) {
+    d_line.clear();
+    append_log_line(d_line, request, d, ms);
+    log_text(LogLevel::info, d_line);
+  }
   return d;
 }
 
 std::string RequestHandler::log_line(const Request& r, const Decision& d, double ms) {
+  std::string line;
+  append_log_line(line, r, d, ms);
+  return line;
+}
+
+void RequestHandler::append_log_line(std::string& line, const Request& r, const Decision& d,
+                                     double ms) {
   // Postfix-like: queue id first, then who and what, then how it was decided.
   // Written once per request: appends into one buffer, no printf (the text
   // is what "%s: %s client=%s[%s] ... time=%.1fms" gave).
-  std::string line;
   line.reserve(512);
   std::string_view qid = r.get(Attr::queue_id);
   if (qid.empty())
@@ -106,7 +116,6 @@ std::string RequestHandler::log_line(const Request& r, const Decision& d, double
   line += " time=";
   append_fixed(line, ms, 1);
   line += "ms";
-  return line;
 }
 
 std::string RequestHandler::trace(const Request&, const Decision& d, double ms) {

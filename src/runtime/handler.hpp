@@ -29,6 +29,8 @@ class RequestHandler {
   void shadow(Request& request, const Decision& live);
 
   static std::string log_line(const Request& request, const Decision& d, double ms);
+  static void append_log_line(std::string& line, const Request& request, const Decision& d,
+                              double ms);
   static std::string trace(const Request& request, const Decision& d, double ms);
 
  private:
@@ -37,6 +39,7 @@ class RequestHandler {
   StatsBuffer* d_stats;
   bool d_log;
   bool d_has_shadows;
+  std::string d_line;  // the decision line, reused (no allocation per request)
 };
 
 }  // namespace ppolicy

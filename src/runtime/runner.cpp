@@ -159,14 +159,21 @@ void ResultSaver::save(const ModuleRun& run, Request& request) {
     saved_result_names(m.save_prefix + m.name + (n ? format("#%d", n) : ""), repeated);
     names = repeated;
   }
+  auto set = [&, numbered = names == m.saved_names && m.saved_numbered](int k,
+                                                                        std::string_view value) {
+    if (numbered)
+      request.set_numbered(m.index * 4 + static_cast<size_t>(k), names[k], value);
+    else
+      request.set(names[k], value);
+  };
   std::string num;  // a short number: no allocation
   append_int(num, run.result.code);
-  request.set(names[0], num);
-  request.set(names[1], run.result.info);
-  request.set(names[2], run.cached ? "1" : "0");
+  set(0, num);
+  set(1, run.result.info);
+  set(2, run.cached ? "1" : "0");
   num.clear();
   append_fixed(num, run.ms, 3);  // as "%.3f"
-  request.set(names[3], num);
+  set(3, num);
 }
 
 }  // namespace ppolicy

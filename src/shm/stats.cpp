@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "shm/stats.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <new>
 
 #include "base/log.hpp"
@@ -89,16 +91,19 @@ void Histogram::reg(StatsArea& area, const std::string& base, const std::string&
                                 sep.c_str(), format("%g", k_latency_buckets[i]).c_str()));
   bucket[k_latency_bucket_count] =
       area.reg(format("%s_bucket{%s%sle=\"+Inf\"}", base.c_str(), labels.c_str(), sep.c_str()));
+  max_bucket = *std::max_element(std::begin(bucket), std::end(bucket));
   std::string lb = labels.empty() ? "" : "{" + labels + "}";
   sum_us = area.reg(base + "_sum_microseconds" + lb);
   count = area.reg(base + "_count" + lb);
 }
 
 void Histogram::observe(StatsBuffer& buf, double seconds) const {
-  // Cumulative buckets: every bucket whose bound is >= the value counts it.
-  for (size_t i = 0; i < k_latency_bucket_count; ++i)
-    if (seconds <= k_latency_buckets[i]) buf.add(bucket[i]);
-  buf.add(bucket[k_latency_bucket_count]);
+  // Cumulative buckets: every bucket whose bound is >= the value counts it
+  // (the bounds ascend: the first such bucket and all after it, +Inf last).
+  size_t first = 0;
+  while (first < k_latency_bucket_count && seconds > k_latency_buckets[first])
+    ++first;
+  buf.add_each(bucket + first, k_latency_bucket_count + 1 - first, max_bucket);
   buf.add(sum_us, static_cast<uint64_t>(seconds * 1e6));
   buf.add(count);
 }

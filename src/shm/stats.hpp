@@ -57,6 +57,14 @@ class StatsBuffer {
     d_delta[idx] += v;
     d_dirty = true;
   }
+  // add(idx[i]) for each i; max_idx is the largest of them (one size check).
+  void add_each(const int* idx, size_t n, int max_idx) {
+    if (max_idx < 0) return;
+    if (static_cast<size_t>(max_idx) >= d_delta.size()) d_delta.resize(max_idx + 64, 0);
+    for (size_t i = 0; i < n; ++i)
+      if (idx[i] >= 0) ++d_delta[static_cast<size_t>(idx[i])];
+    d_dirty = true;
+  }
   bool dirty() const { return d_dirty; }
   void flush();
 
@@ -77,6 +85,7 @@ struct Histogram {
   int bucket[k_latency_bucket_count + 1] = {};
   int sum_us = -1;
   int count = -1;
+  int max_bucket = -1;  // the largest index in bucket[] (StatsBuffer::add_each)
   void reg(StatsArea& area, const std::string& base, const std::string& labels);
   void observe(StatsBuffer& buf, double seconds) const;
 };

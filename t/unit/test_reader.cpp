@@ -84,6 +84,38 @@ BOOST_AUTO_TEST_CASE(repeated_attribute_last_wins) {
   BOOST_TEST(q.size() == 3u);
 }
 
+// Saved results are set by number (ResultSaver): the same value as set()
+// by name, found again by number within a request, a fresh slot after
+// clear(), and a client's own attribute of that name overwritten, not doubled.
+BOOST_AUTO_TEST_CASE(numbered_attributes) {
+  RequestReader r({});
+  Request q;
+  std::string why;
+  r.append("request=smtpd_access_policy\nsender=a\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  q.set_numbered(5, "dummy_code", "1");
+  q.set_numbered(6, "dummy_info", "first");
+  q.set_numbered(5, "dummy_code", "2");
+  BOOST_TEST(q.get("dummy_code") == "2");
+  BOOST_TEST(q.get("dummy_info") == "first");
+  BOOST_TEST(q.size() == 4u);
+  q.set("dummy_info", "by name");  // set() finds the numbered entry
+  BOOST_TEST(q.get("dummy_info") == "by name");
+  BOOST_TEST(q.size() == 4u);
+
+  // The next request: nothing numbered is left over.
+  r.append("request=smtpd_access_policy\ndummy_code=from the client\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get("dummy_info") == "");
+  BOOST_TEST(q.size() == 2u);
+  q.set_numbered(5, "dummy_code", "0");
+  BOOST_TEST(q.get("dummy_code") == "0");
+  BOOST_TEST(q.size() == 2u);
+  q.set_numbered(6, "dummy_info", "again");
+  BOOST_TEST(q.get("dummy_info") == "again");
+  BOOST_TEST(q.size() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(errors) {
   struct {
     std::string input;

@@ -78,6 +78,27 @@ BOOST_AUTO_TEST_CASE(one_type_line_per_family_and_contiguous_samples) {
   }
 }
 
+// A value on a bound counts in that bucket (le); one above the largest
+// bound only in +Inf; every bucket is cumulative.
+BOOST_AUTO_TEST_CASE(histogram_bounds) {
+  Segment seg(1 << 20, 1 << 20, 256);
+  StatsArea& st = seg.stats();
+  Histogram h;
+  h.reg(st, "ppolicy_x_seconds", "");
+  StatsBuffer buf(&st);
+  h.observe(buf, 0.001);
+  h.observe(buf, 0.0);
+  h.observe(buf, 11.0);
+  buf.flush();
+  std::string text = prometheus_text(seg);
+  auto has = [&](const char* line) { BOOST_TEST(text.find(line) != std::string::npos, line); };
+  has("ppolicy_x_seconds_bucket{le=\"0.0005\"} 1\n");
+  has("ppolicy_x_seconds_bucket{le=\"0.001\"} 2\n");
+  has("ppolicy_x_seconds_bucket{le=\"10\"} 2\n");
+  has("ppolicy_x_seconds_bucket{le=\"+Inf\"} 3\n");
+  has("ppolicy_x_seconds_count 3\n");
+}
+
 BOOST_AUTO_TEST_CASE(histogram_buckets_sum_count) {
   Segment seg(1 << 20, 1 << 20, 256);
   StatsArea& st = seg.stats();

@@ -164,6 +164,21 @@ BOOST_AUTO_TEST_CASE(utf8) {
   BOOST_TEST(!valid_utf8("\xc0\xaf"));      // overlong "/"
   BOOST_TEST(!valid_utf8("\xed\xa0\x80"));  // surrogate
   BOOST_TEST(!valid_utf8("\xe2\x82"));      // truncated
+  // ASCII goes eight bytes per step: a bad byte is found at every offset,
+  // before, inside and after the 8-byte runs, and good sequences between them.
+  for (size_t at = 0; at < 40; ++at) {
+    std::string s(40, 'a');
+    s[at] = '\xff';
+    BOOST_TEST(!valid_utf8(s), "0xff at " << at);
+    s[at] = '\x7f';
+    BOOST_TEST(valid_utf8(s), "0x7f at " << at);
+    if (at + 2 <= s.size()) {
+      s.replace(at, 2, "\xc3\xa9");
+      BOOST_TEST(valid_utf8(s), "U+00E9 at " << at);
+      s[at + 1] = 'a';  // the lead byte without its continuation
+      BOOST_TEST(!valid_utf8(s), "lone lead byte at " << at);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(ip_addresses) {
@@ -172,6 +187,29 @@ BOOST_AUTO_TEST_CASE(ip_addresses) {
   BOOST_TEST(a->v4);
   BOOST_TEST(a->str() == "192.0.2.77");
   BOOST_TEST(a->masked(24).str() == "192.0.2.0");
+  // Membership compares the prefix's whole bytes, then the bits of the
+  // last one (IPv4, IPv6, every prefix length at the edges).
+  auto in = [](const char* net, const char* addr) {
+    auto n = IpNetwork::parse(net);
+    auto x = IpAddress::parse(addr);
+    BOOST_TEST_REQUIRE((n && x), net << " " << addr);
+    return n->contains(*x);
+  };
+  BOOST_TEST(in("172.16.0.0/12", "172.31.255.255"));
+  BOOST_TEST(!in("172.16.0.0/12", "172.32.0.0"));
+  BOOST_TEST(!in("172.16.0.0/12", "172.15.255.255"));
+  BOOST_TEST(in("192.0.2.77/32", "192.0.2.77"));
+  BOOST_TEST(!in("192.0.2.77/32", "192.0.2.76"));
+  BOOST_TEST(in("0.0.0.0/0", "203.0.113.9"));
+  BOOST_TEST(!in("0.0.0.0/0", "2001:db8::1"));
+  BOOST_TEST(in("10.0.0.0/8", "10.200.1.1"));
+  BOOST_TEST(!in("10.0.0.0/8", "11.0.0.0"));
+  BOOST_TEST(in("fc00::/7", "fdff::1"));
+  BOOST_TEST(!in("fc00::/7", "fe00::1"));
+  BOOST_TEST(in("2001:db8::/33", "2001:db8:7fff::1"));
+  BOOST_TEST(!in("2001:db8::/33", "2001:db8:8000::1"));
+  BOOST_TEST(in("::/0", "::1"));
+  BOOST_TEST(!in("::1/128", "::2"));
   BOOST_TEST(a->reverse_labels() == "77.2.0.192");
   BOOST_TEST(a->ptr_name() == "77.2.0.192.in-addr.arpa");
   auto b = IpAddress::parse("2001:db8::66");
