@@ -9,7 +9,8 @@
 #   make bench    benchmark tables (issue 17): throughput/latency at 1, 8, 32, 100
 #                 connections of the shipped and a realistic configuration beside the
 #                 do-nothing servers; cold DNS (1/2/4 modules, prefetch or not);
-#                 memory per idle worker (t/bench/bench.sh)
+#                 memory per idle worker; instructions per request (valgrind)
+#                 (t/bench/bench.sh)
 #   make soak     long benchmark with memory/fd/shm figures (SOAK_MINUTES=30)
 #   make bench-overload  shipped configuration under 500/1000/2000 idle connections
 #   make install  DESTDIR=... prefix=... sysconfdir=... as usual
@@ -38,9 +39,10 @@ DEB_TEST = $(DEB_BUILD) clang clang-format libclang-rt-14-dev python3 python3-ya
 	$(DEB_PACKAGING)
 # To build the Debian package (make deb) and check it (lintian).
 DEB_PACKAGING = dpkg-dev debhelper lintian
+DEB_BENCH = valgrind
 
 .PHONY: all build run run-user check bench bench-overload soak install uninstall dist clean \
-	distclean deps-build deps-test deps-deb deb install-strip format format-check
+	distclean deps-build deps-test deps-bench deps-deb deb install-strip format format-check
 
 all: build
 
@@ -65,6 +67,9 @@ deps-build:
 
 deps-test:
 	$(call install_missing,$(DEB_TEST))
+
+deps-bench:
+	$(call install_missing,$(DEB_BENCH))
 
 deps-deb:
 	$(call install_missing,$(DEB_BUILD) $(DEB_PACKAGING))
@@ -109,7 +114,7 @@ check: deps-test run-user format-check build $(ASAN_BUILD)/Makefile
 	-$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) check TESTS='$$(SANITIZER_TESTS)'
 	@$(SRCDIR)/t/summary $(BUILD)/test-suite.log $(ASAN_BUILD)/test-suite.log
 
-bench: deps-test build
+bench: deps-test deps-bench build
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench-programs
 	$(SRCDIR)/t/bench/bench.sh $(BUILD)
 

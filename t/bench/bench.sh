@@ -28,6 +28,10 @@
 # 3. Memory: t/bench/idle_memory.py holds BENCH_IDLE idle connections to the
 #    shipped-configuration ppolicyd and prints private dirty memory per
 #    worker (average, maximum) and of the master.
+# 4. Instructions per request: t/bench/instructions.sh (valgrind callgrind,
+#    one connection) for nullpolicy fork and the four ppolicyd
+#    configurations: the user-space cost of a request, which unlike req/s
+#    does not move with the machine's load (BENCH_IR=no skips it).
 #
 #   t/bench/bench.sh BUILD_DIR        environment: BENCH_SECONDS (5 per cell),
 #     BENCH_CONNS ("1 8 32 100"), BENCH_DISTINCT (100000), BENCH_IDLE (100),
@@ -186,4 +190,10 @@ fi
 echo "ppolicyd shipped conf, after the runs above:"
 "$HERE/idle_memory.py" "$SHIPPED_PORT" "$(cat "$W/shipped/master.pid")" "$IDLE" ||
   { echo "bench.sh: not every idle connection was answered" >&2; FAILED=1; }
+
+if [ "${BENCH_IR:-yes}" != no ]; then
+  echo
+  echo "instructions per request:"
+  "$HERE/instructions.sh" "$BUILD" || { echo "bench.sh: instructions table failed" >&2; FAILED=1; }
+fi
 exit $FAILED
