@@ -46,14 +46,14 @@ busy_ir() {
 # run NAME N COMMAND...: start COMMAND (its port is $PORT) under callgrind,
 # send N requests on one connection, stop it; prints the busy count.
 run() {
-  local name=$1 n=$2 dir="$W/$1.$2" pid i
+  local name=$1 n=$2 dir="$W/$1.$2" pid
   shift 2
   mkdir -p "$dir"
   chmod 777 "$dir"  # the workers write their callgrind files as the ppolicy user
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.%p" "$@" >"$dir/log" 2>&1 &
   pid=$!
   bench_pid "$pid"
-  for i in $(seq 600); do
+  for _ in $(seq 600); do
     (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     sleep 0.1
   done
