@@ -203,6 +203,22 @@ std::string_view address_local(std::string_view addr) {
   return at == std::string_view::npos ? addr : addr.substr(0, at);
 }
 
+bool plain_ascii(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  constexpr uint64_t k_ones = 0x0101010101010101ULL, k_highs = 0x8080808080808080ULL;
+  for (; end - p >= 8; p += 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    // A high bit anywhere, or a zero byte ((w - 1s) & ~w & highs is nonzero
+    // exactly when some byte of w is zero).
+    if ((w & k_highs) || ((w - k_ones) & ~w & k_highs)) return false;
+  }
+  for (; p < end; ++p)
+    if (*p == 0 || *p >= 0x80) return false;
+  return true;
+}
+
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();

@@ -53,6 +53,8 @@ std::string_view address_local(std::string_view addr);
 
 // True when s is well-formed UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view s);
+// No NUL byte and no byte >= 0x80 (then valid UTF-8 too); eight bytes per step.
+bool plain_ascii(std::string_view s);
 
 // Quote for logs: printable ASCII kept, everything else as \xNN; after `max`
 // output characters, "...". log_quote_append appends the same text to `out`.

@@ -64,12 +64,16 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
       d_off = d_scan;
       return Status::complete;
     }
-    if (std::memchr(line.data(), '\0', line.size())) return fail(why, "NUL byte in request");
+    // Nearly every line is printable ASCII: one pass tells (no NUL, no
+    // byte >= 0x80); only other lines are searched for NUL and checked as UTF-8.
+    bool plain = plain_ascii(line);
+    if (!plain && std::memchr(line.data(), '\0', line.size()))
+      return fail(why, "NUL byte in request");
     auto eq = line.find('=');
     if (eq == std::string_view::npos || eq == 0)
       return fail(
           why, format("malformed line \"%s\" (expected name=value)", log_quote(line, 60).c_str()));
-    if (!valid_utf8(line))
+    if (!plain && !valid_utf8(line))
       return fail(why, format("invalid UTF-8 in \"%s\"", log_quote(line, 60).c_str()));
     if (++d_attrs > d_limits.max_attributes)
       return fail(why,

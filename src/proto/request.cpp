@@ -56,24 +56,37 @@ std::optional<Attr> attr_from_name(std::string_view name) {
   // Called for every line of every request and every saved result: only the
   // names of the same length are compared (at most 6 share one; a saved
   // result's name usually matches no length at all).
+  // Each candidate's first eight bytes (zero-padded) are compared as one
+  // word first; only a word that matches is compared to the end.
   constexpr size_t k_max_len = 32;
   struct ByLength {
     uint8_t n = 0;
     uint8_t attrs[8];
+    uint64_t head[8];
   };
-  static const auto table = [] {
+  auto head_of = [](std::string_view s) {
+    uint64_t w = 0;
+    std::memcpy(&w, s.data(), std::min<size_t>(s.size(), 8));
+    return w;
+  };
+  static const auto table = [&] {
     std::array<ByLength, k_max_len + 1> t{};
     for (int i = 0; i < k_attr_count; ++i) {
       size_t len = std::strlen(k_attr_names[i]);
       ByLength& b = t[len];  // every name is shorter than k_max_len
+      b.head[b.n] = head_of(k_attr_names[i]);
       b.attrs[b.n++] = static_cast<uint8_t>(i);
     }
     return t;
   }();
   if (name.size() > k_max_len) return std::nullopt;
   const ByLength& b = table[name.size()];
+  if (b.n == 0) return std::nullopt;
+  uint64_t head = head_of(name);
   for (uint8_t k = 0; k < b.n; ++k)
-    if (std::memcmp(name.data(), k_attr_names[b.attrs[k]], name.size()) == 0)
+    if (b.head[k] == head &&
+        (name.size() <= 8 ||
+         std::memcmp(name.data() + 8, k_attr_names[b.attrs[k]] + 8, name.size() - 8) == 0))
       return static_cast<Attr>(b.attrs[k]);
   return std::nullopt;
 }
@@ -126,8 +139,11 @@ size_t Request::append(std::string_view name, std::string_view value) {
   if (d_n == d_attrs.size()) d_attrs.emplace_back();
   if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes)
     d_trim = true;
-  d_attrs[d_n].first.assign(name);
-  d_attrs[d_n].second.assign(value);
+  auto& [n, v] = d_attrs[d_n];
+  // Postfix sends its attributes in the same order every time: the entry
+  // reused usually has this name already.
+  if (std::string_view(n) != name) n.assign(name);
+  v.assign(value);
   return d_n++;
 }
 

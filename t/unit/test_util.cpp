@@ -167,6 +167,14 @@ BOOST_AUTO_TEST_CASE(utf8) {
   // ASCII goes eight bytes per step: a bad byte is found at every offset,
   // before, inside and after the 8-byte runs, and good sequences between them.
   for (size_t at = 0; at < 40; ++at) {
+    std::string t(40, 'a');
+    BOOST_TEST(plain_ascii(t));
+    t[at] = '\0';
+    BOOST_TEST(!plain_ascii(t), "NUL at " << at);
+    t[at] = '\x80';
+    BOOST_TEST(!plain_ascii(t), "0x80 at " << at);
+    t[at] = '\x01';
+    BOOST_TEST(plain_ascii(t), "0x01 at " << at);
     std::string s(40, 'a');
     s[at] = '\xff';
     BOOST_TEST(!valid_utf8(s), "0xff at " << at);
