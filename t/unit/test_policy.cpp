@@ -398,4 +398,50 @@ BOOST_AUTO_TEST_CASE(exception_text_is_logged_quoted) {
   BOOST_TEST(d.note == "boom\\x0appolicyd[1]: forged line\\x1b[31m");
 }
 
+// A module that throws (a backend's error text, which may carry request
+// data): runner.cpp logs the text quoted on one line, the call answers 0
+// with "<name> failed: <text>" as its info, and the failure is never put in
+// the result cache (the next request runs the module again).
+struct ThrowingModule : Module {
+  int calls = 0;
+  bool cache_key(const Request&, const CallArgs&, std::string& key) const override {
+    key += "same for every request";
+    return true;
+  }
+  Result check(Request&, const CallArgs&, CheckContext&) override {
+    ++calls;
+    throw std::runtime_error("backend said \"no\"\nppolicyd[1]: forged line\x1b[31m");
+  }
+};
+
+BOOST_AUTO_TEST_CASE(module_exception_is_quoted_answers_0_and_is_not_cached) {
+  Env env("rule = dummy == 0 -> OK module failed\ndefault = DUNNO\n");
+  ModuleInstance* inst = nullptr;
+  for (auto& m : env.cfg->modules)
+    if (m->name == "dummy") inst = m.get();
+  BOOST_TEST_REQUIRE(inst);
+  inst->cache = CacheLifetimes{600, 600, 600};  // would be cached, were it an answer
+  auto owned = std::make_unique<ThrowingModule>();
+  ThrowingModule* thrower = owned.get();
+  inst->module = std::move(owned);
+  std::vector<std::string> lines;
+  log_capture([&](LogLevel, std::string_view m) { lines.emplace_back(m); });
+  Request r = req({});
+  Decision d = env.decide(r);
+  Request again = req({});
+  Decision d2 = env.decide(again);
+  log_capture(nullptr);
+  const std::string quoted = "backend said \"no\"\\x0appolicyd[1]: forged line\\x1b[31m";
+  BOOST_TEST(d.reply == "OK module failed");
+  BOOST_TEST_REQUIRE(d.runs.size() == 1u);
+  BOOST_TEST(d.runs[0].result.code == 0);
+  BOOST_TEST(d.runs[0].result.info == "dummy failed: " + quoted);
+  BOOST_TEST_REQUIRE(lines.size() == 2u);
+  BOOST_TEST(lines[0] == "module dummy (Dummy): " + quoted);
+  BOOST_TEST(thrower->calls == 2);
+  BOOST_TEST_REQUIRE(d2.runs.size() == 1u);
+  BOOST_TEST(!d2.runs[0].cached);
+  BOOST_TEST(d2.reply == "OK module failed");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
