@@ -46,7 +46,11 @@ std::vector<double> format_samples() {
     v.push_back(count(rng));
     v.push_back(static_cast<double>(thousandths(rng)) / 1000.0);  // DOS counts
     v.push_back(std::ldexp(ms(rng), static_cast<int>(rng() % 80) - 40));
+    // Exact binary values with few bits (k / 2^n): ties at one to three
+    // decimals (2.25, 0.125, 0.0625), which printf rounds to even.
+    v.push_back(std::ldexp(static_cast<double>(rng() % 100000), -static_cast<int>(rng() % 12)));
   }
+  v.push_back(0.0);  // and -0.0 below: "-0.0"
   return v;
 }
 }  // namespace
