@@ -135,6 +135,12 @@ void append_fixed(std::string& out, double v, int precision) {
 }
 
 void append_g(std::string& out, double v) {
+  // Whole numbers below a million (counts, limits) print as integers under
+  // %g too: without to_chars. (-0 prints "-0": left to to_chars.)
+  if (std::fabs(v) < 1e6 && v == std::floor(v) && !(v == 0 && std::signbit(v))) {
+    append_int(out, static_cast<long long>(v));
+    return;
+  }
   char b[k_num_buf];
   append_chars(out, b, std::to_chars(b, b + sizeof b, v, std::chars_format::general, 6));
 }

@@ -51,6 +51,8 @@ std::vector<double> format_samples() {
     v.push_back(std::ldexp(static_cast<double>(rng() % 100000), -static_cast<int>(rng() % 12)));
   }
   v.push_back(0.0);  // and -0.0 below: "-0.0"
+  for (double w : {1.0, 7.0, 999999.0, 999999.0000001, 12345.0, 100000.0})
+    v.push_back(w);  // whole numbers (append_g prints them as integers)
   return v;
 }
 }  // namespace
