@@ -147,32 +147,33 @@ size_t Request::append(std::string_view name, std::string_view value) {
   return d_n++;
 }
 
+void Request::overwrite(size_t slot, std::string_view value) {
+  if (value.size() > k_keep_bytes) d_trim = true;
+  d_attrs[slot].second.assign(value);
+}
+
+size_t Request::slot_of(std::string_view name) const {
+  for (size_t i = 0; i < d_n; ++i)
+    if (d_attrs[i].first == name) return i;
+  return d_n;
+}
+
 void Request::set_numbered(size_t number, std::string_view name, std::string_view value) {
   if (number >= d_numbered_slot.size()) {
     d_numbered_slot.resize(number + 1, -1);
     d_numbered_stamp.resize(number + 1, 0);
   }
   if (d_numbered_stamp[number] == d_stamp) {
-    if (value.size() > k_keep_bytes) d_trim = true;
-    d_attrs[static_cast<size_t>(d_numbered_slot[number])].second.assign(value);
+    overwrite(static_cast<size_t>(d_numbered_slot[number]), value);
     return;
   }
-  size_t slot = d_n;
   // Only a client's own unknown attribute (or a second run's name) can be
   // there already under this name.
-  if (d_unnumbered) {
-    for (size_t i = 0; i < d_n; ++i)
-      if (d_attrs[i].first == name) {
-        slot = i;
-        break;
-      }
-  }
-  if (slot == d_n) {
+  size_t slot = d_unnumbered ? slot_of(name) : d_n;
+  if (slot == d_n)
     slot = append(name, value);
-  } else {
-    if (value.size() > k_keep_bytes) d_trim = true;
-    d_attrs[slot].second.assign(value);
-  }
+  else
+    overwrite(slot, value);
   d_numbered_slot[number] = static_cast<int16_t>(slot);
   d_numbered_stamp[number] = d_stamp;
 }
@@ -182,18 +183,14 @@ void Request::set(std::string_view name, std::string_view value) {
   if (a) {
     int16_t& slot = d_known[static_cast<int>(*a)];
     if (slot >= 0) {
-      if (value.size() > k_keep_bytes) d_trim = true;
-      d_attrs[slot].second.assign(value);
+      overwrite(static_cast<size_t>(slot), value);
       return;
     }
     slot = static_cast<int16_t>(d_n);
   } else {
-    for (size_t i = 0; i < d_n; ++i) {
-      if (d_attrs[i].first == name) {
-        if (value.size() > k_keep_bytes) d_trim = true;
-        d_attrs[i].second.assign(value);
-        return;
-      }
+    if (size_t i = slot_of(name); i < d_n) {
+      overwrite(i, value);
+      return;
     }
     d_unnumbered = true;
   }
@@ -210,9 +207,8 @@ const std::string* Request::find(std::string_view name) const {
     int16_t slot = d_known[static_cast<int>(*a)];
     return slot >= 0 ? &d_attrs[slot].second : nullptr;
   }
-  for (size_t i = 0; i < d_n; ++i)
-    if (d_attrs[i].first == name) return &d_attrs[i].second;
-  return nullptr;
+  size_t i = slot_of(name);
+  return i < d_n ? &d_attrs[i].second : nullptr;
 }
 
 std::string_view Request::get(std::string_view name) const {

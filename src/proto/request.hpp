@@ -110,6 +110,8 @@ class Request {
   uint32_t d_stamp = 0;
   bool d_unnumbered = false;  // set() added a name attr_from_name does not know
   size_t append(std::string_view name, std::string_view value);
+  void overwrite(size_t slot, std::string_view value);
+  size_t slot_of(std::string_view name) const;  // an entry by its name, d_n if none
 };
 
 }  // namespace ppolicy
