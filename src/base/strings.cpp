@@ -289,9 +289,34 @@ std::string log_quote(std::string_view s, size_t max) {
   return r;
 }
 
+namespace {
+// How many bytes at the start of s log_quote keeps as they are (0x20..0x7e
+// except the backslash), eight at a time: a decision line quotes seven
+// values of 10-60 bytes that nearly always are all printable.
+size_t printable_prefix(std::string_view s) {
+  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* p = b;
+  const auto* end = p + s.size();
+  constexpr uint64_t k_ones = 0x0101010101010101ULL, k_highs = 0x8080808080808080ULL;
+  for (; end - p >= 8; p += 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    uint64_t bs = w ^ (k_ones * '\\');
+    // A byte below 0x20, above 0x7e (0x7f + 1 or a high bit), or a
+    // backslash (zero after the xor): each term is nonzero exactly when
+    // some byte of w is one.
+    if (((w - k_ones * 0x20) & ~w & k_highs) | ((w + k_ones) & k_highs) | (w & k_highs) |
+        ((bs - k_ones) & ~bs & k_highs))
+      break;
+  }
+  for (; p < end && *p >= 0x20 && *p < 0x7f && *p != '\\'; ++p) {
+  }
+  return static_cast<size_t>(p - b);
+}
+}  // namespace
+
 void log_quote_append(std::string& out, std::string_view s, size_t max) {
   static const char k_hex[] = "0123456789abcdef";
-  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '\\'; };
   size_t written = 0, i = 0;
   while (i < s.size()) {
     if (written >= max) {
@@ -299,13 +324,11 @@ void log_quote_append(std::string& out, std::string_view s, size_t max) {
       break;
     }
     // A run of kept characters in one append, up to the limit.
-    size_t j = i;
-    while (j < s.size() && j - i < max - written && plain(static_cast<unsigned char>(s[j])))
-      ++j;
-    if (j > i) {
-      out.append(s.data() + i, j - i);
-      written += j - i;
-      i = j;
+    size_t run = std::min(printable_prefix(s.substr(i)), max - written);
+    if (run > 0) {
+      out.append(s.data() + i, run);
+      written += run;
+      i += run;
     } else {
       auto c = static_cast<unsigned char>(s[i++]);
       char esc[4] = {'\\', 'x', k_hex[c >> 4], k_hex[c & 15]};

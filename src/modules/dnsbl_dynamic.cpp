@@ -52,7 +52,7 @@ class DnsblDynamic final : public Module, public DnsPrefetch {
   bool cache_key(const Request& r, const CallArgs&, std::string& key) const override {
     key += r.get(Attr::client_address);
     key += '\0';
-    if (const std::string* n = r.find("reverse_client_name"))
+    if (auto n = r.find("reverse_client_name"))
       key += lower(*n);
     else
       key += '\1';  // absent: looked up
@@ -73,7 +73,7 @@ class DnsblDynamic final : public Module, public DnsPrefetch {
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
     auto ip = IpAddress::parse(request.get(Attr::client_address));
     if (!ip) return Result(0, "no valid client address");
-    const std::string* sent = request.find("reverse_client_name");
+    auto sent = request.find("reverse_client_name");
     std::string name = sent && *sent != "unknown" ? normal_name(*sent) : "";
 
     DnsblLookup lookup(*d_data);

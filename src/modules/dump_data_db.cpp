@@ -105,12 +105,12 @@ class DumpDataDb final : public Module {
     std::string table = current_table(static_cast<time_t>(ctx.services().now()));
     // Attribute names are at most 255 bytes (the key column); after
     // truncation two names could meet: the first one wins.
-    std::vector<std::pair<std::string, const std::string*>> attrs;
+    std::vector<std::pair<std::string, std::string_view>> attrs;
     std::set<std::string> seen;
     for (const auto& [k, v] : request.attributes()) {
-      std::string name = k.substr(0, 255);
+      std::string name(k.substr(0, 255));
       if (name == "date" || !seen.insert(name).second) continue;
-      attrs.emplace_back(std::move(name), &v);
+      attrs.emplace_back(std::move(name), v);
     }
     uint64_t id = 0;
     std::string error;
@@ -143,7 +143,7 @@ class DumpDataDb final : public Module {
               int p = static_cast<int>(3 * i);
               st.setUInt64(p + 1, id);
               st.setString(p + 2, attrs[at + i].first);
-              st.setString(p + 3, *attrs[at + i].second);
+              st.setString(p + 3, std::string(attrs[at + i].second));
             }
             st.executeUpdate();
           }

@@ -16,9 +16,9 @@ std::string request_value(const Request& request, std::string_view name, bool* f
     *found = true;
     return request.derived(*d);
   }
-  const std::string* v = request.find(name);
-  *found = v != nullptr;
-  return v ? *v : std::string();
+  auto v = request.find(name);
+  *found = v.has_value();
+  return std::string(v.value_or(std::string_view()));
 }
 
 ParamValues param_values(const Request& request, const CallArgs& args,

@@ -100,7 +100,7 @@ class Resolve final : public Module, public DnsPrefetch {
   // its MX for the mail-host kinds, as mailhosts() asks them).
   void first_questions(const Request& request, const CallArgs&, Services&,
                        std::vector<Query>& out) const override {
-    const std::string* value = request.find(d_param);
+    auto value = request.find(d_param);
     if (!value) return;
     if (d_kind.from_ip) {
       if (auto ip = IpAddress::parse(*value)) out.push_back(Query::ptr(*ip));
@@ -114,7 +114,7 @@ class Resolve final : public Module, public DnsPrefetch {
   }
 
   Result check(Request& request, const CallArgs&, CheckContext& ctx) override {
-    const std::string* value = request.find(d_param);
+    auto value = request.find(d_param);
     if (!value) return Result(0, format("%s: no %s in the request", d_kind.text, d_param.c_str()));
     d_resolver = &ctx.services().resource<Resolver>();
     d_deadline = ctx.deadline();
@@ -124,14 +124,14 @@ class Resolve final : public Module, public DnsPrefetch {
     if (d_kind.from_ip) {
       auto ip = IpAddress::parse(*value);
       if (!ip)
-        return finish(
-            Outcome{Status::nxdomain, format("\"%s\" is not an IP address", value->c_str())});
+        return finish(Outcome{Status::nxdomain,
+                              format("\"%s\" is not an IP address", std::string(*value).c_str())});
       o = from_ip(*ip);
     } else {
       std::string name = start_name(*value);
       if (name.empty())
-        return finish(
-            Outcome{Status::nxdomain, format("\"%s\" is not a host name", value->c_str())});
+        return finish(Outcome{Status::nxdomain,
+                              format("\"%s\" is not a host name", std::string(*value).c_str())});
       o = from_name(name);
     }
     return finish(o);
@@ -140,9 +140,8 @@ class Resolve final : public Module, public DnsPrefetch {
  private:
   // The name a name->... check starts from (a mail address: its domain),
   // normalised; "" when the value is no host name.
-  static std::string start_name(const std::string& value) {
-    std::string name =
-        value.find('@') != std::string::npos ? std::string(address_domain(value)) : value;
+  static std::string start_name(std::string_view value) {
+    std::string name(value.find('@') != std::string_view::npos ? address_domain(value) : value);
     if (name == "unknown") return "";  // Postfix's "no name"
     if (name.empty() || !valid_name(name)) return "";
     return normal_name(name);

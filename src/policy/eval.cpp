@@ -292,7 +292,7 @@ Value Evaluation::eval(const Node& n) {
         case Builtin::attr:
           return Value::string(std::string(d_request.get(eval_str(*k[0]))));
         case Builtin::present:
-          return Value::boolean(d_request.find(eval_str(*k[0])) != nullptr);
+          return Value::boolean(d_request.find(eval_str(*k[0])).has_value());
         case Builtin::min:
           return Value::number(std::min(eval_num(*k[0]), eval_num(*k[1])));
         case Builtin::max:

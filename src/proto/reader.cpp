@@ -12,7 +12,7 @@ void RequestReader::reset() {
   // hostile client made it grow to.
   if (d_buf.capacity() > 2 * 65536) std::string().swap(d_buf);
   d_buf.clear();
-  d_off = d_scan = d_attrs = 0;
+  d_off = d_scan = d_attrs = d_plain_end = 0;
   d_request_seen = false;
 }
 
@@ -21,9 +21,15 @@ void RequestReader::append(std::string_view data) {
   if (d_off > 0 && (d_off == d_buf.size() || d_off > 65536)) {
     d_buf.erase(0, d_off);
     d_scan -= d_off;
+    d_plain_end = d_plain_end > d_off ? d_plain_end - d_off : 0;
     d_off = 0;
   }
+  // One pass over what arrived tells whether all of it is plain ASCII (a
+  // request from Postfix nearly always is); lines wholly within
+  // [0, d_plain_end) need no check of their own.
+  bool extend = d_plain_end == d_buf.size() && plain_ascii(data);
   d_buf.append(data);
+  if (extend) d_plain_end = d_buf.size();
 }
 
 RequestReader::Status RequestReader::fail(std::string* why, std::string msg) {
@@ -42,6 +48,9 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
     size_t end = d_buf.size();
     const void* nlp = d_scan < end ? std::memchr(base + d_scan, '\n', end - d_scan) : nullptr;
     if (!nlp) {
+      // The buffer may move when more bytes come: the values parsed so far
+      // must not point into it.
+      request.keep_values();
       if (end - d_scan > d_limits.max_line)
         return fail(why, format("line longer than %zu bytes (max_line_length)", d_limits.max_line));
       if (end - d_off > d_limits.max_request)
@@ -64,12 +73,14 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
       d_off = d_scan;
       return Status::complete;
     }
-    // Nearly every line is printable ASCII: one pass tells (no NUL, no
-    // byte >= 0x80); only other lines are searched for NUL and checked as UTF-8.
-    bool plain = plain_ascii(line);
+    // Nearly every line is plain ASCII (no NUL, no byte >= 0x80), known
+    // from append() or else from one pass over the line; only other lines
+    // are searched for NUL and checked as UTF-8.
+    bool plain = nl <= d_plain_end || plain_ascii(line);
     if (!plain && std::memchr(line.data(), '\0', line.size()))
       return fail(why, "NUL byte in request");
-    auto eq = line.find('=');
+    size_t expected = request.expected_name(line);
+    auto eq = expected ? expected : line.find('=');
     if (eq == std::string_view::npos || eq == 0)
       return fail(
           why, format("malformed line \"%s\" (expected name=value)", log_quote(line, 60).c_str()));
@@ -84,7 +95,10 @@ RequestReader::Status RequestReader::next(Request& request, std::string* why) {
         return fail(why, format("unsupported request type \"%s\"", log_quote(value, 60).c_str()));
       d_request_seen = true;
     }
-    request.set(name, value);
+    if (expected)
+      request.set_expected(value);
+    else
+      request.set_sent(name, value);
   }
 }
 

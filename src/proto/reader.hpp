@@ -30,7 +30,9 @@ class RequestReader {
   explicit RequestReader(const ProtocolLimits& limits) : d_limits(limits) {}
   void reset();
   void append(std::string_view data);
-  // Parse the next complete request out of the buffered bytes.
+  // Parse the next complete request out of the buffered bytes. The
+  // request's values point into the buffer: it is valid until the next
+  // append() or reset().
   Status next(Request& request, std::string* why);
   // Bytes received but not yet part of a complete request.
   std::string_view pending() const { return std::string_view(d_buf).substr(d_off); }
@@ -41,9 +43,10 @@ class RequestReader {
 
   ProtocolLimits d_limits;
   std::string d_buf;
-  size_t d_off = 0;    // start of the current request
-  size_t d_scan = 0;   // where to continue parsing
-  size_t d_attrs = 0;  // attributes of the current request so far
+  size_t d_off = 0;        // start of the current request
+  size_t d_scan = 0;       // where to continue parsing
+  size_t d_attrs = 0;      // attributes of the current request so far
+  size_t d_plain_end = 0;  // bytes before this are all plain ASCII (no NUL, none >= 0x80)
   bool d_request_seen = false;
 };
 

@@ -116,9 +116,12 @@ constexpr size_t k_keep_bytes = 1024;
 void Request::trim() {
   if (d_attrs.size() > k_keep_entries) d_attrs.resize(k_keep_entries);
   d_attrs.shrink_to_fit();
-  for (auto& [k, v] : d_attrs) {
-    if (k.capacity() > k_keep_bytes) std::string().swap(k);
-    if (v.capacity() > k_keep_bytes) std::string().swap(v);
+  for (auto& e : d_attrs) {
+    if (e.name.capacity() > k_keep_bytes) {
+      std::string().swap(e.name);
+      e.attr = -1;
+    }
+    if (e.own.capacity() > k_keep_bytes) std::string().swap(e.own);
   }
   d_trim = false;
 }
@@ -135,26 +138,38 @@ void Request::clear() {
   listener.clear();
 }
 
-size_t Request::append(std::string_view name, std::string_view value) {
+size_t Request::append(std::string_view name, int attr) {
   if (d_n == d_attrs.size()) d_attrs.emplace_back();
-  if (d_n >= k_keep_entries || name.size() > k_keep_bytes || value.size() > k_keep_bytes)
-    d_trim = true;
-  auto& [n, v] = d_attrs[d_n];
+  if (d_n >= k_keep_entries || name.size() > k_keep_bytes) d_trim = true;
+  Entry& e = d_attrs[d_n];
   // Postfix sends its attributes in the same order every time: the entry
   // reused usually has this name already.
-  if (std::string_view(n) != name) n.assign(name);
-  v.assign(value);
+  if (std::string_view(e.name) != name) {
+    e.name.assign(name);
+    e.attr = static_cast<int8_t>(attr);
+  }
   return d_n++;
 }
 
-void Request::overwrite(size_t slot, std::string_view value) {
-  if (value.size() > k_keep_bytes) d_trim = true;
-  d_attrs[slot].second.assign(value);
+void Request::assign(size_t slot, std::string_view value, bool copy) {
+  Entry& e = d_attrs[slot];
+  e.owned = copy;
+  if (copy) {
+    if (value.size() > k_keep_bytes) d_trim = true;
+    e.own.assign(value);
+  } else {
+    e.sent = value;
+  }
+}
+
+void Request::keep_values() {
+  for (size_t i = 0; i < d_n; ++i)
+    if (!d_attrs[i].owned) assign(i, d_attrs[i].sent, true);
 }
 
 size_t Request::slot_of(std::string_view name) const {
   for (size_t i = 0; i < d_n; ++i)
-    if (d_attrs[i].first == name) return i;
+    if (d_attrs[i].name == name) return i;
   return d_n;
 }
 
@@ -164,56 +179,81 @@ void Request::set_numbered(size_t number, std::string_view name, std::string_vie
     d_numbered_stamp.resize(number + 1, 0);
   }
   if (d_numbered_stamp[number] == d_stamp) {
-    overwrite(static_cast<size_t>(d_numbered_slot[number]), value);
+    assign(static_cast<size_t>(d_numbered_slot[number]), value, true);
     return;
   }
   // Only a client's own unknown attribute (or a second run's name) can be
   // there already under this name.
   size_t slot = d_unnumbered ? slot_of(name) : d_n;
-  if (slot == d_n)
-    slot = append(name, value);
-  else
-    overwrite(slot, value);
+  if (slot == d_n) slot = append(name, -1);
+  assign(slot, value, true);
   d_numbered_slot[number] = static_cast<int16_t>(slot);
   d_numbered_stamp[number] = d_stamp;
 }
 
-void Request::set(std::string_view name, std::string_view value) {
-  auto a = attr_from_name(name);
-  if (a) {
-    int16_t& slot = d_known[static_cast<int>(*a)];
-    if (slot >= 0) {
-      overwrite(static_cast<size_t>(slot), value);
-      return;
-    }
-    slot = static_cast<int16_t>(d_n);
+void Request::set_value(std::string_view name, std::string_view value, bool copy) {
+  // The entry at this position last time usually has this name already:
+  // its attribute number is known without attr_from_name().
+  int a;
+  if (d_n < d_attrs.size() && d_attrs[d_n].name == name)
+    a = d_attrs[d_n].attr;
+  else if (auto known = attr_from_name(name))
+    a = static_cast<int>(*known);
+  else
+    a = -1;
+  size_t slot;
+  if (a >= 0) {
+    int16_t& known = d_known[a];
+    if (known < 0) known = static_cast<int16_t>(append(name, a));
+    slot = static_cast<size_t>(known);
   } else {
-    if (size_t i = slot_of(name); i < d_n) {
-      overwrite(i, value);
-      return;
+    slot = slot_of(name);
+    if (slot == d_n) {
+      d_unnumbered = true;
+      append(name, -1);
     }
-    d_unnumbered = true;
   }
-  append(name, value);
+  assign(slot, value, copy);
+}
+
+void Request::set_expected(std::string_view value) {
+  Entry& e = d_attrs[d_n];
+  size_t slot = d_n;
+  if (e.attr >= 0) {
+    int16_t& known = d_known[e.attr];
+    if (known >= 0)
+      slot = static_cast<size_t>(known);  // repeated: the last value wins
+    else
+      known = static_cast<int16_t>(d_n);
+  } else {
+    slot = slot_of(e.name);
+    if (slot == d_n) d_unnumbered = true;
+  }
+  if (slot == d_n) {
+    if (d_n >= k_keep_entries) d_trim = true;
+    ++d_n;
+  }
+  assign(slot, value, false);
 }
 
 std::string_view Request::get(Attr a) const {
   int16_t slot = d_known[static_cast<int>(a)];
-  return slot >= 0 ? std::string_view(d_attrs[slot].second) : std::string_view();
+  return slot >= 0 ? d_attrs[slot].value() : std::string_view();
 }
 
-const std::string* Request::find(std::string_view name) const {
+std::optional<std::string_view> Request::find(std::string_view name) const {
   if (auto a = attr_from_name(name)) {
     int16_t slot = d_known[static_cast<int>(*a)];
-    return slot >= 0 ? &d_attrs[slot].second : nullptr;
+    if (slot < 0) return std::nullopt;
+    return d_attrs[slot].value();
   }
   size_t i = slot_of(name);
-  return i < d_n ? &d_attrs[i].second : nullptr;
+  if (i == d_n) return std::nullopt;
+  return d_attrs[i].value();
 }
 
 std::string_view Request::get(std::string_view name) const {
-  const std::string* v = find(name);
-  return v ? std::string_view(*v) : std::string_view();
+  return find(name).value_or(std::string_view());
 }
 
 std::string Request::derived(Derived d) const {

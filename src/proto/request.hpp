@@ -6,8 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,10 +71,52 @@ const char* derived_name(Derived d);
 std::optional<Derived> derived_from_name(std::string_view name);
 
 class Request {
+  struct Entry;
+
  public:
+  // The attributes in arrival order, each as a (name, value) pair of views.
+  class Attributes {
+   public:
+    struct iterator {
+      const Entry* p;
+      std::pair<std::string_view, std::string_view> operator*() const;
+      iterator& operator++() {
+        ++p;
+        return *this;
+      }
+      bool operator!=(const iterator& o) const { return p != o.p; }
+    };
+    iterator begin() const { return {d_begin}; }
+    iterator end() const { return {d_end}; }
+
+   private:
+    friend class Request;
+    Attributes(const Entry* b, const Entry* e) : d_begin(b), d_end(e) {}
+    const Entry* d_begin;
+    const Entry* d_end;
+  };
+
   Request() { clear(); }
   void clear();
-  void set(std::string_view name, std::string_view value);
+  // set() copies the value. set_sent() is for the reader: the value stays
+  // in the reader's buffer, which holds still while the request is handled
+  // (keep_values() copies them when a request waits for more bytes).
+  void set(std::string_view name, std::string_view value) { set_value(name, value, true); }
+  void set_sent(std::string_view name, std::string_view value) { set_value(name, value, false); }
+  void keep_values();
+  // Postfix sends its attributes in the same order every time. If `line`
+  // begins with "NAME=" where NAME is the name sent at this position in the
+  // previous request, the length of NAME, else 0; set_expected() then sets
+  // that name's value as set_sent() would, without looking the name up.
+  size_t expected_name(std::string_view line) const {
+    if (d_n >= d_attrs.size()) return 0;
+    const std::string& n = d_attrs[d_n].name;
+    return line.size() > n.size() && line[n.size()] == '=' && !n.empty() &&
+                   std::memcmp(line.data(), n.data(), n.size()) == 0
+               ? n.size()
+               : 0;
+  }
+  void set_expected(std::string_view value);
   // set() for a name given a number when the configuration was built (a
   // module's saved result, ResultSaver): the number finds it again without
   // a search among the request's attributes. `name` is never an attribute
@@ -83,23 +125,29 @@ class Request {
   // Values Postfix sent (or modules saved), "" when absent.
   std::string_view get(std::string_view name) const;
   std::string_view get(Attr a) const;
-  const std::string* find(std::string_view name) const;
+  std::optional<std::string_view> find(std::string_view name) const;
   std::string derived(Derived d) const;
-  std::span<const std::pair<std::string, std::string>> attributes() const {
-    return {d_attrs.data(), d_n};
-  }
+  Attributes attributes() const { return {d_attrs.data(), d_attrs.data() + d_n}; }
   size_t size() const { return d_n; }
 
   std::string listener;  // the listener this request arrived on, e.g. "inet:127.0.0.1:10030"
 
  private:
+  struct Entry {
+    std::string name;  // kept for the next request: Postfix repeats its order
+    int8_t attr = -1;  // attr_from_name(name), -1 for none
+    bool owned = false;
+    std::string_view sent;  // the value in the reader's buffer (!owned)
+    std::string own;        // the value (owned)
+    std::string_view value() const { return owned ? std::string_view(own) : sent; }
+  };
   // Entries beyond d_n are kept (with their string capacity) for reuse:
   // a worker parses thousands of requests without allocating. A request far
   // larger than Postfix sends (many attributes, long values) sets d_trim, and
   // the next clear() gives that memory back, so hostile requests cannot
   // leave every worker holding max_attributes x max_line_length bytes.
   void trim();
-  std::vector<std::pair<std::string, std::string>> d_attrs;
+  std::vector<Entry> d_attrs;
   size_t d_n = 0;
   bool d_trim = false;
   int16_t d_known[k_attr_count];
@@ -109,9 +157,15 @@ class Request {
   std::vector<uint32_t> d_numbered_stamp;
   uint32_t d_stamp = 0;
   bool d_unnumbered = false;  // set() added a name attr_from_name does not know
-  size_t append(std::string_view name, std::string_view value);
-  void overwrite(size_t slot, std::string_view value);
+  void set_value(std::string_view name, std::string_view value, bool copy);
+  size_t append(std::string_view name, int attr);
+  void assign(size_t slot, std::string_view value, bool copy);
   size_t slot_of(std::string_view name) const;  // an entry by its name, d_n if none
 };
+
+inline std::pair<std::string_view, std::string_view> Request::Attributes::iterator::operator*()
+    const {
+  return {p->name, p->value()};
+}
 
 }  // namespace ppolicy

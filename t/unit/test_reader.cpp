@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // proto/reader: the streaming policy-protocol parser.
 #include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
 
 #include "proto/reader.hpp"
 
@@ -114,6 +116,66 @@ BOOST_AUTO_TEST_CASE(numbered_attributes) {
   q.set_numbered(6, "dummy_info", "again");
   BOOST_TEST(q.get("dummy_info") == "again");
   BOOST_TEST(q.size() == 3u);
+}
+
+// Postfix repeats its order of names: a name found where the previous
+// request had it is not looked up again, yet a repeated name still keeps
+// one entry (the last value), and a changed order is parsed all the same.
+BOOST_AUTO_TEST_CASE(names_in_the_order_of_the_previous_request) {
+  RequestReader r({});
+  Request q;
+  std::string why;
+  r.append("request=smtpd_access_policy\nsender=a\nrecipient=b\nx=1\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  r.append("request=smtpd_access_policy\nrecipient=0\nrecipient=2\nx=3\nx=4\nsender=s\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get(Attr::recipient) == "2");
+  BOOST_TEST(q.get("x") == "4");
+  BOOST_TEST(q.get(Attr::sender) == "s");
+  BOOST_TEST(q.size() == 4u);
+  r.append("request=smtpd_access_policy\nsender=t\nrecipient=u\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get(Attr::sender) == "t");
+  BOOST_TEST(q.get(Attr::recipient) == "u");
+  BOOST_TEST(q.get("x") == "");
+  BOOST_TEST(q.size() == 3u);
+  std::vector<std::string> seen;
+  for (const auto& [k, v] : q.attributes())
+    seen.push_back(std::string(k) + "=" + std::string(v));
+  BOOST_TEST(
+      (seen == std::vector<std::string>{"request=smtpd_access_policy", "sender=t", "recipient=u"}));
+}
+
+// Values point into the reader's buffer while a request is handled; a
+// request that arrives in parts keeps the values of its first part when
+// the buffer grows (under ASan a value left pointing into the old buffer
+// is a use after free). A part that is not plain ASCII is checked line by
+// line however plain the bytes before it were.
+BOOST_AUTO_TEST_CASE(request_in_parts) {
+  RequestReader r({});
+  Request q;
+  std::string why;
+  r.append("request=smtpd_access_policy\nsender=first@part\nhelo_name=mx");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::need_more));
+  r.append(".example\nrecipient=" + std::string(5000, 'r') + "\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::need_more));
+  r.append("client_name=caf\xc3\xa9.example\n\n");
+  BOOST_TEST((r.next(q, &why) == RequestReader::Status::complete));
+  BOOST_TEST(q.get(Attr::sender) == "first@part");
+  BOOST_TEST(q.get(Attr::helo_name) == "mx.example");
+  BOOST_TEST(q.get(Attr::recipient) == std::string(5000, 'r'));
+  BOOST_TEST(q.get(Attr::client_name) == "caf\xc3\xa9.example");
+  // Plain requests first, then one with a NUL byte and one with bad UTF-8.
+  for (const char* bad : {"a=\x01\0b", "helo_name=\xc3\x28"}) {
+    RequestReader p({});
+    p.append(k_req + k_req);
+    BOOST_TEST((p.next(q, &why) == RequestReader::Status::complete));
+    BOOST_TEST((p.next(q, &why) == RequestReader::Status::complete));
+    std::string tail = "request=smtpd_access_policy\n";
+    tail += std::string(bad, bad[0] == 'a' ? 5 : 12);
+    p.append(tail + "\n\n");
+    BOOST_TEST((p.next(q, &why) == RequestReader::Status::error));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(errors) {

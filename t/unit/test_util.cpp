@@ -129,6 +129,14 @@ BOOST_AUTO_TEST_CASE(log_quote_matches_the_printf_version) {
     BOOST_TEST(log_quote(s, max) == old_log_quote(s, max));
     BOOST_TEST(appended == "prefix " + old_log_quote(s, max));
   }
+  // Every byte value at every place around the eight-byte steps of the
+  // printable-run scan, in a line that is otherwise printable.
+  for (int c = 0; c < 256; ++c)
+    for (size_t at = 0; at < 19; ++at) {
+      std::string s(19, 'x');
+      s[at] = static_cast<char>(c);
+      BOOST_TEST(log_quote(s, 100) == old_log_quote(s, 100), "byte " << c << " at " << at);
+    }
   BOOST_TEST(log_quote(std::string_view("a\0b", 3)) == "a\\x00b");
   BOOST_TEST(log_quote("abcdef", 3) == "abc...");
   BOOST_TEST(log_quote("abc", 3) == "abc");
