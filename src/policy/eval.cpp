@@ -133,24 +133,28 @@ bool Evaluation::eval_bool(const Node& n) {
         case Type::boolean:
           same = eval_bool(*n.kids[0]) == eval_bool(*n.kids[1]);
           break;
-        default:
-          same = eval_str(*n.kids[0]) == eval_str(*n.kids[1]);
+        default: {
+          std::string a, b;
+          same = eval_view(*n.kids[0], a) == eval_view(*n.kids[1], b);
           break;
+        }
       }
       return n.op == Op::eq ? same : !same;
     }
     case Op::match:
     case Op::nomatch: {
-      bool m = n.kids[1]->value.re->search(eval_str(*n.kids[0]));
+      std::string scratch;
+      bool m = n.kids[1]->value.re->search(eval_view(*n.kids[0], scratch));
       return n.op == Op::match ? m : !m;
     }
     case Op::in:
     case Op::notin: {
       const Node& r = *n.kids[1];
       bool found = false;
+      std::string scratch;
       if (r.type == Type::net) {
         Value set = eval(r);
-        found = set.net && set.net->contains(eval_str(*n.kids[0]));
+        found = set.net && set.net->contains(eval_view(*n.kids[0], scratch));
       } else {
         Value list = eval(r);
         if (r.elem == Type::number) {
@@ -158,7 +162,7 @@ bool Evaluation::eval_bool(const Node& n) {
           for (const auto& v : *list.list)
             found = found || v.n == x;
         } else {
-          std::string x = eval_str(*n.kids[0]);
+          std::string_view x = eval_view(*n.kids[0], scratch);
           for (const auto& v : *list.list)
             found = found || v.s == x;
         }
@@ -210,6 +214,22 @@ double Evaluation::eval_num(const Node& n) {
     }
     default:
       return eval(n).n;
+  }
+}
+
+std::string_view Evaluation::eval_view(const Node& n, std::string& scratch) {
+  switch (n.op) {
+    case Op::lit:
+      return n.value.s;
+    case Op::var:
+      return d_vars[n.index].s;
+    case Op::attr:
+      return d_request.get(static_cast<Attr>(n.index));
+    case Op::mod_info:
+      return call(n.index).result.info;
+    default:
+      scratch = eval_str(n);
+      return scratch;
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "modules/module.hpp"
@@ -70,6 +71,10 @@ class Evaluation {
   bool eval_bool(const Node& n);
   double eval_num(const Node& n);
   std::string eval_str(const Node& n);
+  // eval_str() without a copy where the string is there already (a
+  // literal, variable, attribute or module text); else kept in `scratch`.
+  // The view is valid until the next module call or variable assignment.
+  std::string_view eval_view(const Node& n, std::string& scratch);
   const ModuleRun& call(int site);
   std::string expand(const Action& a);
 

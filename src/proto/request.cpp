@@ -121,7 +121,7 @@ void Request::trim() {
       std::string().swap(e.name);
       e.attr = -1;
     }
-    if (e.own.capacity() > k_keep_bytes) std::string().swap(e.own);
+    if (e.own.capacity() > k_keep_bytes) std::vector<char>().swap(e.own);
   }
   d_trim = false;
 }
@@ -153,11 +153,19 @@ size_t Request::append(std::string_view name, int attr) {
 
 void Request::assign(size_t slot, std::string_view value, bool copy) {
   Entry& e = d_attrs[slot];
-  e.owned = copy;
   if (copy) {
     if (value.size() > k_keep_bytes) d_trim = true;
-    e.own.assign(value);
+    // vector::assign must not read from the vector itself (a value set
+    // again from its own view).
+    bool self = e.owned && !e.own.empty() && value.data() >= e.own.data() &&
+                value.data() < e.own.data() + e.own.size();
+    if (self)
+      e.own = std::vector<char>(value.begin(), value.end());
+    else
+      e.own.assign(value.begin(), value.end());
+    e.owned = true;
   } else {
+    e.owned = false;
     e.sent = value;
   }
 }

@@ -138,8 +138,14 @@ class Request {
     int8_t attr = -1;  // attr_from_name(name), -1 for none
     bool owned = false;
     std::string_view sent;  // the value in the reader's buffer (!owned)
-    std::string own;        // the value (owned)
-    std::string_view value() const { return owned ? std::string_view(own) : sent; }
+    // The value (owned). Not a std::string: its bytes stay where they are
+    // when d_attrs grows and moves its entries (a short std::string keeps
+    // them inside the entry), so a view of a value taken while a module
+    // adds its saved results stays valid (policy/eval.cpp eval_view).
+    std::vector<char> own;
+    std::string_view value() const {
+      return owned ? std::string_view(own.data(), own.size()) : sent;
+    }
   };
   // Entries beyond d_n are kept (with their string capacity) for reuse:
   // a worker parses thousands of requests without allocating. A request far

@@ -378,6 +378,39 @@ struct ThrowingRunner : CallRunner {
   }
 };
 
+// A comparison holds a view of its left side (an attribute) while the
+// right side runs a module, whose saved results make the request's list of
+// attributes grow and move: the view must stay valid (ASan sees a stale one).
+struct SavingRunner : CallRunner {
+  ModuleRun run(const CallSite&, Request& request, SteadyClock::time_point) override {
+    for (size_t i = 0; i < 200; ++i)
+      request.set_numbered(i, "saved_" + std::to_string(i), "value");
+    ModuleRun m;
+    m.result = Result(1, "mx.test");
+    return m;
+  }
+};
+
+BOOST_AUTO_TEST_CASE(attribute_view_survives_saved_results) {
+  Env env("rule = client_name == dummy.info -> OK\ndefault = DUNNO\n");
+  for (bool kept : {false, true}) {
+    // client_name as the reader leaves it (in its buffer), or copied
+    // (set(), keep_values()): short enough to sit inside a std::string.
+    std::string sent = "mx.test";
+    Request r = req({});
+    if (kept)
+      r.set("client_name", sent);
+    else
+      r.set_sent("client_name", sent);
+    const Policy* p = env.cfg->select_policy(r);
+    BOOST_TEST_REQUIRE(p);
+    SavingRunner runner;
+    Evaluation ev(*p, r, runner, SteadyClock::now() + std::chrono::seconds(5), "DUNNO", nullptr);
+    BOOST_TEST(ev.decide().reply == "OK");
+    BOOST_TEST(r.size() > 200u);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(exception_text_is_logged_quoted) {
   Env env("rule = dummy == 1 -> OK\ndefault = DUNNO\n");
   Request r = req({});
