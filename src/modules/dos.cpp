@@ -87,20 +87,24 @@ class Dos final : public CountingModule {
   }
 
   Result check(Request& request, const CallArgs& args, CheckContext& ctx) override {
-    ParamValues pv = param_values(request, args, d_params, !d_case);
-    if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
-    // The usual call has one value per parameter: its one combination is read
-    // from pv (cartesian() copied every value into new vectors).
-    bool single = std::all_of(pv.values.begin(), pv.values.end(),
-                              [](const auto& v) { return v.size() == 1; });
-    std::vector<std::vector<std::string>> combos;
-    if (!single) {
+    // Each combination's key: its values joined by "\n". The usual call (no
+    // `values` argument) has one, built straight from the request.
+    std::vector<std::vector<std::string>> combos;  // with `values`: every combination
+    std::vector<std::string> keys;
+    std::string one;
+    const Value* given = args.get("values");
+    if (!given || !given->list) {
+      std::string missing;
+      if (!append_request_values(one, request, d_params, !d_case, '\n', &missing))
+        return Result(0, "request has no attribute " + missing);
+    } else {
+      ParamValues pv = param_values(request, args, d_params, !d_case);
+      if (!pv.missing.empty()) return Result(0, "request has no attribute " + pv.missing);
       combos = cartesian(pv.values);
       if (combos.empty()) return Result(0, "too many value combinations");
+      for (const auto& combo : combos)
+        keys.push_back(join(combo, "\n"));
     }
-    auto value = [&](size_t c, size_t i) -> const std::string& {
-      return single ? pv.values[i][0] : combos[c][i];
-    };
     uint32_t inc = 1000;
     if (!d_per_recipient) {
       auto n = parse_int(request.get(Attr::recipient_count));
@@ -109,13 +113,8 @@ class Dos final : public CountingModule {
     uint64_t highest = 0;
     std::string over_what;
     Window w;  // one buffer for every combination's window
-    std::string key;
-    for (size_t c = 0; c < (single ? 1 : combos.size()); ++c) {
-      key.clear();  // the values joined by "\n"
-      for (size_t i = 0; i < d_params.size(); ++i) {
-        if (i) key += '\n';
-        key += value(c, i);
-      }
+    for (size_t c = 0; c < (keys.empty() ? 1 : keys.size()); ++c) {
+      const std::string& key = keys.empty() ? one : keys[c];
       DosOutcome out;
       std::string error;
       bool ok = store().update(
@@ -131,8 +130,11 @@ class Dos final : public CountingModule {
       highest = std::max(highest, out.count);
       if (out.over && over_what.empty()) {
         std::vector<std::string> combo;
-        for (size_t i = 0; i < d_params.size(); ++i)
-          combo.push_back(value(c, i));
+        if (combos.empty())  // the usual call: its values once more, as a list (rare)
+          for (auto& vs : param_values(request, args, d_params, !d_case).values)
+            combo.push_back(std::move(vs[0]));
+        else
+          combo = combos[c];
         over_what = describe_combination(d_params, combo);
       }
     }

@@ -21,6 +21,27 @@ std::string request_value(const Request& request, std::string_view name, bool* f
   return std::string(v.value_or(std::string_view()));
 }
 
+bool append_request_values(std::string& out, const Request& request,
+                           const std::vector<std::string>& params, bool lowercase, char sep,
+                           std::string* missing) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (i) out += sep;
+    size_t from = out.size();
+    if (auto d = derived_from_name(params[i])) {
+      out += request.derived(*d);
+    } else if (auto v = request.find(params[i])) {
+      out += *v;
+    } else {
+      *missing = params[i];
+      return false;
+    }
+    if (lowercase)
+      for (size_t k = from; k < out.size(); ++k)
+        if (out[k] >= 'A' && out[k] <= 'Z') out[k] = static_cast<char>(out[k] - 'A' + 'a');
+  }
+  return true;
+}
+
 ParamValues param_values(const Request& request, const CallArgs& args,
                          const std::vector<std::string>& params, bool lowercase) {
   ParamValues out;

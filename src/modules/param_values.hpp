@@ -35,6 +35,14 @@ struct ParamValues {
 // nullopt-like: `found` false when the request does not have it.
 std::string request_value(const Request& request, std::string_view name, bool* found);
 
+// The one combination of a call without `values` (the usual call): each
+// parameter's request value appended to `out`, joined by `sep`, lower-cased
+// if asked, without a vector per parameter. False (and `missing` set to the
+// parameter) when the request lacks one.
+bool append_request_values(std::string& out, const Request& request,
+                           const std::vector<std::string>& params, bool lowercase, char sep,
+                           std::string* missing);
+
 ParamValues param_values(const Request& request, const CallArgs& args,
                          const std::vector<std::string>& params, bool lowercase);
 

@@ -107,9 +107,8 @@ std::optional<Derived> derived_from_name(std::string_view name) {
 }
 
 namespace {
-// Postfix sends about 30 attributes of at most a few hundred bytes; modules
-// add a few per instance (saveResult).
-constexpr size_t k_keep_entries = 128;
+// Postfix's values are at most a few hundred bytes: a longer name or copied
+// value is given back at the next clear().
 constexpr size_t k_keep_bytes = 1024;
 }  // namespace
 
@@ -224,24 +223,25 @@ void Request::set_value(std::string_view name, std::string_view value, bool copy
   assign(slot, value, copy);
 }
 
-void Request::set_expected(std::string_view value) {
+bool Request::set_expected_again(std::string_view value) {
   Entry& e = d_attrs[d_n];
-  size_t slot = d_n;
+  size_t slot;
   if (e.attr >= 0) {
     int16_t& known = d_known[e.attr];
-    if (known >= 0)
-      slot = static_cast<size_t>(known);  // repeated: the last value wins
-    else
+    if (known < 0) {
       known = static_cast<int16_t>(d_n);
+      return false;
+    }
+    slot = static_cast<size_t>(known);
   } else {
     slot = slot_of(e.name);
-    if (slot == d_n) d_unnumbered = true;
+    if (slot == d_n) {
+      d_unnumbered = true;
+      return false;
+    }
   }
-  if (slot == d_n) {
-    if (d_n >= k_keep_entries) d_trim = true;
-    ++d_n;
-  }
-  assign(slot, value, false);
+  assign(slot, value, false);  // repeated: the last value wins
+  return true;
 }
 
 std::string_view Request::get(Attr a) const {

@@ -116,7 +116,13 @@ class Request {
                ? n.size()
                : 0;
   }
-  void set_expected(std::string_view value);
+  void set_expected(std::string_view value) {
+    if (set_expected_again(value)) return;
+    Entry& e = d_attrs[d_n];
+    e.owned = false;
+    e.sent = value;
+    if (++d_n > k_keep_entries) d_trim = true;
+  }
   // set() for a name given a number when the configuration was built (a
   // module's saved result, ResultSaver): the number finds it again without
   // a search among the request's attributes. `name` is never an attribute
@@ -133,6 +139,9 @@ class Request {
   std::string listener;  // the listener this request arrived on, e.g. "inet:127.0.0.1:10030"
 
  private:
+  // Postfix sends about 30 attributes; modules add a few per instance
+  // (saveResult).
+  static constexpr size_t k_keep_entries = 128;
   struct Entry {
     std::string name;  // kept for the next request: Postfix repeats its order
     int8_t attr = -1;  // attr_from_name(name), -1 for none
@@ -164,6 +173,9 @@ class Request {
   uint32_t d_stamp = 0;
   bool d_unnumbered = false;  // set() added a name attr_from_name does not know
   void set_value(std::string_view name, std::string_view value, bool copy);
+  // set_expected(): records a new name (false), or sets the value of a
+  // repeated one (true).
+  bool set_expected_again(std::string_view value);
   size_t append(std::string_view name, int attr);
   void assign(size_t slot, std::string_view value, bool copy);
   size_t slot_of(std::string_view name) const;  // an entry by its name, d_n if none
