@@ -17,6 +17,13 @@ constexpr uint64_t rotl(uint64_t x, int b) {
 // Little-endian load of up to 8 bytes (the algorithm reads words LE on
 // every host).
 uint64_t load_le(const unsigned char* p, size_t n) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n == 8) {  // a whole word: one load, not eight shifts
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+#endif
   uint64_t v = 0;
   for (size_t i = 0; i < n; ++i)
     v |= static_cast<uint64_t>(p[i]) << (8 * i);

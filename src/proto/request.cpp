@@ -119,6 +119,7 @@ void Request::trim() {
     if (e.name.capacity() > k_keep_bytes) {
       std::string().swap(e.name);
       e.attr = -1;
+      e.number = -1;
     }
     if (e.own.capacity() > k_keep_bytes) std::vector<char>().swap(e.own);
   }
@@ -146,6 +147,7 @@ size_t Request::append(std::string_view name, int attr) {
   if (std::string_view(e.name) != name) {
     e.name.assign(name);
     e.attr = static_cast<int8_t>(attr);
+    e.number = -1;
   }
   return d_n++;
 }
@@ -192,7 +194,15 @@ void Request::set_numbered(size_t number, std::string_view name, std::string_vie
   // Only a client's own unknown attribute (or a second run's name) can be
   // there already under this name.
   size_t slot = d_unnumbered ? slot_of(name) : d_n;
-  if (slot == d_n) slot = append(name, -1);
+  if (slot == d_n) {
+    // The entry here had this number (so this name) last time: no compare.
+    if (d_n < d_attrs.size() && d_attrs[d_n].number == static_cast<int32_t>(number)) {
+      if (++d_n > k_keep_entries) d_trim = true;
+    } else {
+      append(name, -1);
+      d_attrs[slot].number = static_cast<int32_t>(number);
+    }
+  }
   assign(slot, value, true);
   d_numbered_slot[number] = static_cast<int16_t>(slot);
   d_numbered_stamp[number] = d_stamp;

@@ -143,8 +143,9 @@ class Request {
   // (saveResult).
   static constexpr size_t k_keep_entries = 128;
   struct Entry {
-    std::string name;  // kept for the next request: Postfix repeats its order
-    int8_t attr = -1;  // attr_from_name(name), -1 for none
+    std::string name;     // kept for the next request: Postfix repeats its order
+    int8_t attr = -1;     // attr_from_name(name), -1 for none
+    int32_t number = -1;  // set_numbered() number of the name, -1 for none
     bool owned = false;
     std::string_view sent;  // the value in the reader's buffer (!owned)
     // The value (owned). Not a std::string: its bytes stay where they are
