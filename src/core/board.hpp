@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -46,6 +47,12 @@ inline constexpr uint32_t k_order_retire = 2;
 inline constexpr size_t k_board_slots = 2 * 10000 + 64;
 
 int64_t board_now_ns();  // CLOCK_MONOTONIC (async-signal-safe)
+// A SteadyClock reading on the same scale: libstdc++'s steady_clock is
+// CLOCK_MONOTONIC in nanoseconds (a worker arms its request deadline from
+// the reading its handler starts from, without another clock read).
+inline int64_t board_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
 
 class WorkerBoard {
  public:

@@ -2,6 +2,7 @@
 #include "core/worker.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -70,6 +71,26 @@ void set_handler(int sig, void (*fn)(int), int flags = 0) {
   sa.sa_flags = flags;
   sigemptyset(&sa.sa_mask);
   sigaction(sig, &sa, nullptr);
+}
+
+// The wait for a busy connection's next request (Worker::serve): a
+// blocking read of at most k_busy_wait, and a wait in ppoll at least every
+// k_poll_every all the same.
+constexpr auto k_busy_wait = std::chrono::milliseconds(100);
+constexpr auto k_poll_every = std::chrono::milliseconds(100);
+
+// A connection is served on a blocking socket whose reads and writes time
+// out after k_busy_wait (write_all then waits in poll); it is handed over
+// non-blocking, as accepted.
+void set_busy_socket(int fd, bool busy) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return;
+  fcntl(fd, F_SETFL, busy ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
+  if (!busy) return;
+  timeval tv{0, static_cast<suseconds_t>(
+                    std::chrono::duration_cast<std::chrono::microseconds>(k_busy_wait).count())};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 std::string peer_name(int fd) {
@@ -181,6 +202,7 @@ bool Worker::write_all(int fd, std::string_view data) {
 bool Worker::handoff(int fd, int listener) {
   std::string_view pending = d_reader.pending();
   if (pending.size() > k_max_handoff_pending || d_s.handoff_fd < 0) return false;
+  set_busy_socket(fd, false);
   HandoffHeader h{static_cast<int32_t>(getpid()), listener, static_cast<uint32_t>(pending.size())};
   std::string msg(reinterpret_cast<const char*>(&h), sizeof h);
   msg += pending;
@@ -204,9 +226,13 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
   d_reader.reset();
   d_request.clear();  // gives back what a hostile previous request took
   d_reader.append(pending);
+  set_busy_socket(fd, true);
   std::string out;
   std::string why;
   auto last_input = SteadyClock::now();
+  auto polled = last_input;     // the last wait in ppoll
+  bool fresh_input = true;      // bytes came (at last_input) since a request last started
+  bool busy_read_idle = false;  // the last blocking read timed out
   // When the request now buffered in part began to arrive: Postfix writes
   // a request at once, so one that trickles in (a slow-loris client) is
   // cut off after request_read_timeout instead of holding this worker for
@@ -223,16 +249,31 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
   std::string peer;
   bool drained = false;  // the socket was read once more after a stop
   char buf[16384];
+  auto took_input = [&](ssize_t r) {
+    d_reader.append(std::string_view(buf, static_cast<size_t>(r)));
+    last_input = quiet_since = SteadyClock::now();
+    fresh_input = true;
+    spoke = true;
+    if (told_quiet) {
+      report(WorkerState::busy);
+      told_quiet = false;
+    }
+  };
   while (true) {
     RequestReader::Status st;
+    SteadyClock::time_point decided{};
     while ((st = d_reader.next(d_request, &why)) == RequestReader::Status::complete) {
       d_request.listener = where;
       // Arm the watchdog: a module stuck past the deadline (plus grace)
       // must not hold Postfix longer. (g_watch_reply is set in run().)
+      // The first request after a read starts when the read returned (no
+      // second clock reading); a later one in the same bytes, now.
+      auto start = fresh_input ? last_input : SteadyClock::now();
+      fresh_input = false;
       g_watch_fd = fd;
-      g_board->deadline_ns.store(board_now_ns() + d_watch_ns, std::memory_order_relaxed);
+      g_board->deadline_ns.store(board_ns(start) + d_watch_ns, std::memory_order_relaxed);
       double elapsed = 0;
-      Decision d = d_handler.handle(d_request, &elapsed);
+      Decision d = d_handler.handle(d_request, &elapsed, start, &decided);
       g_board->deadline_ns.store(0, std::memory_order_relaxed);
       g_watch_fd = -1;
       out += "action=";
@@ -244,11 +285,14 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
         if (!write_all(fd, out)) return End::closed;
         out.clear();
         d_handler.shadow(d_request, d);
+        decided = {};  // (shadow policies took time since)
       }
     }
     // One clock reading for the rest of this pass (quiet time, flush
-    // interval, idle timeout): each is a few dozen ns, a request had five.
-    auto now = SteadyClock::now();
+    // interval, idle timeout): when the last request was decided, if one
+    // was just now (each reading costs tens of ns, more in a VM).
+    auto now = decided != SteadyClock::time_point{} ? decided : SteadyClock::now();
+    decided = {};
     if (!out.empty()) {
       if (!write_all(fd, out)) return End::closed;
       out.clear();
@@ -341,6 +385,32 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
       }
       wait_ms = std::min(wait_ms, read_ms);
     }
+    // A busy connection's next request usually comes within a millisecond
+    // or two: the worker waits for it in a blocking read (the socket times
+    // out after k_busy_wait; TERM, USR2 and the reclaim signal stay blocked),
+    // one system call per request instead of ppoll and read (ppoll costs a
+    // do-nothing server of this shape about 14% of its throughput). It
+    // waits in ppoll, where those signals reach it and the master's end
+    // shows, when no request came within k_busy_wait, when a request is
+    // partly read or the connection is reported quiet, and at least every
+    // k_poll_every. Orders given meanwhile are on the board, read after
+    // every request; a signal sent with one stays pending until then.
+    if (!busy_read_idle && !partial && !told_quiet && wait_ms >= k_busy_wait.count() &&
+        now - polled < k_poll_every) {
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r > 0) {
+        took_input(r);
+      } else if (r == 0) {
+        return End::closed;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        busy_read_idle = true;
+      } else if (errno != EINTR) {
+        return End::closed;
+      }
+      continue;
+    }
+    busy_read_idle = false;
+    polled = now;
     pollfd p[2] = {{fd, POLLIN, 0}, {d_s.master_fd, POLLIN, 0}};
     timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000L};
     int n = ppoll(p, 2, &ts, &d_waitmask);
@@ -357,13 +427,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
         if (errno == EINTR || errno == EAGAIN) continue;
         return End::closed;
       }
-      d_reader.append(std::string_view(buf, static_cast<size_t>(r)));
-      last_input = quiet_since = SteadyClock::now();
-      spoke = true;
-      if (told_quiet) {
-        report(WorkerState::busy);
-        told_quiet = false;
-      }
+      took_input(r);
     }
   }
 }

@@ -13,7 +13,7 @@ namespace ppolicy {
 
 Evaluation::Evaluation(const Policy& policy, Request& request, CallRunner& runner,
                        SteadyClock::time_point deadline, const std::string& default_action,
-                       StatsBuffer* stats)
+                       StatsBuffer* stats, SteadyClock::time_point start)
     : d_policy(policy),
       d_request(request),
       d_runner(runner),
@@ -21,6 +21,7 @@ Evaluation::Evaluation(const Policy& policy, Request& request, CallRunner& runne
       d_default_action(default_action),
       d_stats(stats),
       d_memo(policy.calls.size(), -1),
+      d_now(start),
       d_vars(policy.vars.size()) {
   d_runs.reserve(policy.calls.size());  // one allocation, not one per growth
 }
@@ -88,7 +89,9 @@ std::string Evaluation::expand(const Action& a) {
 
 const ModuleRun& Evaluation::call(int site) {
   if (d_memo[site] >= 0) return d_runs[d_memo[site]];
-  if (SteadyClock::now() >= d_deadline) throw Timeout{};
+  // The latest reading, not a new one: only policy evaluation (no waiting)
+  // has happened since, and the module is given the deadline itself.
+  if (d_now >= d_deadline) throw Timeout{};
   if (!d_prefetched && d_runner.prefetches(d_policy.calls[site])) {
     // The first module of this request that needs DNS: ask, together with
     // its questions, those of every site a later statement (or this one)
@@ -103,7 +106,9 @@ const ModuleRun& Evaluation::call(int site) {
   d_runs.push_back(d_runner.run(d_policy.calls[site], d_request, d_deadline));
   d_memo[site] = static_cast<int>(d_runs.size() - 1);
   // A module that overran the deadline cannot decide this request any more.
-  if (SteadyClock::now() > d_deadline) throw Timeout{};
+  const ModuleRun& run = d_runs.back();
+  d_now = run.end != SteadyClock::time_point{} ? run.end : SteadyClock::now();
+  if (d_now > d_deadline) throw Timeout{};
   return d_runs.back();
 }
 

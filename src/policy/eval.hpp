@@ -26,6 +26,7 @@ struct ModuleRun {
   Result result;
   bool cached = false;
   double ms = 0;
+  SteadyClock::time_point end{};  // when it ended, if the runner read the clock
 };
 
 struct Decision {
@@ -60,9 +61,11 @@ class Evaluation {
  public:
   // `default_action` answers when the deadline passes or evaluation fails;
   // `stats` (may be null) counts the rule that answered.
+  // `start`: a recent clock reading (evaluation reads the clock again only
+  // where a runner leaves a run's end time unset).
   Evaluation(const Policy& policy, Request& request, CallRunner& runner,
              SteadyClock::time_point deadline, const std::string& default_action,
-             StatsBuffer* stats);
+             StatsBuffer* stats, SteadyClock::time_point start = SteadyClock::now());
   Decision decide();
 
  private:
@@ -84,8 +87,9 @@ class Evaluation {
   SteadyClock::time_point d_deadline;
   const std::string& d_default_action;
   StatsBuffer* d_stats;
-  std::vector<int> d_memo;  // call site -> index in d_runs, -1 not run yet
-  int d_statement = 0;      // index of the statement being evaluated
+  std::vector<int> d_memo;        // call site -> index in d_runs, -1 not run yet
+  int d_statement = 0;            // index of the statement being evaluated
+  SteadyClock::time_point d_now;  // the latest clock reading: start, or a run's end
   bool d_prefetched = false;
   std::vector<Value> d_vars;
   std::vector<ModuleRun> d_runs;

@@ -22,8 +22,8 @@ void RequestHandler::shadow(Request& request, const Decision& live) {
   if (d_has_shadows) run_shadow_policies(d_gen, d_services, d_stats, request, live);
 }
 
-Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
-  auto start = SteadyClock::now();
+Decision RequestHandler::handle(Request& request, double* elapsed_ms, SteadyClock::time_point start,
+                                SteadyClock::time_point* end) {
   const ServerSettings& server = d_gen.server();
   auto deadline = start + std::chrono::milliseconds(server.request_timeout_ms);
   const RequestCounters& counters = d_gen.counters;
@@ -35,11 +35,13 @@ Decision RequestHandler::handle(Request& request, double* elapsed_ms) {
     if (d_stats) d_stats->add(counters.no_policy);
   } else {
     ModuleRunner runner(d_gen, d_services, d_stats);
-    Evaluation ev(*p, request, runner, deadline, server.default_action, d_stats);
+    Evaluation ev(*p, request, runner, deadline, server.default_action, d_stats, start);
     d = ev.decide();
   }
-  double ms = ms_since(start);
+  auto done = SteadyClock::now();
+  double ms = std::chrono::duration<double, std::milli>(done - start).count();
   if (elapsed_ms) *elapsed_ms = ms;
+  if (end) *end = done;
   if (d_stats) {
     d_stats->add(counters.requests);
     if (d.timed_out) d_stats->add(counters.timeouts);

@@ -20,7 +20,11 @@ class RequestHandler {
   RequestHandler(const Generation& generation, Services& services, StatsBuffer* stats);
 
   // The decision for `request`; its reply is always a valid action value.
-  Decision handle(Request& request, double* elapsed_ms);
+  // `start`: when the request came (its request_timeout counts from then);
+  // `end` (may be null): when it was decided.
+  Decision handle(Request& request, double* elapsed_ms,
+                  SteadyClock::time_point start = SteadyClock::now(),
+                  SteadyClock::time_point* end = nullptr);
   // One log line per decision ([ppolicyd] log_decisions; -e prints its trace instead).
   void log_decisions(bool on) { d_log = on; }
   // Shadow policies (runtime/shadow.hpp): call after the reply of `live`

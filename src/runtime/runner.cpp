@@ -127,7 +127,8 @@ ModuleRun ModuleRunner::run(const CallSite& cs, Request& request,
       }
     }
   }
-  run.ms = ms_since(start);
+  run.end = SteadyClock::now();
+  run.ms = std::chrono::duration<double, std::milli>(run.end - start).count();
   if (d_stats) {
     d_stats->add(mc.calls);
     d_stats->add(run.cached ? mc.cache_hits : mc.cache_misses);
