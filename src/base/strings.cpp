@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace ppolicy {
 
@@ -237,6 +240,15 @@ std::string_view address_local(std::string_view addr) {
 bool plain_ascii(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
+#ifdef __SSE2__
+  // Sixteen bytes a step (every read of a request passes here once): a
+  // byte equal to zero or with its high bit set shows in the mask.
+  const __m128i zero = _mm_setzero_si128();
+  for (; end - p >= 16; p += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, zero)))) return false;
+  }
+#endif
   constexpr uint64_t k_ones = 0x0101010101010101ULL, k_highs = 0x8080808080808080ULL;
   for (; end - p >= 8; p += 8) {
     uint64_t w;

@@ -65,15 +65,15 @@ bool starts_with(std::string_view s, std::string_view p) {
 }
 
 // "HH=TT=domain=user" (the SRS0 fields after "SRS0=") -> user, domain.
-bool srs0_fields(std::string_view rest, std::string& local, std::string& domain) {
+bool srs0_fields(std::string_view rest, std::string_view& local, std::string_view& domain) {
   size_t a = rest.find('=');
   if (a == std::string_view::npos) return false;
   size_t b = rest.find('=', a + 1);
   if (b == std::string_view::npos) return false;
   size_t c = rest.find('=', b + 1);
   if (c == std::string_view::npos || c == b + 1 || c + 1 >= rest.size()) return false;
-  domain = std::string(rest.substr(b + 1, c - b - 1));
-  local = std::string(rest.substr(c + 1));
+  domain = rest.substr(b + 1, c - b - 1);
+  local = rest.substr(c + 1);
   return true;
 }
 
@@ -88,40 +88,45 @@ bool word_char(char c) {
 }  // namespace
 
 std::string normalise_sender(std::string_view sender) {
-  std::string s = lower(sender);
+  // The parts are views into one lower-cased copy, cut down step by step;
+  // only the result is built (this runs for every greylisted request).
+  std::string lowered = lower(sender);
+  std::string_view s(lowered);
   size_t at = s.rfind('@');
-  std::string local = s.substr(0, at), domain = at == std::string::npos ? "" : s.substr(at + 1);
+  std::string_view local = s.substr(0, at),
+                   domain = at == std::string_view::npos ? std::string_view() : s.substr(at + 1);
 
   // BATV: a per-message tag in front of the real local part.
   for (std::string_view p : {"prvs=", "msprvs1="}) {
     if (starts_with(local, p)) {
       size_t eq = local.find('=', p.size());
-      if (eq != std::string::npos && eq + 1 < local.size()) local = local.substr(eq + 1);
+      if (eq != std::string_view::npos && eq + 1 < local.size()) local = local.substr(eq + 1);
       break;
     }
   }
   if (starts_with(local, "btv1==")) {
     size_t eq = local.find("==", 6);
-    if (eq != std::string::npos && eq + 2 < local.size()) local = local.substr(eq + 2);
+    if (eq != std::string_view::npos && eq + 2 < local.size()) local = local.substr(eq + 2);
   }
   // SRS: the forwarder rewrote the original address into its own domain.
   if (local.size() > 5 && starts_with(local, "srs0") && is_srs_sep(local[4])) {
-    srs0_fields(std::string_view(local).substr(5), local, domain);
+    srs0_fields(local.substr(5), local, domain);
   } else if (local.size() > 5 && starts_with(local, "srs1") && is_srs_sep(local[4])) {
     size_t dd = local.find("==", 5);
-    if (dd != std::string::npos) srs0_fields(std::string_view(local).substr(dd + 2), local, domain);
+    if (dd != std::string_view::npos) srs0_fields(local.substr(dd + 2), local, domain);
   }
   // Address extension.
   size_t plus = local.find('+');
-  if (plus != std::string::npos && plus > 0) local.resize(plus);
+  if (plus != std::string_view::npos && plus > 0) local = local.substr(0, plus);
   // VERP: the recipient's address encoded into the tail.
   size_t eq = local.find('=');
-  if (eq != std::string::npos) {
+  if (eq != std::string_view::npos) {
     size_t dash = local.rfind('-', eq);
-    if (dash != std::string::npos && dash > 0) local.resize(dash);
+    if (dash != std::string_view::npos && dash > 0) local = local.substr(0, dash);
   }
   // Numbers (message or subscriber ids) as whole words.
   std::string out;
+  out.reserve(local.size() + 1 + domain.size());
   for (size_t i = 0; i < local.size();) {
     if (std::isdigit(static_cast<unsigned char>(local[i])) &&
         (i == 0 || !word_char(local[i - 1]))) {
@@ -133,13 +138,15 @@ std::string normalise_sender(std::string_view sender) {
         i = j;
         continue;
       }
-      out.append(local, i, j - i);
+      out.append(local.substr(i, j - i));
       i = j;
       continue;
     }
     out += local[i++];
   }
-  return out + "@" + domain;
+  out += '@';
+  out += domain;
+  return out;
 }
 
 bool is_postmaster(std::string_view recipient) {

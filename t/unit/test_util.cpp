@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(utf8) {
   BOOST_TEST(!valid_utf8("\xed\xa0\x80"));  // surrogate
   BOOST_TEST(!valid_utf8("\xe2\x82"));      // truncated
   // ASCII goes eight bytes per step: a bad byte is found at every offset,
-  // before, inside and after the 8-byte runs, and good sequences between them.
+  // before, inside and after the 16- and 8-byte steps, and good sequences between them.
   for (size_t at = 0; at < 40; ++at) {
     std::string t(40, 'a');
     BOOST_TEST(plain_ascii(t));
