@@ -273,7 +273,7 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
       g_watch_fd = fd;
       g_board->deadline_ns.store(board_ns(start) + d_watch_ns, std::memory_order_relaxed);
       double elapsed = 0;
-      Decision d = d_handler.handle(d_request, &elapsed, start, &decided);
+      const Decision& d = d_handler.handle(d_request, &elapsed, start, &decided);
       g_board->deadline_ns.store(0, std::memory_order_relaxed);
       g_watch_fd = -1;
       out += "action=";

@@ -13,22 +13,36 @@ namespace ppolicy {
 
 Evaluation::Evaluation(const Policy& policy, Request& request, CallRunner& runner,
                        SteadyClock::time_point deadline, const std::string& default_action,
-                       StatsBuffer* stats, SteadyClock::time_point start)
+                       StatsBuffer* stats, SteadyClock::time_point start, EvalScratch* scratch)
     : d_policy(policy),
       d_request(request),
       d_runner(runner),
       d_deadline(deadline),
       d_default_action(default_action),
       d_stats(stats),
-      d_memo(policy.calls.size(), -1),
+      d_s(scratch ? *scratch : d_own),
+      d_memo(d_s.memo),
       d_now(start),
-      d_vars(policy.vars.size()) {
+      d_vars(d_s.vars),
+      d_runs(d_s.runs) {
+  d_memo.assign(policy.calls.size(), -1);
+  d_vars.assign(policy.vars.size(), Value());
+  d_runs.clear();
   d_runs.reserve(policy.calls.size());  // one allocation, not one per growth
 }
 
 Decision Evaluation::decide() {
   Decision d;
+  decide(d);
+  return d;
+}
+
+void Evaluation::decide(Decision& d) {
+  d.reply.clear();
+  d.note.clear();
   d.policy = &d_policy;
+  d.statement = nullptr;
+  d.timed_out = d.failed = false;
   try {
     for (const auto& st : d_policy.statements) {
       d_statement = static_cast<int>(&st - d_policy.statements.data());
@@ -57,8 +71,8 @@ Decision Evaluation::decide() {
           }
           d.statement = &st;
           if (d_stats) d_stats->add(st.stat_matches);
-          d.runs = std::move(d_runs);
-          return d;
+          d.runs.swap(d_runs);
+          return;
         }
       }
     }
@@ -76,8 +90,7 @@ Decision Evaluation::decide() {
     d.note = what;
     d.reply = d_default_action;
   }
-  d.runs = std::move(d_runs);
-  return d;
+  d.runs.swap(d_runs);
 }
 
 std::string Evaluation::expand(const Action& a) {

@@ -39,6 +39,14 @@ struct Decision {
   std::vector<ModuleRun> runs;           // modules run, in order
 };
 
+// What an Evaluation may reuse from one request to the next (a worker's
+// RequestHandler keeps one): once grown, no allocation per request.
+struct EvalScratch {
+  std::vector<int> memo;
+  std::vector<Value> vars;
+  std::vector<ModuleRun> runs;
+};
+
 // Runs one call site of a policy for a request.
 class CallRunner {
  public:
@@ -65,8 +73,12 @@ class Evaluation {
   // where a runner leaves a run's end time unset).
   Evaluation(const Policy& policy, Request& request, CallRunner& runner,
              SteadyClock::time_point deadline, const std::string& default_action,
-             StatsBuffer* stats, SteadyClock::time_point start = SteadyClock::now());
+             StatsBuffer* stats, SteadyClock::time_point start = SteadyClock::now(),
+             EvalScratch* scratch = nullptr);
   Decision decide();
+  // decide() into `d`, reusing its storage: its runs go back to the scratch
+  // (for the next request's) and this request's take their place.
+  void decide(Decision& d);
 
  private:
   struct Timeout {};
@@ -87,12 +99,14 @@ class Evaluation {
   SteadyClock::time_point d_deadline;
   const std::string& d_default_action;
   StatsBuffer* d_stats;
-  std::vector<int> d_memo;        // call site -> index in d_runs, -1 not run yet
+  EvalScratch d_own;  // when no scratch is given
+  EvalScratch& d_s;
+  std::vector<int>& d_memo;       // call site -> index in d_runs, -1 not run yet
   int d_statement = 0;            // index of the statement being evaluated
   SteadyClock::time_point d_now;  // the latest clock reading: start, or a run's end
   bool d_prefetched = false;
-  std::vector<Value> d_vars;
-  std::vector<ModuleRun> d_runs;
+  std::vector<Value>& d_vars;
+  std::vector<ModuleRun>& d_runs;
 };
 
 }  // namespace ppolicy

@@ -22,21 +22,23 @@ void RequestHandler::shadow(Request& request, const Decision& live) {
   if (d_has_shadows) run_shadow_policies(d_gen, d_services, d_stats, request, live);
 }
 
-Decision RequestHandler::handle(Request& request, double* elapsed_ms, SteadyClock::time_point start,
-                                SteadyClock::time_point* end) {
+const Decision& RequestHandler::handle(Request& request, double* elapsed_ms,
+                                       SteadyClock::time_point start,
+                                       SteadyClock::time_point* end) {
   const ServerSettings& server = d_gen.server();
   auto deadline = start + std::chrono::milliseconds(server.request_timeout_ms);
   const RequestCounters& counters = d_gen.counters;
-  Decision d;
+  Decision& d = d_decision;
   const Policy* p = d_gen.select_policy(request);
   if (!p) {
+    d = Decision();
     d.reply = "DUNNO";
     d.note = "no [policy] section matches this request";
     if (d_stats) d_stats->add(counters.no_policy);
   } else {
     ModuleRunner runner(d_gen, d_services, d_stats);
-    Evaluation ev(*p, request, runner, deadline, server.default_action, d_stats, start);
-    d = ev.decide();
+    Evaluation ev(*p, request, runner, deadline, server.default_action, d_stats, start, &d_scratch);
+    ev.decide(d);
   }
   auto done = SteadyClock::now();
   double ms = std::chrono::duration<double, std::milli>(done - start).count();

@@ -22,9 +22,10 @@ class RequestHandler {
   // The decision for `request`; its reply is always a valid action value.
   // `start`: when the request came (its request_timeout counts from then);
   // `end` (may be null): when it was decided.
-  Decision handle(Request& request, double* elapsed_ms,
-                  SteadyClock::time_point start = SteadyClock::now(),
-                  SteadyClock::time_point* end = nullptr);
+  // The decision stays valid until the next handle().
+  const Decision& handle(Request& request, double* elapsed_ms,
+                         SteadyClock::time_point start = SteadyClock::now(),
+                         SteadyClock::time_point* end = nullptr);
   // One log line per decision ([ppolicyd] log_decisions; -e prints its trace instead).
   void log_decisions(bool on) { d_log = on; }
   // Shadow policies (runtime/shadow.hpp): call after the reply of `live`
@@ -44,6 +45,9 @@ class RequestHandler {
   bool d_log;
   bool d_has_shadows;
   std::string d_line;  // the decision line, reused (no allocation per request)
+  // The decision and the evaluation's storage, reused likewise.
+  Decision d_decision;
+  EvalScratch d_scratch;
 };
 
 }  // namespace ppolicy
