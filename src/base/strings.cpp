@@ -302,6 +302,16 @@ std::string log_quote(std::string_view s, size_t max) {
 }
 
 namespace {
+// Whether all eight bytes of w are kept: none below 0x20, above 0x7e
+// (0x7f + 1 or a high bit), or a backslash (zero after the xor); each
+// term is nonzero exactly when some byte of w is one.
+bool printable_word(uint64_t w) {
+  constexpr uint64_t k_ones = 0x0101010101010101ULL, k_highs = 0x8080808080808080ULL;
+  uint64_t bs = w ^ (k_ones * '\\');
+  return !(((w - k_ones * 0x20) & ~w & k_highs) | ((w + k_ones) & k_highs) | (w & k_highs) |
+           ((bs - k_ones) & ~bs & k_highs));
+}
+
 // How many bytes at the start of s log_quote keeps as they are (0x20..0x7e
 // except the backslash), eight at a time: a decision line quotes seven
 // values of 10-60 bytes that nearly always are all printable.
@@ -309,17 +319,16 @@ size_t printable_prefix(std::string_view s) {
   const auto* b = reinterpret_cast<const unsigned char*>(s.data());
   const auto* p = b;
   const auto* end = p + s.size();
-  constexpr uint64_t k_ones = 0x0101010101010101ULL, k_highs = 0x8080808080808080ULL;
+  uint64_t w;
   for (; end - p >= 8; p += 8) {
-    uint64_t w;
     std::memcpy(&w, p, 8);
-    uint64_t bs = w ^ (k_ones * '\\');
-    // A byte below 0x20, above 0x7e (0x7f + 1 or a high bit), or a
-    // backslash (zero after the xor): each term is nonzero exactly when
-    // some byte of w is one.
-    if (((w - k_ones * 0x20) & ~w & k_highs) | ((w + k_ones) & k_highs) | (w & k_highs) |
-        ((bs - k_ones) & ~bs & k_highs))
-      break;
+    if (!printable_word(w)) break;
+  }
+  // Whole words all kept, and fewer than eight bytes left: the last eight
+  // bytes as one word (overlapping what was checked), not one at a time.
+  if (p < end && end - p < 8 && end - b >= 8) {
+    std::memcpy(&w, end - 8, 8);
+    if (printable_word(w)) return s.size();
   }
   for (; p < end && *p >= 0x20 && *p < 0x7f && *p != '\\'; ++p) {
   }
