@@ -389,7 +389,8 @@ Worker::End Worker::serve(int fd, int listener, std::string_view pending, bool f
     // or two: the worker waits for it in a blocking read (the socket times
     // out after k_busy_wait; TERM, USR2 and the reclaim signal stay blocked),
     // one system call per request instead of ppoll and read (ppoll costs a
-    // do-nothing server of this shape about 14% of its throughput). It
+    // do-nothing server of this shape about 5% of its throughput:
+    // t/bench/nullpolicy -m fork-ppoll). It
     // waits in ppoll, where those signals reach it and the master's end
     // shows, when no request came within k_busy_wait, when a request is
     // partly read or the connection is reported quiet, and at least every

@@ -19,10 +19,13 @@
 // blocking reads until the client closes). Comparing ppolicyd with both
 // modes separates what the process-per-connection model costs on a machine
 // (a context switch per request that epoll amortises over many
-// connections) from what ppolicyd's own request path costs.
+// connections) from what ppolicyd's own request path costs. -m fork-ppoll
+// waits in ppoll (two descriptors, a signal mask, a timeout) before each
+// read, as ppolicyd's workers did for every request: what that wait costs.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -116,6 +119,7 @@ struct Conn {
 }
 
 volatile sig_atomic_t g_stop = 0;
+bool g_ppoll = false;  // -m fork-ppoll
 
 // -m fork: serve one connection in this process, synchronously.
 [[noreturn]] void serve_one(int fd) {
@@ -125,7 +129,16 @@ volatile sig_atomic_t g_stop = 0;
   Conn st;
   char buf[65536];
   std::string out;
+  int idle[2] = {-1, -1};  // -m fork-ppoll: a second descriptor to wait on
+  if (g_ppoll && pipe(idle) != 0) std::_Exit(1);
+  sigset_t none;
+  sigemptyset(&none);
   while (true) {
+    if (g_ppoll) {
+      pollfd p[2] = {{fd, POLLIN, 0}, {idle[0], POLLIN, 0}};
+      timespec ts{0, 100000000L};
+      if (ppoll(p, 2, &ts, &none) <= 0) continue;
+    }
     ssize_t r = read(fd, buf, sizeof buf);
     if (r <= 0) std::_Exit(0);
     size_t replies = 0;
@@ -183,11 +196,13 @@ int main(int argc, char** argv) {
         procs = std::atoi(optarg);
         break;
       case 'm':
-        fork_mode = std::string(optarg) == "fork";
+        fork_mode = std::string(optarg) == "fork" || std::string(optarg) == "fork-ppoll";
+        g_ppoll = std::string(optarg) == "fork-ppoll";
         break;
       default:
-        std::fprintf(stderr,
-                     "usage: nullpolicy [-H HOST] [-p PORT] [-P PROCESSES] [-m epoll|fork]\n");
+        std::fprintf(
+            stderr,
+            "usage: nullpolicy [-H HOST] [-p PORT] [-P PROCESSES] [-m epoll|fork|fork-ppoll]\n");
         return 2;
     }
   }
