@@ -152,8 +152,11 @@ bool Evaluation::eval_bool(const Node& n) {
           same = eval_bool(*n.kids[0]) == eval_bool(*n.kids[1]);
           break;
         default: {
+          // Left, then right (the operands of == are unsequenced): the
+          // left view must stay valid while the right side runs a module.
           std::string a, b;
-          same = eval_view(*n.kids[0], a) == eval_view(*n.kids[1], b);
+          std::string_view left = eval_view(*n.kids[0], a);
+          same = left == eval_view(*n.kids[1], b);
           break;
         }
       }

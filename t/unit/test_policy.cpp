@@ -392,16 +392,16 @@ struct SavingRunner : CallRunner {
 };
 
 BOOST_AUTO_TEST_CASE(attribute_view_survives_saved_results) {
-  Env env("rule = client_name == dummy.info -> OK\ndefault = DUNNO\n");
+  Env env("rule = sasl_username == dummy.info -> OK\ndefault = DUNNO\n");
   for (bool kept : {false, true}) {
-    // client_name as the reader leaves it (in its buffer), or copied
+    // An attribute as the reader leaves it (in its buffer), or copied
     // (set(), keep_values()): short enough to sit inside a std::string.
     std::string sent = "mx.test";
     Request r = req({});
     if (kept)
-      r.set("client_name", sent);
+      r.set("sasl_username", sent);
     else
-      r.set_sent("client_name", sent);
+      r.set_sent("sasl_username", sent);
     const Policy* p = env.cfg->select_policy(r);
     BOOST_TEST_REQUIRE(p);
     SavingRunner runner;
@@ -409,6 +409,13 @@ BOOST_AUTO_TEST_CASE(attribute_view_survives_saved_results) {
     BOOST_TEST(ev.decide().reply == "OK");
     BOOST_TEST(r.size() > 200u);
   }
+  // The same guarantee of Request itself.
+  Request r = req({});
+  r.set("sasl_username", "mx.test");
+  std::string_view held = r.get(Attr::sasl_username);
+  for (size_t i = 0; i < 200; ++i)
+    r.set_numbered(i, "saved_" + std::to_string(i), "value");
+  BOOST_TEST(held == "mx.test");
 }
 
 BOOST_AUTO_TEST_CASE(exception_text_is_logged_quoted) {
