@@ -9,8 +9,8 @@
 #   make bench    benchmark tables (issue 17): throughput/latency at 1, 8, 32, 100
 #                 connections of the shipped and a realistic configuration beside the
 #                 do-nothing servers; cold DNS (1/2/4 modules, prefetch or not);
-#                 memory per idle worker; instructions per request (valgrind)
-#                 (t/bench/bench.sh)
+#                 memory per idle worker; instructions per request (valgrind,
+#                 installed by its prerequisite `make deps-bench`) (t/bench/bench.sh)
 #   make soak     long benchmark with memory/fd/shm figures (SOAK_MINUTES=30)
 #   make bench-overload  shipped configuration under 500/1000/2000 idle connections
 #   make install  DESTDIR=... prefix=... sysconfdir=... as usual
