@@ -208,6 +208,18 @@ void Request::set_numbered(size_t number, std::string_view name, std::string_vie
   d_numbered_stamp[number] = d_stamp;
 }
 
+size_t Request::slot_for(std::string_view name, int attr) {
+  if (attr >= 0) {
+    int16_t& known = d_known[attr];
+    if (known >= 0) return static_cast<size_t>(known);
+    known = static_cast<int16_t>(d_n);
+    return d_n;
+  }
+  size_t slot = slot_of(name);
+  if (slot == d_n) d_unnumbered = true;
+  return slot;
+}
+
 void Request::set_value(std::string_view name, std::string_view value, bool copy) {
   // The entry at this position last time usually has this name already:
   // its attribute number is known without attr_from_name().
@@ -218,38 +230,15 @@ void Request::set_value(std::string_view name, std::string_view value, bool copy
     a = static_cast<int>(*known);
   else
     a = -1;
-  size_t slot;
-  if (a >= 0) {
-    int16_t& known = d_known[a];
-    if (known < 0) known = static_cast<int16_t>(append(name, a));
-    slot = static_cast<size_t>(known);
-  } else {
-    slot = slot_of(name);
-    if (slot == d_n) {
-      d_unnumbered = true;
-      append(name, -1);
-    }
-  }
+  size_t slot = slot_for(name, a);
+  if (slot == d_n) append(name, a);
   assign(slot, value, copy);
 }
 
 bool Request::set_expected_again(std::string_view value) {
-  Entry& e = d_attrs[d_n];
-  size_t slot;
-  if (e.attr >= 0) {
-    int16_t& known = d_known[e.attr];
-    if (known < 0) {
-      known = static_cast<int16_t>(d_n);
-      return false;
-    }
-    slot = static_cast<size_t>(known);
-  } else {
-    slot = slot_of(e.name);
-    if (slot == d_n) {
-      d_unnumbered = true;
-      return false;
-    }
-  }
+  const Entry& e = d_attrs[d_n];
+  size_t slot = slot_for(e.name, e.attr);
+  if (slot == d_n) return false;
   assign(slot, value, false);  // repeated: the last value wins
   return true;
 }

@@ -203,6 +203,10 @@ class Request {
   size_t append(std::string_view name, int attr);
   void assign(size_t slot, std::string_view value, bool copy);
   size_t slot_of(std::string_view name) const;  // an entry by its name, d_n if none
+  // The entry already holding `name` (attr_from_name's number, -1 for
+  // none) in this request, or d_n for a new name, which is then recorded
+  // as the entry at d_n (d_known, or d_unnumbered).
+  size_t slot_for(std::string_view name, int attr);
 };
 
 inline std::pair<std::string_view, std::string_view> Request::Attributes::iterator::operator*()
