@@ -257,15 +257,14 @@ std::string_view Evaluation::eval_view(const Node& n, std::string& scratch) {
 std::string Evaluation::eval_str(const Node& n) {
   switch (n.op) {
     case Op::lit:
-      return n.value.s;
     case Op::var:
-      return d_vars[n.index].s;
     case Op::attr:
-      return std::string(d_request.get(static_cast<Attr>(n.index)));
+    case Op::mod_info: {
+      std::string unused;  // (these never need eval_view's scratch)
+      return std::string(eval_view(n, unused));
+    }
     case Op::derived:
       return d_request.derived(static_cast<Derived>(n.index));
-    case Op::mod_info:
-      return call(n.index).result.info;
     case Op::concat:
       return eval_str(*n.kids[0]) + eval_str(*n.kids[1]);
     default:
