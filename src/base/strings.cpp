@@ -23,10 +23,14 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b);
 }
 
+void lower_in_place(std::string& s, size_t from) {
+  for (size_t i = from; i < s.size(); ++i)
+    if (s[i] >= 'A' && s[i] <= 'Z') s[i] = static_cast<char>(s[i] - 'A' + 'a');
+}
+
 std::string lower(std::string_view s) {
   std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  lower_in_place(r);
   return r;
 }
 

@@ -15,6 +15,8 @@ namespace ppolicy {
 
 std::string_view trim(std::string_view s);
 std::string lower(std::string_view s);
+// ASCII letters of s from byte `from` on to lower case, in place (no copy).
+void lower_in_place(std::string& s, size_t from = 0);
 std::string upper(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 

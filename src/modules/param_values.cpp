@@ -35,9 +35,7 @@ bool append_request_values(std::string& out, const Request& request,
       *missing = params[i];
       return false;
     }
-    if (lowercase)
-      for (size_t k = from; k < out.size(); ++k)
-        if (out[k] >= 'A' && out[k] <= 'Z') out[k] = static_cast<char>(out[k] - 'A' + 'a');
+    if (lowercase) lower_in_place(out, from);
   }
   return true;
 }
@@ -62,10 +60,9 @@ ParamValues param_values(const Request& request, const CallArgs& args,
       if (!found && out.missing.empty()) out.missing = params[i];
       vs.push_back(std::move(v));
     }
-    if (lowercase)  // in place, as lower() does (every DOS call: no copy)
+    if (lowercase)  // in place (no copy)
       for (auto& v : vs)
-        for (char& ch : v)
-          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+        lower_in_place(v);
   }
   return out;
 }
